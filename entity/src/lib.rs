@@ -1,0 +1,14 @@
+//! SeaORM entities, one module per table. These are rows, not API types: the DFC and GraphQL faces
+//! convert them into their own shapes.
+//!
+//! Amounts (prices, VAT rates, unit sizes) are stored as decimal *text*, never as REAL: SQLite would
+//! read a REAL back through `f64` and lose digits, so both backends keep the exact value this way.
+//! Stock and order quantities are whole numbers of offer units (`i64`), so they can be compared and
+//! updated atomically in SQL.
+
+pub mod enterprise;
+pub mod incoming_order;
+pub mod incoming_order_line;
+pub mod platform;
+pub mod product;
+pub mod sales_session;

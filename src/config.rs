@@ -1,0 +1,231 @@
+//! One typed configuration: defaults that work on a fresh machine, an optional TOML file, then
+//! environment variables, each setting documented here and in the README.
+//!
+//! | setting            | file key             | environment             | default                    |
+//! |--------------------|----------------------|-------------------------|----------------------------|
+//! | listen address     | `listen`             | `ORDERHUB_LISTEN`       | `127.0.0.1:8080`           |
+//! | public base URL    | `base_url`           | `ORDERHUB_BASE_URL`     | `http://{listen}`          |
+//! | database           | `database_url`       | `DATABASE_URL`          | `sqlite://orderhub.db`     |
+//! | seed file          | `seed_file`          | `ORDERHUB_SEED_FILE`    | none                       |
+//! | body limit (bytes) | `max_body_bytes`     | `ORDERHUB_MAX_BODY_BYTES` | 1048576                  |
+//! | request timeout    | `request_timeout_secs` | `ORDERHUB_REQUEST_TIMEOUT_SECS` | 30               |
+//! | log format         | `log_format`         | `ORDERHUB_LOG_FORMAT`   | `text` (or `json`)         |
+//! | calling platforms  | `[[clients]]`        | `ORDERHUB_CLIENTS`      | none                       |
+//!
+//! `ORDERHUB_CLIENTS` is `platform=token,platform=token`; it replaces the file's clients.
+
+use std::fmt;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+
+/// A secret that never appears in logs or debug output.
+#[derive(Clone, Deserialize, PartialEq, Eq)]
+#[serde(transparent)]
+pub struct SecretString(String);
+
+impl SecretString {
+    pub fn new(secret: impl Into<String>) -> SecretString {
+        SecretString(secret.into())
+    }
+
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for SecretString {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("[redacted]")
+    }
+}
+
+#[derive(Clone, Copy, Debug, Default, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    #[default]
+    Text,
+    Json,
+}
+
+/// A platform allowed to call our DFC API, and the bearer token it authenticates with.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ClientConfig {
+    /// Stable id of the calling platform; its orders are filed under it.
+    pub platform: String,
+    /// Display name; defaults to the id.
+    #[serde(default)]
+    pub name: Option<String>,
+    pub token: SecretString,
+}
+
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Config {
+    pub listen: SocketAddr,
+    pub base_url: Option<String>,
+    pub database_url: String,
+    pub seed_file: Option<PathBuf>,
+    pub max_body_bytes: usize,
+    pub request_timeout_secs: u64,
+    pub log_format: LogFormat,
+    pub clients: Vec<ClientConfig>,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
+            base_url: None,
+            database_url: "sqlite://orderhub.db".to_owned(),
+            seed_file: None,
+            max_body_bytes: 1024 * 1024,
+            request_timeout_secs: 30,
+            log_format: LogFormat::Text,
+            clients: Vec::new(),
+        }
+    }
+}
+
+impl Config {
+    /// Reads `path` (which must exist) or, without one, `orderhub.toml` when present; then
+    /// applies the environment.
+    pub fn load(path: Option<&Path>) -> anyhow::Result<Config> {
+        let default_file = Path::new("orderhub.toml");
+        let file = match path {
+            Some(p) => Some(p),
+            None if default_file.exists() => Some(default_file),
+            None => None,
+        };
+        let mut config = match file {
+            Some(p) => {
+                let text =
+                    std::fs::read_to_string(p).map_err(|e| anyhow::anyhow!("reading config {}: {e}", p.display()))?;
+                let mut config: Config =
+                    toml::from_str(&text).map_err(|e| anyhow::anyhow!("config {}: {e}", p.display()))?;
+                // A relative seed file is relative to the config file, not to the working directory.
+                if let (Some(seed), Some(dir)) = (&config.seed_file, p.parent())
+                    && seed.is_relative()
+                {
+                    config.seed_file = Some(dir.join(seed));
+                }
+                config
+            }
+            None => Config::default(),
+        };
+        config.apply_env(|key| std::env::var(key).ok())?;
+        config.validate()?;
+        Ok(config)
+    }
+
+    fn apply_env(&mut self, var: impl Fn(&str) -> Option<String>) -> anyhow::Result<()> {
+        if let Some(v) = var("ORDERHUB_LISTEN") {
+            self.listen = v.parse().map_err(|e| anyhow::anyhow!("ORDERHUB_LISTEN `{v}`: {e}"))?;
+        }
+        if let Some(v) = var("ORDERHUB_BASE_URL") {
+            self.base_url = Some(v);
+        }
+        if let Some(v) = var("DATABASE_URL") {
+            self.database_url = v;
+        }
+        if let Some(v) = var("ORDERHUB_SEED_FILE") {
+            self.seed_file = Some(PathBuf::from(v));
+        }
+        if let Some(v) = var("ORDERHUB_MAX_BODY_BYTES") {
+            self.max_body_bytes = v.parse().map_err(|e| anyhow::anyhow!("ORDERHUB_MAX_BODY_BYTES `{v}`: {e}"))?;
+        }
+        if let Some(v) = var("ORDERHUB_REQUEST_TIMEOUT_SECS") {
+            self.request_timeout_secs =
+                v.parse().map_err(|e| anyhow::anyhow!("ORDERHUB_REQUEST_TIMEOUT_SECS `{v}`: {e}"))?;
+        }
+        if let Some(v) = var("ORDERHUB_LOG_FORMAT") {
+            self.log_format = match v.as_str() {
+                "text" => LogFormat::Text,
+                "json" => LogFormat::Json,
+                other => anyhow::bail!("ORDERHUB_LOG_FORMAT `{other}`: expected text or json"),
+            };
+        }
+        if let Some(v) = var("ORDERHUB_CLIENTS") {
+            self.clients = v
+                .split(',')
+                .filter(|pair| !pair.trim().is_empty())
+                .map(|pair| {
+                    let (platform, token) = pair
+                        .split_once('=')
+                        .ok_or_else(|| anyhow::anyhow!("ORDERHUB_CLIENTS: expected platform=token pairs"))?;
+                    Ok(ClientConfig {
+                        platform: platform.trim().to_owned(),
+                        name: None,
+                        token: SecretString::new(token.trim()),
+                    })
+                })
+                .collect::<anyhow::Result<_>>()?;
+        }
+        Ok(())
+    }
+
+    fn validate(&self) -> anyhow::Result<()> {
+        let mut platforms = std::collections::HashSet::new();
+        let mut tokens = std::collections::HashSet::new();
+        for client in &self.clients {
+            if client.platform.trim().is_empty() {
+                anyhow::bail!("a client has an empty platform id");
+            }
+            if client.token.expose().len() < 12 {
+                anyhow::bail!("the token of client `{}` is shorter than 12 characters", client.platform);
+            }
+            if !platforms.insert(client.platform.as_str()) {
+                anyhow::bail!("client `{}` is configured twice", client.platform);
+            }
+            if !tokens.insert(client.token.expose()) {
+                anyhow::bail!("two clients share one token");
+            }
+        }
+        if self.max_body_bytes < 1024 {
+            anyhow::bail!("max_body_bytes must be at least 1024");
+        }
+        Ok(())
+    }
+
+    /// The URL peers reach us at, which prefixes every id we publish.
+    pub fn public_base_url(&self, bound: SocketAddr) -> String {
+        self.base_url.clone().unwrap_or_else(|| format!("http://{bound}"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn file_keys_are_checked_and_env_wins() {
+        let mut config: Config = toml::from_str(
+            "database_url = \"sqlite://x.db\"\n[[clients]]\nplatform = \"ofn\"\ntoken = \"0123456789abcdef\"\n",
+        )
+        .unwrap();
+        assert_eq!(config.clients.len(), 1);
+        assert!(toml::from_str::<Config>("databse_url = \"typo\"").is_err());
+        config
+            .apply_env(|k| match k {
+                "DATABASE_URL" => Some("postgres://db".to_owned()),
+                "ORDERHUB_CLIENTS" => Some("a=aaaaaaaaaaaaaaaa, b=bbbbbbbbbbbbbbbb".to_owned()),
+                _ => None,
+            })
+            .unwrap();
+        assert_eq!(config.database_url, "postgres://db");
+        assert_eq!(config.clients.len(), 2);
+        assert!(config.validate().is_ok());
+        assert!(!format!("{config:?}").contains("aaaaaaaa"));
+    }
+
+    #[test]
+    fn weak_or_shared_tokens_are_refused() {
+        let mut config = Config::default();
+        config.apply_env(|k| (k == "ORDERHUB_CLIENTS").then(|| "a=short".to_owned())).unwrap();
+        assert!(config.validate().is_err());
+        config.apply_env(|k| (k == "ORDERHUB_CLIENTS").then(|| "a=same-token-123,b=same-token-123".to_owned())).unwrap();
+        assert!(config.validate().is_err());
+    }
+}

@@ -1,0 +1,189 @@
+//! Orders placed with our producers: POST creates a Held order, PUT replaces it whole (or
+//! completes or cancels it), DELETE cancels it. Each calling platform sees only its own orders.
+
+use axum::body::Body;
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+
+use super::{ApiError, CallingPlatform, JsonLd, known_enterprise, ok};
+use crate::dfc::model::{Document, Order};
+use crate::dfc::urls::{LocalResource, parse_local_resource};
+use crate::dfc::{read_document, writer};
+use crate::domain::{OrderStatus, Quantity};
+use crate::http::AppState;
+use crate::store::{LineRequest, OrderRequest, SaleSessionInfo};
+
+/// Reads the body up to the configured limit and parses it as DFC JSON-LD.
+async fn read_payload(state: &AppState, headers: &HeaderMap, body: Body) -> Result<Document, ApiError> {
+    let limit = state.max_body_bytes;
+    let declared = headers.get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()).and_then(|v| v.parse::<usize>().ok());
+    if declared.is_some_and(|len| len > limit) {
+        return Err(ApiError::PayloadTooLarge { limit });
+    }
+    let bytes = axum::body::to_bytes(body, limit).await.map_err(|_| ApiError::PayloadTooLarge { limit })?;
+    let document = read_document(&bytes)?;
+    for warning in &document.warnings {
+        tracing::info!(%warning, "tolerated in payload");
+    }
+    Ok(document)
+}
+
+fn the_order(document: &Document) -> Result<&Order, ApiError> {
+    match document.orders.as_slice() {
+        [order] => Ok(order),
+        [] => Err(ApiError::InvalidPayload { path: "@graph".into(), message: "expected a dfc-b:Order, found none".into() }),
+        many => Err(ApiError::InvalidPayload {
+            path: "@graph".into(),
+            message: format!("expected one dfc-b:Order, found {}", many.len()),
+        }),
+    }
+}
+
+fn parse_order_id(id: &str) -> Result<i64, ApiError> {
+    id.parse().map_err(|_| ApiError::NotFound("order"))
+}
+
+/// Turns the payload's order into a request against `enterprise`'s catalogue: each line must
+/// concern one of its offers (named by the offer, or by the offered product), with a whole,
+/// non-negative quantity.
+fn order_request(order: &Order, enterprise: &str) -> Result<OrderRequest, ApiError> {
+    let mut lines = Vec::with_capacity(order.lines.len());
+    for line in &order.lines {
+        let line_name = line.id.as_deref().unwrap_or("(blank node)");
+        let candidates = [line.offered_item.as_deref(), line.offer_id.as_deref()];
+        let product_id = candidates.into_iter().flatten().find_map(|iri| match parse_local_resource(iri, enterprise) {
+            Some(LocalResource::SuppliedProduct(id) | LocalResource::Offer(id) | LocalResource::CatalogItem(id)) => Some(id),
+            None => None,
+        });
+        let Some(product_id) = product_id else {
+            let named = line.offer_id.as_deref().unwrap_or("nothing");
+            return Err(ApiError::Unprocessable {
+                code: "UNKNOWN_OFFER",
+                path: Some(format!("OrderLine <{line_name}> / dfc-b:concerns")),
+                message: format!("the line concerns {named}, which is not an offer of enterprise `{enterprise}`"),
+            });
+        };
+        let raw = line.quantity.ok_or_else(|| ApiError::InvalidPayload {
+            path: line.quantity_path.clone(),
+            message: "the line has no quantity".into(),
+        })?;
+        let quantity = Quantity::try_from(raw)
+            .map_err(|message| ApiError::InvalidPayload { path: line.quantity_path.clone(), message })?;
+        lines.push(LineRequest { product_id, quantity, discount: line.discount, description: line.description.clone() });
+    }
+    let session = order.sale_session.as_ref();
+    Ok(OrderRequest {
+        buyer: order.ordered_by.clone(),
+        order_number: order.number.clone(),
+        sale_session: SaleSessionInfo {
+            reference: session.and_then(|s| s.id.clone()).or_else(|| order.sale_session_id.clone()).filter(|r| !is_placeholder(r)),
+            begin: session.and_then(|s| s.begin),
+            end: session.and_then(|s| s.end),
+        },
+        discount: order.discount,
+        lines,
+    })
+}
+
+/// Clients name what does not exist yet by a placeholder: a collection URL, or an id ending in `#`.
+fn is_placeholder(iri: &str) -> bool {
+    iri.ends_with('#') || iri.ends_with("/#")
+}
+
+pub async fn create(
+    State(state): State<AppState>,
+    CallingPlatform(client): CallingPlatform,
+    Path(enterprise): Path<String>,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<Response, ApiError> {
+    known_enterprise(&state, &enterprise).await?;
+    let document = read_payload(&state, &headers, body).await?;
+    let order = the_order(&document)?;
+    match order.order_status {
+        None | Some(OrderStatus::Draft | OrderStatus::Held) => {}
+        Some(other) => {
+            return Err(ApiError::Unprocessable {
+                code: "INVALID_STATE",
+                path: Some("dfc-b:Order / dfc-b:hasOrderStatus".into()),
+                message: format!("a new order is created Held, not {other}"),
+            });
+        }
+    }
+    let request = order_request(order, &enterprise)?;
+    let placed = state
+        .store
+        .place_order(&enterprise, &client, request)
+        .await
+        .map_err(|e| ApiError::from_order_error(e, |id| state.urls.supplied_product(&enterprise, id)))?;
+    tracing::info!(order = placed.id, lines = placed.lines.len(), "order placed");
+    let location = state.urls.order(&enterprise, placed.id);
+    let mut response = JsonLd(StatusCode::CREATED, writer::order(&state.urls, &placed)).into_response();
+    if let Ok(value) = HeaderValue::from_str(&location) {
+        response.headers_mut().insert(header::LOCATION, value);
+    }
+    Ok(response)
+}
+
+pub async fn replace(
+    State(state): State<AppState>,
+    CallingPlatform(client): CallingPlatform,
+    Path((enterprise, id)): Path<(String, String)>,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<JsonLd, ApiError> {
+    known_enterprise(&state, &enterprise).await?;
+    let id = parse_order_id(&id)?;
+    let document = read_payload(&state, &headers, body).await?;
+    let order = the_order(&document)?;
+    let requested = order.order_status.unwrap_or(OrderStatus::Held);
+    // A PUT that only moves a Held order to Complete or Cancelled, without any line, keeps the
+    // lines; with Held, an empty line list means "nothing any more".
+    let lines_given = !order.lines.is_empty() || requested == OrderStatus::Held || requested == OrderStatus::Draft;
+    let request = if lines_given { Some(order_request(order, &enterprise)?) } else { None };
+    let updated = state
+        .store
+        .update_order(&enterprise, &client, id, requested, request)
+        .await
+        .map_err(|e| ApiError::from_order_error(e, |pid| state.urls.supplied_product(&enterprise, pid)))?;
+    tracing::info!(order = updated.id, status = %updated.status, lines = updated.lines.len(), "order replaced");
+    Ok(ok(writer::order(&state.urls, &updated)))
+}
+
+pub async fn cancel(
+    State(state): State<AppState>,
+    CallingPlatform(client): CallingPlatform,
+    Path((enterprise, id)): Path<(String, String)>,
+) -> Result<StatusCode, ApiError> {
+    known_enterprise(&state, &enterprise).await?;
+    let id = parse_order_id(&id)?;
+    state
+        .store
+        .cancel_order(&enterprise, &client, id)
+        .await
+        .map_err(|e| ApiError::from_order_error(e, |pid| state.urls.supplied_product(&enterprise, pid)))?;
+    tracing::info!(order = id, "order cancelled");
+    Ok(StatusCode::NO_CONTENT)
+}
+
+pub async fn show(
+    State(state): State<AppState>,
+    CallingPlatform(client): CallingPlatform,
+    Path((enterprise, id)): Path<(String, String)>,
+) -> Result<JsonLd, ApiError> {
+    known_enterprise(&state, &enterprise).await?;
+    let id = parse_order_id(&id)?;
+    let order = state.store.incoming_order(&enterprise, Some(&client), id).await?.ok_or(ApiError::NotFound("order"))?;
+    Ok(ok(writer::order(&state.urls, &order)))
+}
+
+pub async fn list(
+    State(state): State<AppState>,
+    CallingPlatform(client): CallingPlatform,
+    Path(enterprise): Path<String>,
+) -> Result<JsonLd, ApiError> {
+    known_enterprise(&state, &enterprise).await?;
+    let orders = state.store.incoming_orders(&enterprise, Some(&client), None).await?;
+    Ok(ok(writer::orders(&state.urls, &orders)))
+}

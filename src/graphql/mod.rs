@@ -1,0 +1,48 @@
+//! The GraphQL federation subgraph. This part holds the producer's view: enterprises, their
+//! products with stock, and the orders trader platforms placed with them.
+//!
+//! Errors carry a stable `extensions.code`; database detail is logged, never sent.
+
+mod producer;
+
+use async_graphql::dataloader::DataLoader;
+use async_graphql::{EmptyMutation, EmptySubscription, ErrorExtensions, SDLExportOptions, Schema};
+
+use crate::store::{Store, StoreError};
+
+pub use producer::Query;
+
+pub type OrderhubSchema = Schema<Query, EmptyMutation, EmptySubscription>;
+
+/// Deepest and most complex query we answer: enough for every screen, too little for abuse.
+const MAX_DEPTH: usize = 12;
+const MAX_COMPLEXITY: usize = 2_000;
+
+pub fn build_schema(store: Store) -> OrderhubSchema {
+    Schema::build(Query, EmptyMutation, EmptySubscription)
+        .enable_federation()
+        .limit_depth(MAX_DEPTH)
+        .limit_complexity(MAX_COMPLEXITY)
+        .data(DataLoader::new(producer::ProductLoader(store.clone()), tokio::spawn))
+        .data(store)
+        .finish()
+}
+
+/// The federation SDL, as `orderhub schema` prints it and `schema.graphql` holds it.
+pub fn sdl() -> String {
+    Schema::build(Query, EmptyMutation, EmptySubscription)
+        .enable_federation()
+        .finish()
+        .sdl_with_options(SDLExportOptions::new().federation().compose_directive())
+}
+
+/// A store failure as a client sees it: a code, no detail.
+pub(crate) fn store_error(err: StoreError) -> async_graphql::Error {
+    match err {
+        StoreError::Busy => async_graphql::Error::new("the service is busy; retry shortly").extend_with(|_, e| e.set("code", "BUSY")),
+        other => {
+            tracing::error!(error = %other, "store failure in GraphQL");
+            async_graphql::Error::new("internal error").extend_with(|_, e| e.set("code", "INTERNAL"))
+        }
+    }
+}

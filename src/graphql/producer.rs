@@ -1,0 +1,342 @@
+//! The producer's view: its products and stock, and its incoming orders with lines and states.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use async_graphql::dataloader::{DataLoader, Loader};
+use async_graphql::{Context, Enum, ErrorExtensions, ID, Object, Result, SimpleObject};
+use chrono::{DateTime, Utc};
+use rust_decimal::Decimal;
+
+use super::store_error;
+use crate::domain;
+use crate::store::{self, Store};
+
+pub struct Query;
+
+fn store<'c>(ctx: &Context<'c>) -> &'c Store {
+    ctx.data_unchecked::<Store>()
+}
+
+#[Object]
+impl Query {
+    /// Enterprises hosted on this platform.
+    async fn enterprises(&self, ctx: &Context<'_>) -> Result<Vec<Enterprise>> {
+        let all = store(ctx).enterprises().await.map_err(store_error)?;
+        Ok(all.into_iter().map(Enterprise).collect())
+    }
+
+    async fn enterprise(&self, ctx: &Context<'_>, id: ID) -> Result<Option<Enterprise>> {
+        Ok(store(ctx).enterprise(&id).await.map_err(store_error)?.map(Enterprise))
+    }
+
+    #[graphql(entity)]
+    async fn find_product_by_id(&self, ctx: &Context<'_>, id: ID) -> Result<Option<Product>> {
+        // One bad representation must not null the others: report it beside them.
+        let Ok(product_id) = id.parse::<i64>() else {
+            ctx.add_error(bad_id("Product", &id));
+            return Ok(None);
+        };
+        match ctx.data_unchecked::<DataLoader<ProductLoader>>().load_one(product_id).await {
+            Ok(found) => Ok(found.map(Product)),
+            Err(err) => {
+                ctx.add_error(err.into_server_error(ctx.item.pos));
+                Ok(None)
+            }
+        }
+    }
+
+    #[graphql(entity)]
+    async fn find_incoming_order_by_id(&self, ctx: &Context<'_>, id: ID) -> Result<Option<IncomingOrder>> {
+        let Some((enterprise, order_id)) = id.split_once(':').and_then(|(e, n)| n.parse::<i64>().ok().map(|n| (e, n))) else {
+            ctx.add_error(bad_id("IncomingOrder", &id));
+            return Ok(None);
+        };
+        match store(ctx).incoming_order(enterprise, None, order_id).await {
+            Ok(order) => Ok(order.map(IncomingOrder)),
+            Err(err) => {
+                ctx.add_error(store_error(err).into_server_error(ctx.item.pos));
+                Ok(None)
+            }
+        }
+    }
+}
+
+fn bad_id(kind: &str, id: &str) -> async_graphql::ServerError {
+    async_graphql::Error::new(format!("`{}` is not a {kind} id", id.chars().take(64).collect::<String>()))
+        .extend_with(|_, e| e.set("code", "BAD_USER_INPUT"))
+        .into_server_error(async_graphql::Pos::default())
+}
+
+/// Loads products by id in one query per batch.
+pub struct ProductLoader(pub Store);
+
+impl Loader<i64> for ProductLoader {
+    type Value = store::Product;
+    type Error = async_graphql::Error;
+
+    async fn load(&self, keys: &[i64]) -> Result<HashMap<i64, Self::Value>, Self::Error> {
+        let products = self.0.products_by_ids(keys).await.map_err(store_error)?;
+        Ok(products.into_iter().map(|p| (p.id, p)).collect())
+    }
+}
+
+pub struct Enterprise(entity::enterprise::Model);
+
+#[Object]
+impl Enterprise {
+    async fn id(&self) -> ID {
+        ID(self.0.id.clone())
+    }
+
+    async fn name(&self) -> &str {
+        &self.0.name
+    }
+
+    async fn description(&self) -> Option<&str> {
+        self.0.description.as_deref()
+    }
+
+    /// The products this enterprise supplies, with their stock.
+    async fn products(&self, ctx: &Context<'_>) -> Result<Vec<Product>> {
+        let products = store(ctx).products(&self.0.id).await.map_err(store_error)?;
+        Ok(products.into_iter().map(Product).collect())
+    }
+
+    /// Orders trader platforms placed with this enterprise, newest first.
+    async fn incoming_orders(&self, ctx: &Context<'_>, status: Option<OrderStatus>) -> Result<Vec<IncomingOrder>> {
+        let orders = store(ctx)
+            .incoming_orders(&self.0.id, None, status.map(domain::OrderStatus::from))
+            .await
+            .map_err(store_error)?;
+        Ok(orders.into_iter().map(IncomingOrder).collect())
+    }
+}
+
+/// An amount of money in one currency.
+#[derive(SimpleObject)]
+pub struct Money {
+    pub amount: Decimal,
+    /// ISO 4217 code.
+    pub currency: String,
+}
+
+/// A product a producer supplies, as its DFC catalogue publishes it.
+pub struct Product(store::Product);
+
+#[Object]
+impl Product {
+    async fn id(&self) -> ID {
+        ID(self.0.id.to_string())
+    }
+
+    async fn enterprise_id(&self) -> &str {
+        &self.0.enterprise_id
+    }
+
+    async fn sku(&self) -> &str {
+        &self.0.sku
+    }
+
+    async fn name(&self) -> &str {
+        &self.0.name
+    }
+
+    async fn description(&self) -> Option<&str> {
+        self.0.description.as_deref()
+    }
+
+    /// Size or weight of one unit, in `unit`.
+    async fn unit_value(&self) -> Decimal {
+        self.0.unit_value
+    }
+
+    /// DFC measure of `unitValue` (Kilogram, Litre, Piece, ...).
+    async fn unit(&self) -> &str {
+        self.0.unit.dfc_name()
+    }
+
+    /// Price of one unit, VAT excluded.
+    async fn price(&self) -> Money {
+        Money { amount: self.0.price.amount, currency: self.0.price.currency.iso_code().to_owned() }
+    }
+
+    /// VAT rate in percent.
+    async fn vat_rate(&self) -> Decimal {
+        self.0.price.vat_rate
+    }
+
+    /// False when the producer does not count this product's stock (orders never wait for it).
+    async fn stock_managed(&self) -> bool {
+        matches!(self.0.stock, store::Stock::Managed { .. })
+    }
+
+    /// Units on hand; null when stock is not managed.
+    async fn on_hand(&self) -> Option<i64> {
+        match self.0.stock {
+            store::Stock::Managed { on_hand, .. } => Some(on_hand),
+            store::Stock::NotManaged => None,
+        }
+    }
+
+    /// Units reserved by Held orders; null when stock is not managed.
+    async fn reserved(&self) -> Option<i64> {
+        match self.0.stock {
+            store::Stock::Managed { reserved, .. } => Some(reserved),
+            store::Stock::NotManaged => None,
+        }
+    }
+
+    /// Units that can still be ordered; null means unlimited.
+    async fn available(&self) -> Option<i64> {
+        self.0.stock.available()
+    }
+}
+
+/// Order states of the DFC vocabulary.
+#[derive(Enum, Copy, Clone, Eq, PartialEq)]
+pub enum OrderStatus {
+    Draft,
+    Held,
+    Complete,
+    Cancelled,
+}
+
+impl From<OrderStatus> for domain::OrderStatus {
+    fn from(s: OrderStatus) -> Self {
+        match s {
+            OrderStatus::Draft => domain::OrderStatus::Draft,
+            OrderStatus::Held => domain::OrderStatus::Held,
+            OrderStatus::Complete => domain::OrderStatus::Complete,
+            OrderStatus::Cancelled => domain::OrderStatus::Cancelled,
+        }
+    }
+}
+
+impl From<domain::OrderStatus> for OrderStatus {
+    fn from(s: domain::OrderStatus) -> Self {
+        match s {
+            domain::OrderStatus::Draft => OrderStatus::Draft,
+            domain::OrderStatus::Held => OrderStatus::Held,
+            domain::OrderStatus::Complete => OrderStatus::Complete,
+            domain::OrderStatus::Cancelled => OrderStatus::Cancelled,
+        }
+    }
+}
+
+/// Fulfilment states of the DFC vocabulary.
+#[derive(Enum, Copy, Clone, Eq, PartialEq)]
+pub enum FulfilmentStatus {
+    Held,
+    Unfulfilled,
+    Fulfilled,
+    Cancelled,
+}
+
+impl From<domain::FulfilmentStatus> for FulfilmentStatus {
+    fn from(s: domain::FulfilmentStatus) -> Self {
+        match s {
+            domain::FulfilmentStatus::Held => FulfilmentStatus::Held,
+            domain::FulfilmentStatus::Unfulfilled => FulfilmentStatus::Unfulfilled,
+            domain::FulfilmentStatus::Fulfilled => FulfilmentStatus::Fulfilled,
+            domain::FulfilmentStatus::Cancelled => FulfilmentStatus::Cancelled,
+        }
+    }
+}
+
+/// An order a trader platform placed with one of our producers.
+pub struct IncomingOrder(store::IncomingOrder);
+
+#[Object]
+impl IncomingOrder {
+    /// `{enterprise}:{number}`.
+    async fn id(&self) -> ID {
+        ID(format!("{}:{}", self.0.enterprise_id, self.0.id))
+    }
+
+    /// The producer's order number, as it appears in DFC URLs.
+    async fn number(&self) -> i64 {
+        self.0.id
+    }
+
+    async fn enterprise_id(&self) -> &str {
+        &self.0.enterprise_id
+    }
+
+    /// The platform that placed the order.
+    async fn client_platform(&self) -> &str {
+        &self.0.client_platform_id
+    }
+
+    /// The buying enterprise, as the trader named it (`dfc-b:orderedBy`).
+    async fn buyer(&self) -> Option<&str> {
+        self.0.buyer.as_deref()
+    }
+
+    async fn order_number(&self) -> Option<&str> {
+        self.0.order_number.as_deref()
+    }
+
+    async fn sale_session(&self) -> Option<&str> {
+        self.0.sale_session_ref.as_deref()
+    }
+
+    async fn sale_session_end(&self) -> Option<DateTime<Utc>> {
+        self.0.sale_session_end
+    }
+
+    async fn status(&self) -> OrderStatus {
+        self.0.status.into()
+    }
+
+    async fn fulfilment_status(&self) -> FulfilmentStatus {
+        self.0.fulfilment.into()
+    }
+
+    async fn created_at(&self) -> DateTime<Utc> {
+        self.0.created_at
+    }
+
+    async fn updated_at(&self) -> DateTime<Utc> {
+        self.0.updated_at
+    }
+
+    async fn lines(&self) -> Vec<IncomingOrderLine> {
+        self.0.lines.iter().cloned().map(|l| IncomingOrderLine(Arc::new(l))).collect()
+    }
+}
+
+pub struct IncomingOrderLine(Arc<store::IncomingLine>);
+
+#[Object]
+impl IncomingOrderLine {
+    async fn id(&self) -> ID {
+        ID(self.0.id.to_string())
+    }
+
+    async fn product(&self, ctx: &Context<'_>) -> Result<Option<Product>> {
+        let loader = ctx.data_unchecked::<DataLoader<ProductLoader>>();
+        Ok(loader.load_one(self.0.product_id).await?.map(Product))
+    }
+
+    async fn product_name(&self) -> &str {
+        &self.0.product_name
+    }
+
+    async fn quantity(&self) -> i64 {
+        self.0.quantity
+    }
+
+    /// Units of `quantity` currently reserved in stock.
+    async fn reserved(&self) -> i64 {
+        self.0.reserved
+    }
+
+    async fn unit_price(&self) -> Money {
+        Money { amount: self.0.unit_price, currency: self.0.currency.iso_code().to_owned() }
+    }
+
+    async fn vat_rate(&self) -> Decimal {
+        self.0.vat_rate
+    }
+}

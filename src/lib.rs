@@ -1,0 +1,108 @@
+//! orderhub: the order service of a food-trading platform. A GraphQL federation subgraph for the
+//! platform's own front-ends and a DFC REST API for peer platforms, on SeaORM storage.
+//!
+//! [`Application::build`] assembles everything from a [`Config`]; `main` and the tests call it.
+
+pub mod config;
+pub mod dfc;
+pub mod dfc_api;
+pub mod domain;
+pub mod graphql;
+pub mod http;
+pub mod store;
+pub mod telemetry;
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::net::TcpListener;
+
+pub use config::Config;
+
+use crate::dfc::urls::Urls;
+use crate::dfc_api::Clients;
+use crate::http::AppState;
+use crate::store::Store;
+
+/// A built, bound, migrated application, ready to serve.
+pub struct Application {
+    listener: TcpListener,
+    router: axum::Router,
+    address: SocketAddr,
+    base_url: String,
+    store: Store,
+}
+
+impl Application {
+    pub async fn build(config: Config) -> anyhow::Result<Application> {
+        let store = Store::connect(&config.database_url).await?;
+        store.migrate().await?;
+        for client in &config.clients {
+            store.upsert_platform(&client.platform, client.name.as_deref().unwrap_or(&client.platform)).await?;
+        }
+        if let Some(seed) = &config.seed_file {
+            let count = store::seed::load_file(&store, seed).await?;
+            tracing::info!(products = count, file = %seed.display(), "seed loaded");
+        }
+        let listener = TcpListener::bind(config.listen)
+            .await
+            .map_err(|e| anyhow::anyhow!("binding {}: {e}", config.listen))?;
+        let address = listener.local_addr()?;
+        let base_url = config.public_base_url(address);
+        let state = AppState {
+            store: store.clone(),
+            urls: Urls::new(&base_url),
+            clients: Arc::new(Clients::new(&config.clients)),
+            schema: graphql::build_schema(store.clone()),
+            max_body_bytes: config.max_body_bytes,
+        };
+        let router = http::router(state, Duration::from_secs(config.request_timeout_secs));
+        Ok(Application { listener, router, address, base_url, store })
+    }
+
+    pub fn address(&self) -> SocketAddr {
+        self.address
+    }
+
+    pub fn base_url(&self) -> &str {
+        &self.base_url
+    }
+
+    pub fn store(&self) -> &Store {
+        &self.store
+    }
+
+    /// Serves until `shutdown` resolves, then lets in-flight requests finish.
+    pub async fn serve(self, shutdown: impl Future<Output = ()> + Send + 'static) -> anyhow::Result<()> {
+        axum::serve(self.listener, self.router).with_graceful_shutdown(shutdown).await?;
+        Ok(())
+    }
+}
+
+/// Resolves on Ctrl-C or SIGTERM.
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        if let Err(e) = tokio::signal::ctrl_c().await {
+            tracing::warn!(error = %e, "cannot listen for Ctrl-C");
+            std::future::pending::<()>().await;
+        }
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot listen for SIGTERM");
+                std::future::pending::<()>().await;
+            }
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! { () = ctrl_c => {}, () = terminate => {} }
+    tracing::info!("shutting down");
+}

@@ -1,0 +1,92 @@
+//! The `orderhub` command: serve, migrate, schema, seed.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+use orderhub::{Application, Config, store};
+
+#[derive(Parser)]
+#[command(name = "orderhub", version, about = "The order service of a food-trading platform (GraphQL subgraph + DFC API)")]
+struct Cli {
+    /// TOML configuration file (default: ./orderhub.toml when present).
+    #[arg(long, global = true)]
+    config: Option<PathBuf>,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the service (migrating the database first).
+    Serve {
+        /// Load this catalogue seed file before serving.
+        #[arg(long)]
+        seed: Option<PathBuf>,
+    },
+    /// Apply database migrations and exit.
+    Migrate,
+    /// Print the federation SDL (what schema.graphql holds).
+    Schema,
+    /// Load a catalogue seed file into the database and exit.
+    Seed { file: PathBuf },
+}
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    let cli = Cli::parse();
+    if let Command::Schema = cli.command {
+        print!("{}", orderhub::graphql::sdl());
+        return ExitCode::SUCCESS;
+    }
+    let config = match Config::load(cli.config.as_deref()) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("orderhub: {e:#}");
+            return ExitCode::FAILURE;
+        }
+    };
+    orderhub::telemetry::init(config.log_format);
+    match run(cli.command, config).await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            tracing::error!(error = format!("{e:#}"), "orderhub failed");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(command: Command, mut config: Config) -> anyhow::Result<()> {
+    match command {
+        Command::Serve { seed } => {
+            if seed.is_some() {
+                config.seed_file = seed;
+            }
+            if config.clients.is_empty() {
+                tracing::warn!("no DFC clients configured: every DFC API call will be refused (see README, ORDERHUB_CLIENTS)");
+            }
+            let app = Application::build(config).await?;
+            tracing::info!(
+                address = %app.address(),
+                graphql = format!("{}/graphql", app.base_url()),
+                dfc = format!("{}/api/dfc/enterprises", app.base_url()),
+                "orderhub listening"
+            );
+            app.serve(orderhub::shutdown_signal()).await
+        }
+        Command::Migrate => {
+            let store = store::Store::connect(&config.database_url).await?;
+            store.migrate().await?;
+            tracing::info!("migrations applied");
+            Ok(())
+        }
+        Command::Seed { file } => {
+            let store = store::Store::connect(&config.database_url).await?;
+            store.migrate().await?;
+            let count = store::seed::load_file(&store, &file).await?;
+            tracing::info!(products = count, "seed loaded");
+            Ok(())
+        }
+        Command::Schema => Ok(()),
+    }
+}

@@ -1,0 +1,148 @@
+//! Persistence on SeaORM: the connection, transactions, and the repositories the faces call.
+//!
+//! Writes that must not interleave (stock reservations, order replacement) run in a transaction;
+//! PostgreSQL serialises them with row locks and conditional updates, SQLite (one writer at a time
+//! anyway) through a gate taken before `BEGIN`, so a transaction never has to upgrade its lock and
+//! fail with `SQLITE_BUSY` halfway.
+
+mod catalogue;
+mod orders;
+pub mod seed;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use migration::{Migrator, MigratorTrait};
+use sea_orm::{ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DatabaseTransaction, DbBackend, DbErr, RuntimeErr, TransactionTrait};
+use tokio::sync::{Mutex, MutexGuard};
+
+pub use catalogue::{NewProduct, Product, Stock};
+pub use orders::{IncomingLine, IncomingOrder, LineRequest, OrderError, OrderRequest, SaleSessionInfo, Shortage};
+
+/// Why the store could not answer.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// Every connection is busy: the caller may retry shortly.
+    #[error("the database is busy")]
+    Busy,
+    #[error("database error: {0}")]
+    Db(#[source] DbErr),
+    /// A stored value that cannot be read back: a bug or a hand-edited row.
+    #[error("corrupt stored data: {0}")]
+    Corrupt(String),
+}
+
+impl From<DbErr> for StoreError {
+    fn from(err: DbErr) -> Self {
+        match err {
+            DbErr::ConnectionAcquire(_) => StoreError::Busy,
+            DbErr::Conn(RuntimeErr::SqlxError(ref e)) if matches!(e.as_ref(), sea_orm::SqlxError::PoolTimedOut) => {
+                StoreError::Busy
+            }
+            other => StoreError::Db(other),
+        }
+    }
+}
+
+#[derive(Clone)]
+pub struct Store {
+    db: DatabaseConnection,
+    sqlite_write_gate: Option<Arc<Mutex<()>>>,
+}
+
+/// A write transaction, holding the SQLite gate (if any) until it is committed or dropped.
+pub struct WriteTxn<'s> {
+    pub txn: DatabaseTransaction,
+    _gate: Option<MutexGuard<'s, ()>>,
+}
+
+impl WriteTxn<'_> {
+    pub async fn commit(self) -> Result<(), StoreError> {
+        self.txn.commit().await.map_err(StoreError::from)
+    }
+}
+
+impl Store {
+    /// Connects to `database_url`; a SQLite file (and its folder) is created when missing.
+    pub async fn connect(database_url: &str) -> anyhow::Result<Store> {
+        let url = sqlite_url_with_create(database_url)?;
+        let mut options = ConnectOptions::new(url.clone());
+        options
+            .max_connections(if url.starts_with("sqlite:") { 4 } else { 16 })
+            .acquire_timeout(Duration::from_secs(5))
+            .connect_timeout(Duration::from_secs(10))
+            .sqlx_logging(false);
+        let db = Database::connect(options).await.map_err(|e| anyhow::anyhow!("connecting to the database: {e}"))?;
+        let is_sqlite = db.get_database_backend() == DbBackend::Sqlite;
+        if is_sqlite {
+            // Readers keep reading while one writer writes; the setting persists in the file.
+            db.execute_unprepared("PRAGMA journal_mode = WAL").await?;
+        }
+        Ok(Store { db, sqlite_write_gate: is_sqlite.then(|| Arc::new(Mutex::new(()))) })
+    }
+
+    pub async fn migrate(&self) -> anyhow::Result<()> {
+        Migrator::up(&self.db, None).await.map_err(|e| anyhow::anyhow!("applying migrations: {e}"))
+    }
+
+    pub fn db(&self) -> &DatabaseConnection {
+        &self.db
+    }
+
+    pub fn backend(&self) -> DbBackend {
+        self.db.get_database_backend()
+    }
+
+    pub async fn begin_write(&self) -> Result<WriteTxn<'_>, StoreError> {
+        let gate = match &self.sqlite_write_gate {
+            Some(gate) => Some(gate.lock().await),
+            None => None,
+        };
+        let txn = self.db.begin().await?;
+        Ok(WriteTxn { txn, _gate: gate })
+    }
+
+    /// Whether the database answers, for readiness probes.
+    pub async fn ping(&self) -> bool {
+        self.db.ping().await.is_ok()
+    }
+}
+
+/// `sqlite://file.db` opens a file only if it exists; a fresh machine has none, so ask SQLite to
+/// create it, and create its folder.
+fn sqlite_url_with_create(url: &str) -> anyhow::Result<String> {
+    let Some(rest) = url.strip_prefix("sqlite:") else { return Ok(url.to_owned()) };
+    let path_and_query = rest.trim_start_matches("//");
+    let (path, query) = path_and_query.split_once('?').unwrap_or((path_and_query, ""));
+    if path.is_empty() || path == ":memory:" {
+        return Ok(url.to_owned());
+    }
+    if let Some(parent) = std::path::Path::new(path).parent()
+        && !parent.as_os_str().is_empty()
+    {
+        std::fs::create_dir_all(parent).map_err(|e| anyhow::anyhow!("creating the folder of {path}: {e}"))?;
+    }
+    if query.split('&').any(|kv| kv.starts_with("mode=")) {
+        Ok(url.to_owned())
+    } else if query.is_empty() {
+        Ok(format!("sqlite://{path}?mode=rwc"))
+    } else {
+        Ok(format!("sqlite://{path}?{query}&mode=rwc"))
+    }
+}
+
+pub(crate) fn corrupt(what: impl std::fmt::Display) -> StoreError {
+    StoreError::Corrupt(what.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sqlite_files_are_created_on_first_start() {
+        assert_eq!(sqlite_url_with_create("sqlite://orderhub.db").unwrap(), "sqlite://orderhub.db?mode=rwc");
+        assert_eq!(sqlite_url_with_create("sqlite:orderhub.db?mode=ro").unwrap(), "sqlite:orderhub.db?mode=ro");
+        assert_eq!(sqlite_url_with_create("postgres://x/y").unwrap(), "postgres://x/y");
+    }
+}
