@@ -225,7 +225,9 @@ mod tests {
         let mut config = Config::default();
         config.apply_env(|k| (k == "ORDERHUB_CLIENTS").then(|| "a=short".to_owned())).unwrap();
         assert!(config.validate().is_err());
-        config.apply_env(|k| (k == "ORDERHUB_CLIENTS").then(|| "a=same-token-123,b=same-token-123".to_owned())).unwrap();
+        config
+            .apply_env(|k| (k == "ORDERHUB_CLIENTS").then(|| "a=same-token-123,b=same-token-123".to_owned()))
+            .unwrap();
         assert!(config.validate().is_err());
     }
 }

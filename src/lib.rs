@@ -46,9 +46,8 @@ impl Application {
             let count = store::seed::load_file(&store, seed).await?;
             tracing::info!(products = count, file = %seed.display(), "seed loaded");
         }
-        let listener = TcpListener::bind(config.listen)
-            .await
-            .map_err(|e| anyhow::anyhow!("binding {}: {e}", config.listen))?;
+        let listener =
+            TcpListener::bind(config.listen).await.map_err(|e| anyhow::anyhow!("binding {}: {e}", config.listen))?;
         let address = listener.local_addr()?;
         let base_url = config.public_base_url(address);
         let state = AppState {

@@ -7,7 +7,11 @@ use clap::{Parser, Subcommand};
 use orderhub::{Application, Config, store};
 
 #[derive(Parser)]
-#[command(name = "orderhub", version, about = "The order service of a food-trading platform (GraphQL subgraph + DFC API)")]
+#[command(
+    name = "orderhub",
+    version,
+    about = "The order service of a food-trading platform (GraphQL subgraph + DFC API)"
+)]
 struct Cli {
     /// TOML configuration file (default: ./orderhub.toml when present).
     #[arg(long, global = true)]
@@ -36,8 +40,14 @@ enum Command {
 async fn main() -> ExitCode {
     let cli = Cli::parse();
     if let Command::Schema = cli.command {
-        print!("{}", orderhub::graphql::sdl());
-        return ExitCode::SUCCESS;
+        use std::io::Write;
+        return match std::io::stdout().write_all(orderhub::graphql::sdl().as_bytes()) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("orderhub: writing the schema: {e}");
+                ExitCode::FAILURE
+            }
+        };
     }
     let config = match Config::load(cli.config.as_deref()) {
         Ok(c) => c,
@@ -63,7 +73,9 @@ async fn run(command: Command, mut config: Config) -> anyhow::Result<()> {
                 config.seed_file = seed;
             }
             if config.clients.is_empty() {
-                tracing::warn!("no DFC clients configured: every DFC API call will be refused (see README, ORDERHUB_CLIENTS)");
+                tracing::warn!(
+                    "no DFC clients configured: every DFC API call will be refused (see README, ORDERHUB_CLIENTS)"
+                );
             }
             let app = Application::build(config).await?;
             tracing::info!(

@@ -10,6 +10,8 @@ use crate::domain::{Currency, OrderStatus, Unit};
 #[derive(Clone, Debug, Default)]
 pub struct Document {
     pub orders: Vec<Order>,
+    /// Every OrderLine, including those of no order (a payload may hold a lone line).
+    pub order_lines: Vec<OrderLine>,
     pub offers: Vec<Offer>,
     pub supplied_products: Vec<SuppliedProduct>,
     pub catalog_items: Vec<CatalogItem>,
@@ -129,6 +131,9 @@ impl Document {
         for node in graph.of_type("Order") {
             doc.orders.push(read_order(graph, node, &mut warnings)?);
         }
+        for node in graph.of_type("OrderLine") {
+            doc.order_lines.push(read_order_line(node)?);
+        }
         for node in graph.of_type("Offer") {
             doc.offers.push(read_offer(node)?);
         }
@@ -160,6 +165,9 @@ impl Document {
                 produces: read_flows(node, "hasOutcome", "produces")?,
             });
         }
+        // A node read through several links warns once.
+        let mut seen = std::collections::HashSet::new();
+        warnings.retain(|w| seen.insert(w.clone()));
         doc.warnings = warnings;
         Ok(doc)
     }
@@ -178,9 +186,8 @@ impl Document {
                 });
                 let offer = self.offers.iter().find(|offer| {
                     offer.offered_item.as_deref() == Some(product_id)
-                        || catalog_item.is_some_and(|item| {
-                            offer.id.as_ref().is_some_and(|id| item.offered_through.contains(id))
-                        })
+                        || catalog_item
+                            .is_some_and(|item| offer.id.as_ref().is_some_and(|id| item.offered_through.contains(id)))
                 });
                 // Product groups (OFN's `hasVariant` parents) are neither listed nor offered.
                 (catalog_item.is_some() || offer.is_some()).then_some(CatalogueEntry { product, catalog_item, offer })
@@ -193,11 +200,15 @@ fn read_order(graph: &Graph, node: NodeRef<'_>, warnings: &mut Vec<String>) -> R
     let order_status = match node.term("hasOrderStatus")? {
         None => None,
         Some(name) => Some(OrderStatus::from_name(&name).ok_or_else(|| {
-            ReadError::new(node.path("hasOrderStatus"), format!("`{name}` is not an order state (Draft, Held, Complete, Cancelled)"))
+            ReadError::new(
+                node.path("hasOrderStatus"),
+                format!("`{name}` is not an order state (Draft, Held, Complete, Cancelled)"),
+            )
         })?),
     };
     let session = node.linked("belongsTo")?;
-    let sale_session = session.filter(|s| s.has_type("SaleSession")).map(|s| read_sale_session(s, warnings)).transpose()?;
+    let sale_session =
+        session.filter(|s| s.has_type("SaleSession")).map(|s| read_sale_session(s, warnings)).transpose()?;
 
     let mut line_nodes = node.linked_all("hasPart")?;
     // Lines may point at their order instead (`partOf`), or, in a one-order payload, not at all.
@@ -273,12 +284,13 @@ fn read_price(node: NodeRef<'_>, prop: &str) -> Result<Option<PriceValue>, ReadE
         return Ok(Some(PriceValue { value: Some(value), vat_rate: None, currency: None }));
     }
     let Some(price) = node.linked(prop)? else { return Ok(None) };
-    let currency = match price.term("hasUnit")? {
-        None => None,
-        Some(name) => Some(Currency::from_name(&name).ok_or_else(|| {
-            ReadError::new(price.path("hasUnit"), format!("`{name}` is not a currency DFC knows"))
-        })?),
-    };
+    let currency =
+        match price.term("hasUnit")? {
+            None => None,
+            Some(name) => Some(Currency::from_name(&name).ok_or_else(|| {
+                ReadError::new(price.path("hasUnit"), format!("`{name}` is not a currency DFC knows"))
+            })?),
+        };
     Ok(Some(PriceValue { value: price.decimal("value")?, vat_rate: price.decimal("VATrate")?, currency }))
 }
 

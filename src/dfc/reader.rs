@@ -66,17 +66,14 @@ impl Graph {
     pub fn from_json(json: &Value) -> Result<Graph, ReadError> {
         let (context, roots): (Option<&Value>, Vec<(String, &Value)>) = match json {
             Value::Object(top) => match top.get("@graph") {
-                Some(Value::Array(items)) => (
-                    top.get("@context"),
-                    items.iter().enumerate().map(|(i, v)| (format!("@graph[{i}]"), v)).collect(),
-                ),
+                Some(Value::Array(items)) => {
+                    (top.get("@context"), items.iter().enumerate().map(|(i, v)| (format!("@graph[{i}]"), v)).collect())
+                }
                 Some(single @ Value::Object(_)) => (top.get("@context"), vec![("@graph".to_owned(), single)]),
                 Some(_) => return Err(ReadError::new("@graph", "expected an array of nodes")),
                 None => (top.get("@context"), vec![("$".to_owned(), json)]),
             },
-            Value::Array(items) => {
-                (None, items.iter().enumerate().map(|(i, v)| (format!("[{i}]"), v)).collect())
-            }
+            Value::Array(items) => (None, items.iter().enumerate().map(|(i, v)| (format!("[{i}]"), v)).collect()),
             _ => return Err(ReadError::new("$", "expected a JSON-LD object or array")),
         };
         let context = Context::from_json(context);
@@ -300,7 +297,12 @@ impl<'g> NodeRef<'g> {
                     Some(Value::String(s)) => s.clone(),
                     _ => return Err(ReadError::new(self.path(prop), "expected a reference")),
                 },
-                _ => return Err(ReadError::new(self.path(prop), format!("expected a reference, found {}", kind(value)))),
+                _ => {
+                    return Err(ReadError::new(
+                        self.path(prop),
+                        format!("expected a reference, found {}", kind(value)),
+                    ));
+                }
             };
             if !out.contains(&id) {
                 out.push(id);
@@ -365,9 +367,13 @@ pub fn parse_decimal(value: &Value) -> Result<Decimal, String> {
         Value::String(s) => s.trim().to_owned(),
         other => return Err(format!("expected a number, found {}", kind(other))),
     };
-    Decimal::from_str(&text)
-        .or_else(|_| Decimal::from_scientific(&text))
-        .map_err(|_| format!("expected a number, found `{}`", truncate(&text, 40)))
+    Decimal::from_str(&text).or_else(|_| Decimal::from_scientific(&text)).map_err(|_| {
+        if text.parse::<f64>().is_ok_and(f64::is_finite) {
+            format!("number `{}` is out of range", truncate(&text, 40))
+        } else {
+            format!("expected a number, found `{}`", truncate(&text, 40))
+        }
+    })
 }
 
 fn truncate(text: &str, max: usize) -> String {
@@ -428,6 +434,7 @@ mod tests {
         assert!(parse_decimal(&json!("three")).unwrap_err().contains("`three`"));
         assert!(parse_decimal(&json!(true)).unwrap_err().contains("boolean"));
         assert!(parse_decimal(&json!({"a": 1})).is_err());
+        assert!(parse_decimal(&json!("1e40")).unwrap_err().contains("out of range"));
         assert!(parse_decimal(&json!("1e400")).is_err());
     }
 

@@ -95,8 +95,14 @@ mod tests {
         assert_eq!(urls.offer("farm", 7), "http://127.0.0.1:8080/api/dfc/enterprises/farm/offers/7");
         for (iri, expected) in [
             ("http://127.0.0.1:8080/api/dfc/enterprises/farm/offers/7", Some(LocalResource::Offer(7))),
-            ("https://shop.example/api/dfc/enterprises/farm/supplied_products/12", Some(LocalResource::SuppliedProduct(12))),
-            ("https://shop.example/prefix/api/dfc/Enterprises/farm/CatalogItems/3", Some(LocalResource::CatalogItem(3))),
+            (
+                "https://shop.example/api/dfc/enterprises/farm/supplied_products/12",
+                Some(LocalResource::SuppliedProduct(12)),
+            ),
+            (
+                "https://shop.example/prefix/api/dfc/Enterprises/farm/CatalogItems/3",
+                Some(LocalResource::CatalogItem(3)),
+            ),
             ("https://shop.example/api/dfc/enterprises/other/offers/7", None),
             ("https://shop.example/api/dfc/enterprises/farm/offers/x", None),
             ("https://shop.example/api/dfc/enterprises/farm/offers/7/extra", None),

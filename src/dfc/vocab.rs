@@ -167,7 +167,10 @@ mod tests {
             ctx.local_name("https://github.com/datafoodconsortium/ontology/releases/latest/download/DFC_BusinessOntology.owl#quantity"),
             Some("quantity")
         );
-        assert_eq!(ctx.local_name("http://w3id.org/dfc/ontology/v2.0.0/src/DFC_BusinessOntology.owl#Order"), Some("Order"));
+        assert_eq!(
+            ctx.local_name("http://w3id.org/dfc/ontology/v2.0.0/src/DFC_BusinessOntology.owl#Order"),
+            Some("Order")
+        );
         assert_eq!(ctx.local_name("http://w3id.org/dfc/taxonomies/v2.0.0/vocabulary.rdf#Held"), Some("Held"));
         assert_eq!(ctx.local_name("ofn:image"), None);
         assert_eq!(ctx.local_name("https://example.org/x"), None);

@@ -20,9 +20,7 @@ pub struct Clients {
 
 impl Clients {
     pub fn new(clients: &[ClientConfig]) -> Clients {
-        Clients {
-            by_digest: clients.iter().map(|c| (digest(c.token.expose()), c.platform.clone())).collect(),
-        }
+        Clients { by_digest: clients.iter().map(|c| (digest(c.token.expose()), c.platform.clone())).collect() }
     }
 
     pub fn platform_for(&self, token: &str) -> Option<&str> {

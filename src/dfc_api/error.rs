@@ -15,12 +15,24 @@ pub enum ApiError {
     Unauthorized,
     NotFound(&'static str),
     /// A payload that cannot be understood: where and why.
-    InvalidPayload { path: String, message: String },
+    InvalidPayload {
+        path: String,
+        message: String,
+    },
     /// A payload understood but not acceptable (an offer we do not sell, a state we cannot create).
-    Unprocessable { code: &'static str, path: Option<String>, message: String },
-    PayloadTooLarge { limit: usize },
+    Unprocessable {
+        code: &'static str,
+        path: Option<String>,
+        message: String,
+    },
+    PayloadTooLarge {
+        limit: usize,
+    },
     InsufficientStock(Vec<(Shortage, String)>),
-    Conflict { code: &'static str, message: String },
+    Conflict {
+        code: &'static str,
+        message: String,
+    },
     /// The database has no free connection: try again shortly.
     Busy,
     Internal,
@@ -73,7 +85,13 @@ impl ApiError {
                 message: format!("{} is ordered on more than one line; send one line per product", product_iri(id)),
             },
             OrderError::InsufficientStock(shortages) => ApiError::InsufficientStock(
-                shortages.into_iter().map(|s| { let iri = product_iri(s.product_id); (s, iri) }).collect(),
+                shortages
+                    .into_iter()
+                    .map(|s| {
+                        let iri = product_iri(s.product_id);
+                        (s, iri)
+                    })
+                    .collect(),
             ),
             OrderError::StatusChange(e) => e.into(),
             OrderError::Store(e) => e.into(),
@@ -91,10 +109,9 @@ impl IntoResponse for ApiError {
             ApiError::NotFound(what) => {
                 (StatusCode::NOT_FOUND, json!({"code": "NOT_FOUND", "message": format!("no such {what}")}))
             }
-            ApiError::InvalidPayload { path, message } => (
-                StatusCode::BAD_REQUEST,
-                json!({"code": "INVALID_PAYLOAD", "message": message, "path": path}),
-            ),
+            ApiError::InvalidPayload { path, message } => {
+                (StatusCode::BAD_REQUEST, json!({"code": "INVALID_PAYLOAD", "message": message, "path": path}))
+            }
             ApiError::Unprocessable { code, path, message } => {
                 let mut body = json!({"code": code, "message": message});
                 if let Some(path) = path {

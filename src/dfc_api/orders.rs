@@ -17,7 +17,8 @@ use crate::store::{LineRequest, OrderRequest, SaleSessionInfo};
 /// Reads the body up to the configured limit and parses it as DFC JSON-LD.
 async fn read_payload(state: &AppState, headers: &HeaderMap, body: Body) -> Result<Document, ApiError> {
     let limit = state.max_body_bytes;
-    let declared = headers.get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()).and_then(|v| v.parse::<usize>().ok());
+    let declared =
+        headers.get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()).and_then(|v| v.parse::<usize>().ok());
     if declared.is_some_and(|len| len > limit) {
         return Err(ApiError::PayloadTooLarge { limit });
     }
@@ -32,7 +33,10 @@ async fn read_payload(state: &AppState, headers: &HeaderMap, body: Body) -> Resu
 fn the_order(document: &Document) -> Result<&Order, ApiError> {
     match document.orders.as_slice() {
         [order] => Ok(order),
-        [] => Err(ApiError::InvalidPayload { path: "@graph".into(), message: "expected a dfc-b:Order, found none".into() }),
+        [] => Err(ApiError::InvalidPayload {
+            path: "@graph".into(),
+            message: "expected a dfc-b:Order, found none".into(),
+        }),
         many => Err(ApiError::InvalidPayload {
             path: "@graph".into(),
             message: format!("expected one dfc-b:Order, found {}", many.len()),
@@ -53,7 +57,9 @@ fn order_request(order: &Order, enterprise: &str) -> Result<OrderRequest, ApiErr
         let line_name = line.id.as_deref().unwrap_or("(blank node)");
         let candidates = [line.offered_item.as_deref(), line.offer_id.as_deref()];
         let product_id = candidates.into_iter().flatten().find_map(|iri| match parse_local_resource(iri, enterprise) {
-            Some(LocalResource::SuppliedProduct(id) | LocalResource::Offer(id) | LocalResource::CatalogItem(id)) => Some(id),
+            Some(LocalResource::SuppliedProduct(id) | LocalResource::Offer(id) | LocalResource::CatalogItem(id)) => {
+                Some(id)
+            }
             None => None,
         });
         let Some(product_id) = product_id else {
@@ -70,14 +76,22 @@ fn order_request(order: &Order, enterprise: &str) -> Result<OrderRequest, ApiErr
         })?;
         let quantity = Quantity::try_from(raw)
             .map_err(|message| ApiError::InvalidPayload { path: line.quantity_path.clone(), message })?;
-        lines.push(LineRequest { product_id, quantity, discount: line.discount, description: line.description.clone() });
+        lines.push(LineRequest {
+            product_id,
+            quantity,
+            discount: line.discount,
+            description: line.description.clone(),
+        });
     }
     let session = order.sale_session.as_ref();
     Ok(OrderRequest {
         buyer: order.ordered_by.clone(),
         order_number: order.number.clone(),
         sale_session: SaleSessionInfo {
-            reference: session.and_then(|s| s.id.clone()).or_else(|| order.sale_session_id.clone()).filter(|r| !is_placeholder(r)),
+            reference: session
+                .and_then(|s| s.id.clone())
+                .or_else(|| order.sale_session_id.clone())
+                .filter(|r| !is_placeholder(r)),
             begin: session.and_then(|s| s.begin),
             end: session.and_then(|s| s.end),
         },

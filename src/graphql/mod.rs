@@ -39,7 +39,9 @@ pub fn sdl() -> String {
 /// A store failure as a client sees it: a code, no detail.
 pub(crate) fn store_error(err: StoreError) -> async_graphql::Error {
     match err {
-        StoreError::Busy => async_graphql::Error::new("the service is busy; retry shortly").extend_with(|_, e| e.set("code", "BUSY")),
+        StoreError::Busy => {
+            async_graphql::Error::new("the service is busy; retry shortly").extend_with(|_, e| e.set("code", "BUSY"))
+        }
         other => {
             tracing::error!(error = %other, "store failure in GraphQL");
             async_graphql::Error::new("internal error").extend_with(|_, e| e.set("code", "INTERNAL"))

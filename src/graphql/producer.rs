@@ -48,7 +48,8 @@ impl Query {
 
     #[graphql(entity)]
     async fn find_incoming_order_by_id(&self, ctx: &Context<'_>, id: ID) -> Result<Option<IncomingOrder>> {
-        let Some((enterprise, order_id)) = id.split_once(':').and_then(|(e, n)| n.parse::<i64>().ok().map(|n| (e, n))) else {
+        let Some((enterprise, order_id)) = id.split_once(':').and_then(|(e, n)| n.parse::<i64>().ok().map(|n| (e, n)))
+        else {
             ctx.add_error(bad_id("IncomingOrder", &id));
             return Ok(None);
         };

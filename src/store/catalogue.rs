@@ -15,7 +15,10 @@ use crate::domain::{Currency, Price, Unit};
 pub enum Stock {
     /// The producer does not count it: any quantity may be ordered.
     NotManaged,
-    Managed { on_hand: i64, reserved: i64 },
+    Managed {
+        on_hand: i64,
+        reserved: i64,
+    },
 }
 
 impl Stock {
@@ -98,9 +101,13 @@ impl Store {
                 active.update(&self.db).await?;
             }
             None => {
-                platform::ActiveModel { id: Set(id.to_owned()), name: Set(name.to_owned()), created_at: Set(Utc::now()) }
-                    .insert(&self.db)
-                    .await?;
+                platform::ActiveModel {
+                    id: Set(id.to_owned()),
+                    name: Set(name.to_owned()),
+                    created_at: Set(Utc::now()),
+                }
+                .insert(&self.db)
+                .await?;
             }
         }
         Ok(())

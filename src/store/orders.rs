@@ -120,7 +120,12 @@ fn opt_decimal(text: Option<&str>, what: &str) -> Result<Option<Decimal>, StoreE
 
 impl Store {
     /// Creates a Held order and reserves its stock, or changes nothing.
-    pub async fn place_order(&self, enterprise: &str, client: &str, request: OrderRequest) -> Result<IncomingOrder, OrderError> {
+    pub async fn place_order(
+        &self,
+        enterprise: &str,
+        client: &str,
+        request: OrderRequest,
+    ) -> Result<IncomingOrder, OrderError> {
         let write = self.begin_write().await?;
         let now = Utc::now();
         let order = incoming_order::ActiveModel {
@@ -217,8 +222,14 @@ impl Store {
     }
 
     /// One order of `enterprise`; with `client`, only if that platform placed it.
-    pub async fn incoming_order(&self, enterprise: &str, client: Option<&str>, id: i64) -> Result<Option<IncomingOrder>, StoreError> {
-        let mut query = incoming_order::Entity::find_by_id(id).filter(incoming_order::Column::EnterpriseId.eq(enterprise));
+    pub async fn incoming_order(
+        &self,
+        enterprise: &str,
+        client: Option<&str>,
+        id: i64,
+    ) -> Result<Option<IncomingOrder>, StoreError> {
+        let mut query =
+            incoming_order::Entity::find_by_id(id).filter(incoming_order::Column::EnterpriseId.eq(enterprise));
         if let Some(client) = client {
             query = query.filter(incoming_order::Column::ClientPlatformId.eq(client));
         }
@@ -446,11 +457,14 @@ async fn release_all(txn: &DatabaseTransaction, order_id: i64) -> Result<(), Sto
 }
 
 async fn load_order(db: &impl ConnectionTrait, order: incoming_order::Model) -> Result<IncomingOrder, StoreError> {
-    Ok(load_orders(db, vec![order]).await?.into_iter().next().ok_or_else(|| corrupt("order vanished"))?)
+    load_orders(db, vec![order]).await?.into_iter().next().ok_or_else(|| corrupt("order vanished"))
 }
 
 /// Orders with their lines and product names, in three queries whatever the count.
-async fn load_orders(db: &impl ConnectionTrait, orders: Vec<incoming_order::Model>) -> Result<Vec<IncomingOrder>, StoreError> {
+async fn load_orders(
+    db: &impl ConnectionTrait,
+    orders: Vec<incoming_order::Model>,
+) -> Result<Vec<IncomingOrder>, StoreError> {
     let order_ids: Vec<i64> = orders.iter().map(|o| o.id).collect();
     let lines = incoming_order_line::Entity::find()
         .filter(incoming_order_line::Column::OrderId.is_in(order_ids))
@@ -474,7 +488,8 @@ async fn load_orders(db: &impl ConnectionTrait, orders: Vec<incoming_order::Mode
             quantity: l.quantity,
             reserved: l.reserved,
             unit_price: decimal(&l.unit_price, "line price")?,
-            currency: Currency::from_name(&l.currency).ok_or_else(|| corrupt(format!("line currency {}", l.currency)))?,
+            currency: Currency::from_name(&l.currency)
+                .ok_or_else(|| corrupt(format!("line currency {}", l.currency)))?,
             vat_rate: decimal(&l.vat_rate, "line VAT rate")?,
             discount: opt_decimal(l.discount.as_deref(), "line discount")?,
             description: l.description,

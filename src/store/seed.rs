@@ -69,7 +69,8 @@ fn decimal(text: &str, what: &str, sku: &str) -> anyhow::Result<Decimal> {
 
 /// Loads a seed file into the store; returns how many products it holds.
 pub async fn load_file(store: &Store, path: &Path) -> anyhow::Result<usize> {
-    let text = std::fs::read_to_string(path).map_err(|e| anyhow::anyhow!("reading seed file {}: {e}", path.display()))?;
+    let text =
+        std::fs::read_to_string(path).map_err(|e| anyhow::anyhow!("reading seed file {}: {e}", path.display()))?;
     let seed: SeedFile =
         serde_json::from_str(&text).map_err(|e| anyhow::anyhow!("seed file {} is not valid: {e}", path.display()))?;
     load(store, seed).await

@@ -1,0 +1,95 @@
+//! The subgraph: the producer's view over GraphQL, federation entities, and the SDL on disk.
+
+use serde_json::json;
+
+use crate::support::*;
+
+#[tokio::test]
+async fn producer_sees_products_stock_and_incoming_orders() {
+    let app = spawn_app().await;
+    let eggs = app.product("farm", "EGGS").await;
+    let orders = app.orders_url("farm");
+    let body = order_payload(ctx_org(), &orders, None, &[(app.offer_iri("farm", eggs.id), json!(2))]);
+    assert_eq!(app.post(&orders, TOKEN_B, &body).await.0, 201);
+
+    let answer = app
+        .graphql(
+            r#"query($id: ID!) { enterprise(id: $id) {
+                name
+                products { sku price { amount currency } stockManaged onHand reserved available }
+                incomingOrders { id clientPlatform status fulfilmentStatus lines { quantity reserved unitPrice { amount } product { sku } } }
+            } }"#,
+            json!({"id": "farm"}),
+        )
+        .await;
+    assert!(answer.get("errors").is_none(), "{answer}");
+    let farm = &answer["data"]["enterprise"];
+    let eggs_row = farm["products"].as_array().expect("products").iter().find(|p| p["sku"] == "EGGS").expect("eggs");
+    assert_eq!(eggs_row["reserved"], 2);
+    assert_eq!(eggs_row["available"], 3);
+    assert_eq!(eggs_row["price"], json!({"amount": "2.40", "currency": "EUR"}));
+    let order = &farm["incomingOrders"][0];
+    assert_eq!(order["clientPlatform"], "trader-b");
+    assert_eq!(order["status"], "HELD");
+    assert_eq!(order["fulfilmentStatus"], "HELD");
+    assert_eq!(order["lines"][0]["product"]["sku"], "EGGS");
+    assert_eq!(order["lines"][0]["unitPrice"]["amount"], "2.40");
+
+    let mill = app
+        .graphql(r#"{ enterprise(id: "mill") { products { sku stockManaged onHand available } } }"#, json!({}))
+        .await;
+    assert_eq!(
+        mill["data"]["enterprise"]["products"][0],
+        json!({"sku": "FLOUR", "stockManaged": false, "onHand": null, "available": null})
+    );
+}
+
+#[tokio::test]
+async fn one_bad_entity_representation_does_not_null_the_others() {
+    let app = spawn_app().await;
+    let eggs = app.product("farm", "EGGS").await;
+    let answer = app
+        .graphql(
+            r#"query($r: [_Any!]!) { _entities(representations: $r) { ... on Product { sku available } } }"#,
+            json!({"r": [
+                {"__typename": "Product", "id": eggs.id.to_string()},
+                {"__typename": "Product", "id": "not-a-number"},
+                {"__typename": "Product", "id": "999999"},
+            ]}),
+        )
+        .await;
+    let entities = answer["data"]["_entities"].as_array().expect("entities");
+    assert_eq!(entities[0], json!({"sku": "EGGS", "available": 5}));
+    assert!(entities[1].is_null() && entities[2].is_null(), "{answer}");
+    assert_eq!(answer["errors"][0]["extensions"]["code"], "BAD_USER_INPUT", "{answer}");
+}
+
+#[tokio::test]
+async fn service_sdl_and_graphiql_are_served() {
+    let app = spawn_app().await;
+    let answer = app.graphql("{ _service { sdl } }", json!({})).await;
+    let sdl = answer["data"]["_service"]["sdl"].as_str().expect("sdl");
+    assert!(sdl.contains("@key(fields: \"id\")"), "{sdl}");
+
+    let page = app.http.get(app.url("/graphql")).header("accept", "text/html").send().await.expect("sent");
+    assert_eq!(page.status(), 200);
+    assert!(page.text().await.expect("page").contains("graphiql"));
+
+    // Clients that ask for the GraphQL-over-HTTP media type get it.
+    let response = app
+        .http
+        .post(app.url("/graphql"))
+        .header("accept", "application/graphql-response+json")
+        .json(&json!({"query": "{ enterprises { id } }"}))
+        .send()
+        .await
+        .expect("sent");
+    assert_eq!(response.headers()["content-type"], "application/graphql-response+json");
+}
+
+#[test]
+fn schema_graphql_is_what_orderhub_schema_prints() {
+    let on_disk =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/schema.graphql")).expect("schema.graphql exists");
+    assert!(on_disk == orderhub::graphql::sdl(), "schema.graphql is stale: run `cargo run -- schema > schema.graphql`");
+}

@@ -1,0 +1,15 @@
+//! One integration-test binary (one link, one build): the producer's DFC API over real HTTP, the
+//! DFC reader on real-shaped payloads, the GraphQL subgraph, the command line.
+//!
+//! Every test gets its own application and database; set `ORDERHUB_TEST_DATABASE_URL` to a
+//! PostgreSQL server URL to run the same tests on PostgreSQL.
+
+#![expect(clippy::expect_used, reason = "a test fails loudly on what it does not expect")]
+
+mod cli;
+mod dfc_catalogue;
+mod dfc_orders;
+mod dfc_reader;
+mod graphql;
+mod malformed;
+mod support;

@@ -1,0 +1,269 @@
+//! Test harness: a real orderhub on a loopback port with its own fresh database (a SQLite file,
+//! or a PostgreSQL database created for the test and dropped after it when
+//! `ORDERHUB_TEST_DATABASE_URL` names a server).
+
+use std::path::PathBuf;
+
+use orderhub::config::{ClientConfig, SecretString};
+use orderhub::store::{Product, Store};
+use orderhub::{Application, Config};
+use sea_orm::{ConnectionTrait, Database};
+use serde_json::{Value, json};
+
+pub const TOKEN_A: &str = "trader-a-secret-token";
+pub const TOKEN_B: &str = "trader-b-secret-token";
+
+pub enum TestDb {
+    Sqlite(PathBuf),
+    Postgres { admin_url: String, name: String },
+}
+
+impl TestDb {
+    pub async fn fresh() -> (TestDb, String) {
+        let id = uuid::Uuid::new_v4().simple().to_string();
+        match std::env::var("ORDERHUB_TEST_DATABASE_URL") {
+            Ok(admin_url) if admin_url.starts_with("postgres") => {
+                let name = format!("orderhub_test_{id}");
+                let admin = Database::connect(&admin_url).await.expect("connect to PostgreSQL");
+                admin.execute_unprepared(&format!("CREATE DATABASE {name}")).await.expect("create test database");
+                admin.close().await.ok();
+                let base = admin_url.rsplit_once('/').map_or(admin_url.as_str(), |(b, _)| b).to_owned();
+                let url = format!("{base}/{name}");
+                (TestDb::Postgres { admin_url, name }, url)
+            }
+            _ => {
+                let path = std::env::temp_dir().join(format!("orderhub-test-{id}.db"));
+                let url = format!("sqlite://{}", path.display());
+                (TestDb::Sqlite(path), url)
+            }
+        }
+    }
+}
+
+impl Drop for TestDb {
+    fn drop(&mut self) {
+        match self {
+            TestDb::Sqlite(path) => {
+                for suffix in ["", "-wal", "-shm"] {
+                    let mut p = path.clone().into_os_string();
+                    p.push(suffix);
+                    let _ = std::fs::remove_file(p);
+                }
+            }
+            TestDb::Postgres { admin_url, name } => {
+                let (admin_url, name) = (admin_url.clone(), name.clone());
+                // Drop runs inside the test's runtime, which cannot block: use a runtime of its own.
+                let _ = std::thread::spawn(move || {
+                    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
+                    rt.block_on(async {
+                        if let Ok(admin) = Database::connect(&admin_url).await {
+                            let _ =
+                                admin.execute_unprepared(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)")).await;
+                            let _ = admin.close().await;
+                        }
+                    });
+                })
+                .join();
+            }
+        }
+    }
+}
+
+pub struct TestApp {
+    pub base: String,
+    pub http: reqwest::Client,
+    pub store: Store,
+    config: Config,
+    shutdown: Option<tokio::sync::oneshot::Sender<()>>,
+    server: Option<tokio::task::JoinHandle<()>>,
+    db: Option<TestDb>,
+}
+
+pub fn fixture(path: &str) -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures").join(path)
+}
+
+pub fn test_config(database_url: String) -> Config {
+    Config {
+        listen: "127.0.0.1:0".parse().expect("address"),
+        database_url,
+        seed_file: Some(fixture("catalogue.json")),
+        clients: vec![
+            ClientConfig { platform: "trader-a".into(), name: None, token: SecretString::new(TOKEN_A) },
+            ClientConfig { platform: "trader-b".into(), name: None, token: SecretString::new(TOKEN_B) },
+        ],
+        ..Config::default()
+    }
+}
+
+pub async fn spawn_app() -> TestApp {
+    spawn_app_with(|_| {}).await
+}
+
+pub async fn spawn_app_with(adjust: impl FnOnce(&mut Config)) -> TestApp {
+    let (db, url) = TestDb::fresh().await;
+    let mut config = test_config(url);
+    adjust(&mut config);
+    start(config, db).await
+}
+
+async fn start(config: Config, db: TestDb) -> TestApp {
+    let app = Application::build(config.clone()).await.expect("application builds");
+    let base = app.base_url().to_owned();
+    let store = app.store().clone();
+    let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+    let server = tokio::spawn(async move {
+        app.serve(async {
+            let _ = rx.await;
+        })
+        .await
+        .expect("server runs");
+    });
+    TestApp {
+        base,
+        http: reqwest::Client::new(),
+        store,
+        config,
+        shutdown: Some(tx),
+        server: Some(server),
+        db: Some(db),
+    }
+}
+
+impl TestApp {
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base)
+    }
+
+    pub fn orders_url(&self, enterprise: &str) -> String {
+        self.url(&format!("/api/dfc/enterprises/{enterprise}/orders"))
+    }
+
+    pub fn offer_iri(&self, enterprise: &str, product: i64) -> String {
+        self.url(&format!("/api/dfc/enterprises/{enterprise}/offers/{product}"))
+    }
+
+    pub fn product_iri(&self, enterprise: &str, product: i64) -> String {
+        self.url(&format!("/api/dfc/enterprises/{enterprise}/supplied_products/{product}"))
+    }
+
+    pub async fn product(&self, enterprise: &str, sku: &str) -> Product {
+        self.store.product_by_sku(enterprise, sku).await.expect("store").expect("product exists")
+    }
+
+    /// `(on_hand, reserved)` of a stock-managed product.
+    pub async fn stock(&self, enterprise: &str, sku: &str) -> (i64, i64) {
+        match self.product(enterprise, sku).await.stock {
+            orderhub::store::Stock::Managed { on_hand, reserved } => (on_hand, reserved),
+            orderhub::store::Stock::NotManaged => panic!("{sku} is not stock-managed"),
+        }
+    }
+
+    pub async fn send(
+        &self,
+        method: reqwest::Method,
+        url: &str,
+        token: &str,
+        body: Option<&Value>,
+    ) -> (u16, Value, reqwest::header::HeaderMap) {
+        let mut request = self.http.request(method, url).bearer_auth(token);
+        if let Some(body) = body {
+            request = request.header("content-type", "application/ld+json").body(body.to_string());
+        }
+        let response = request.send().await.expect("request sent");
+        let status = response.status().as_u16();
+        let headers = response.headers().clone();
+        let text = response.text().await.expect("body read");
+        let json =
+            if text.is_empty() { Value::Null } else { serde_json::from_str(&text).unwrap_or(Value::String(text)) };
+        (status, json, headers)
+    }
+
+    pub async fn post(&self, url: &str, token: &str, body: &Value) -> (u16, Value, reqwest::header::HeaderMap) {
+        self.send(reqwest::Method::POST, url, token, Some(body)).await
+    }
+
+    pub async fn put(&self, url: &str, token: &str, body: &Value) -> (u16, Value) {
+        let (s, b, _) = self.send(reqwest::Method::PUT, url, token, Some(body)).await;
+        (s, b)
+    }
+
+    pub async fn get(&self, url: &str, token: &str) -> (u16, Value) {
+        let (s, b, _) = self.send(reqwest::Method::GET, url, token, None).await;
+        (s, b)
+    }
+
+    pub async fn delete(&self, url: &str, token: &str) -> u16 {
+        self.send(reqwest::Method::DELETE, url, token, None).await.0
+    }
+
+    pub async fn graphql(&self, query: &str, variables: Value) -> Value {
+        let response = self
+            .http
+            .post(self.url("/graphql"))
+            .header("accept", "application/json")
+            .json(&json!({"query": query, "variables": variables}))
+            .send()
+            .await
+            .expect("graphql request");
+        assert_eq!(
+            response.headers().get("content-type").and_then(|v| v.to_str().ok()),
+            Some("application/json"),
+            "plain JSON clients get application/json"
+        );
+        response.json().await.expect("graphql json")
+    }
+
+    /// Stops the server, then starts the application again on the same database (on a new port).
+    pub async fn restart(mut self) -> TestApp {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+        if let Some(server) = self.server.take() {
+            let _ = server.await;
+        }
+        self.store.db().clone().close().await.ok();
+        let db = self.db.take().expect("database");
+        start(self.config.clone(), db).await
+    }
+}
+
+/// An order as Open Food Network's backorder client sends it: placeholder ids under the
+/// producer's collection URL, a SaleSession with JavaScript dates, lines naming offers.
+pub fn order_payload(context: Value, orders_url: &str, status: Option<&str>, lines: &[(String, Value)]) -> Value {
+    let mut graph = Vec::new();
+    let line_ids: Vec<String> = (1..=lines.len()).map(|i| format!("{orders_url}/#/OrderLines/{i}")).collect();
+    let mut order = json!({
+        "@id": orders_url,
+        "@type": "dfc-b:Order",
+        "dfc-b:belongsTo": format!("{orders_url}/SalesSession/#"),
+        "dfc-b:hasPart": line_ids,
+        "dfc-b:orderedBy": "https://trader.example/api/dfc/enterprises/1003",
+    });
+    if let Some(status) = status {
+        order["dfc-b:hasOrderStatus"] = json!(status);
+    }
+    graph.push(order);
+    for ((offer, quantity), id) in lines.iter().zip(&line_ids) {
+        graph.push(json!({"@id": id, "@type": "dfc-b:OrderLine", "dfc-b:quantity": quantity, "dfc-b:concerns": offer}));
+    }
+    graph.push(json!({
+        "@id": format!("{orders_url}/SalesSession/#"),
+        "@type": "dfc-b:SaleSession",
+        "dfc-b:beginDate": "Mon Dec 16 2024 02:30:56 UTC",
+        "dfc-b:endDate": "Tue Dec 24 2024 02:30:56 UTC"
+    }));
+    json!({"@context": context, "@graph": graph})
+}
+
+pub fn ctx_org() -> Value {
+    json!("https://www.datafoodconsortium.org")
+}
+
+pub fn ctx_1_16() -> Value {
+    json!("https://w3id.org/dfc/ontology/context/context_1.16.0.json")
+}
+
+pub fn ctx_2_0() -> Value {
+    json!("https://w3id.org/dfc/ontology/context/context_2.0.0.json")
+}
