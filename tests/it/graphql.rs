@@ -71,9 +71,23 @@ async fn service_sdl_and_graphiql_are_served() {
     let sdl = answer["data"]["_service"]["sdl"].as_str().expect("sdl");
     assert!(sdl.contains("@key(fields: \"id\")"), "{sdl}");
 
+    // GraphiQL works offline: the page loads nothing from elsewhere, and every script it names is
+    // served here.
     let page = app.http.get(app.url("/graphql")).header("accept", "text/html").send().await.expect("sent");
     assert_eq!(page.status(), 200);
-    assert!(page.text().await.expect("page").contains("graphiql"));
+    let html = page.text().await.expect("page");
+    assert!(html.contains("GraphiQL.createFetcher"));
+    assert!(!html.contains("http") && !html.contains("\"//"), "no absolute or protocol-relative URL in the page");
+    let assets: Vec<&str> = html.split('"').filter(|part| part.starts_with("/graphiql/")).collect();
+    assert_eq!(assets.len(), 4, "{assets:?}");
+    for asset in assets {
+        let response = app.http.get(app.url(asset)).send().await.expect("asset");
+        assert_eq!(response.status(), 200, "{asset}");
+        assert_eq!(response.headers()["content-encoding"], "gzip");
+        let body = response.bytes().await.expect("asset body");
+        assert!(body.len() > 1000 && body.starts_with(&[0x1f, 0x8b]), "{asset}: not a gzip stream");
+    }
+    assert_eq!(app.http.get(app.url("/graphiql/secrets.txt")).send().await.expect("sent").status(), 404);
 
     // Clients that ask for the GraphQL-over-HTTP media type get it.
     let response = app
