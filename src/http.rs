@@ -61,7 +61,9 @@ async fn graphiql_asset(Path(file): Path<String>) -> Response {
     let (bytes, content_type): (&'static [u8], &str) = match file.as_str() {
         "graphiql.min.js" => (include_bytes!("../assets/graphiql/graphiql.min.js.gz"), "text/javascript"),
         "graphiql.min.css" => (include_bytes!("../assets/graphiql/graphiql.min.css.gz"), "text/css"),
-        "react.production.min.js" => (include_bytes!("../assets/graphiql/react.production.min.js.gz"), "text/javascript"),
+        "react.production.min.js" => {
+            (include_bytes!("../assets/graphiql/react.production.min.js.gz"), "text/javascript")
+        }
         "react-dom.production.min.js" => {
             (include_bytes!("../assets/graphiql/react-dom.production.min.js.gz"), "text/javascript")
         }

@@ -1,6 +1,8 @@
 //! Typed DFC values read from a payload. Optional fields stay optional here: what a use requires
 //! (an order line's quantity, say) is checked where it is used, with the path kept for the error.
 
+use std::collections::HashMap;
+
 use chrono::{DateTime, Utc};
 use rust_decimal::Decimal;
 
@@ -176,19 +178,39 @@ impl Document {
     /// item to the product (`references`) and the offer to the item (`offeredThrough`); the
     /// Shopify app links the product to the item (`referencedBy`); offers may name the product.
     pub fn catalogue(&self) -> Vec<CatalogueEntry<'_>> {
+        // Indexed once: catalogues of a few thousand products must not cost a quadratic join.
+        let mut items_by_id = HashMap::new();
+        let mut items_by_product = HashMap::new();
+        for item in &self.catalog_items {
+            if let Some(id) = item.id.as_deref() {
+                items_by_id.insert(id, item);
+            }
+            if let Some(product) = item.references.as_deref() {
+                items_by_product.entry(product).or_insert(item);
+            }
+        }
+        let mut offers_by_id = HashMap::new();
+        let mut offers_by_product = HashMap::new();
+        for offer in &self.offers {
+            if let Some(id) = offer.id.as_deref() {
+                offers_by_id.insert(id, offer);
+            }
+            if let Some(product) = offer.offered_item.as_deref() {
+                offers_by_product.entry(product).or_insert(offer);
+            }
+        }
         self.supplied_products
             .iter()
             .filter_map(|product| {
                 let product_id = product.id.as_deref()?;
-                let catalog_item = self.catalog_items.iter().find(|item| {
-                    item.references.as_deref() == Some(product_id)
-                        || item.id.as_ref().is_some_and(|id| product.referenced_by.contains(id))
-                });
-                let offer = self.offers.iter().find(|offer| {
-                    offer.offered_item.as_deref() == Some(product_id)
-                        || catalog_item
-                            .is_some_and(|item| offer.id.as_ref().is_some_and(|id| item.offered_through.contains(id)))
-                });
+                let catalog_item = items_by_product
+                    .get(product_id)
+                    .or_else(|| product.referenced_by.iter().find_map(|id| items_by_id.get(id.as_str())))
+                    .copied();
+                let offer = offers_by_product
+                    .get(product_id)
+                    .or_else(|| catalog_item?.offered_through.iter().find_map(|id| offers_by_id.get(id.as_str())))
+                    .copied();
                 // Product groups (OFN's `hasVariant` parents) are neither listed nor offered.
                 (catalog_item.is_some() || offer.is_some()).then_some(CatalogueEntry { product, catalog_item, offer })
             })
@@ -213,12 +235,12 @@ fn read_order(graph: &Graph, node: NodeRef<'_>, warnings: &mut Vec<String>) -> R
     let mut line_nodes = node.linked_all("hasPart")?;
     // Lines may point at their order instead (`partOf`), or, in a one-order payload, not at all.
     let order_id = node.id();
-    let single_order = graph.of_type("Order").count() == 1;
+    let lone_order_without_parts = node.references("hasPart")?.is_empty() && graph.of_type("Order").count() == 1;
     for line in graph.of_type("OrderLine") {
         let part_of = line.reference("partOf")?;
         let belongs = match part_of.as_deref() {
             Some(parent) => order_id == Some(parent),
-            None => single_order && node.references("hasPart")?.is_empty(),
+            None => lone_order_without_parts,
         };
         if belongs && !line_nodes.iter().any(|l| l.same_node(&line)) {
             line_nodes.push(line);

@@ -44,6 +44,27 @@ pub fn read_document(bytes: &[u8]) -> Result<Document, ReadError> {
     Document::from_graph(&graph)
 }
 
+/// Where a value sits in the JSON, built without allocating and printed only for an error.
+#[derive(Clone, Copy)]
+enum JsonPath<'a> {
+    Root(&'a str),
+    Key(&'a JsonPath<'a>, &'a str),
+    Index(&'a JsonPath<'a>, usize),
+}
+
+impl fmt::Display for JsonPath<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            JsonPath::Root(root) => f.write_str(root),
+            JsonPath::Key(parent, key) => write!(f, "{parent}/{key}"),
+            JsonPath::Index(parent, index) => write!(f, "{parent}[{index}]"),
+        }
+    }
+}
+
+/// A top-level node and its index in `@graph` (None when the payload is a single node).
+type IndexedNode<'a> = (Option<usize>, &'a Value);
+
 /// One resource: its id, its types and its DFC properties (by canonical local name).
 #[derive(Debug, Clone)]
 pub struct Node {
@@ -64,34 +85,39 @@ pub struct Graph {
 
 impl Graph {
     pub fn from_json(json: &Value) -> Result<Graph, ReadError> {
-        let (context, roots): (Option<&Value>, Vec<(String, &Value)>) = match json {
+        let (context, roots, root_name): (Option<&Value>, Vec<IndexedNode<'_>>, &str) = match json {
             Value::Object(top) => match top.get("@graph") {
                 Some(Value::Array(items)) => {
-                    (top.get("@context"), items.iter().enumerate().map(|(i, v)| (format!("@graph[{i}]"), v)).collect())
+                    (top.get("@context"), items.iter().enumerate().map(|(i, v)| (Some(i), v)).collect(), "@graph")
                 }
-                Some(single @ Value::Object(_)) => (top.get("@context"), vec![("@graph".to_owned(), single)]),
+                Some(single @ Value::Object(_)) => (top.get("@context"), vec![(None, single)], "@graph"),
                 Some(_) => return Err(ReadError::new("@graph", "expected an array of nodes")),
-                None => (top.get("@context"), vec![("$".to_owned(), json)]),
+                None => (top.get("@context"), vec![(None, json)], "$"),
             },
-            Value::Array(items) => (None, items.iter().enumerate().map(|(i, v)| (format!("[{i}]"), v)).collect()),
+            Value::Array(items) => (None, items.iter().enumerate().map(|(i, v)| (Some(i), v)).collect(), ""),
             _ => return Err(ReadError::new("$", "expected a JSON-LD object or array")),
         };
         let context = Context::from_json(context);
         let warnings = context.warnings.clone();
         let mut graph = Graph { nodes: Vec::new(), index: HashMap::new(), context, warnings, generated_ids: 0 };
-        for (path, root) in roots {
-            match root {
+        let root = JsonPath::Root(root_name);
+        for (index, node) in roots {
+            let path = match index {
+                Some(i) => JsonPath::Index(&root, i),
+                None => root,
+            };
+            match node {
                 Value::Object(object) => {
                     graph.add_node(object, &path)?;
                 }
-                _ => return Err(ReadError::new(path, "expected a node object")),
+                _ => return Err(ReadError::new(path.to_string(), "expected a node object")),
             }
         }
         Ok(graph)
     }
 
     /// Adds a node (merging with an earlier one of the same id) and returns its id.
-    fn add_node(&mut self, object: &Map<String, Value>, path: &str) -> Result<String, ReadError> {
+    fn add_node(&mut self, object: &Map<String, Value>, path: &JsonPath<'_>) -> Result<String, ReadError> {
         let id = match object.get("@id") {
             Some(Value::String(id)) if !id.trim().is_empty() => normalize_id(id),
             Some(Value::String(_)) | None => {
@@ -126,7 +152,7 @@ impl Graph {
             }
             let Some(local) = self.context.local_name(key) else { continue };
             let local = canonical_property(local).to_owned();
-            let values = self.lift_values(value, &format!("{path}/{key}"))?;
+            let values = self.lift_values(value, &JsonPath::Key(path, key))?;
             props.entry(local).or_default().extend(values);
         }
 
@@ -158,12 +184,12 @@ impl Graph {
 
     /// Flattens one property value: arrays into items, `@value` objects into literals, embedded
     /// nodes into references to lifted nodes, `{"@id"}` into references.
-    fn lift_values(&mut self, value: &Value, path: &str) -> Result<Vec<Value>, ReadError> {
+    fn lift_values(&mut self, value: &Value, path: &JsonPath<'_>) -> Result<Vec<Value>, ReadError> {
         match value {
             Value::Array(items) => {
                 let mut out = Vec::with_capacity(items.len());
                 for (i, item) in items.iter().enumerate() {
-                    out.extend(self.lift_values(item, &format!("{path}[{i}]"))?);
+                    out.extend(self.lift_values(item, &JsonPath::Index(path, i))?);
                 }
                 Ok(out)
             }
@@ -178,7 +204,7 @@ impl Graph {
                 if is_reference {
                     return match object.get("@id") {
                         Some(Value::String(id)) => Ok(vec![reference(&normalize_id(id))]),
-                        _ => Err(ReadError::new(path, "expected `@id` to be a string")),
+                        _ => Err(ReadError::new(path.to_string(), "expected `@id` to be a string")),
                     };
                 }
                 let id = self.add_node(object, path)?;

@@ -14,9 +14,10 @@ pub use producer::Query;
 
 pub type OrderhubSchema = Schema<Query, EmptyMutation, EmptySubscription>;
 
-/// Deepest and most complex query we answer: enough for every screen, too little for abuse.
-const MAX_DEPTH: usize = 12;
-const MAX_COMPLEXITY: usize = 2_000;
+/// Deepest and most complex query we answer: enough for every screen and for the introspection
+/// query GraphiQL and gateways send (its type references nest ten levels), too little for abuse.
+const MAX_DEPTH: usize = 20;
+const MAX_COMPLEXITY: usize = 5_000;
 
 pub fn build_schema(store: Store) -> OrderhubSchema {
     Schema::build(Query, EmptyMutation, EmptySubscription)

@@ -57,3 +57,29 @@ async fn serve_with_the_demo_config_shows_the_seeded_catalogue() {
         let _ = std::fs::remove_file(format!("{}{suffix}", db.display()));
     }
 }
+
+#[test]
+fn migrate_and_seed_commands_prepare_a_fresh_database() {
+    let db = std::env::temp_dir().join(format!("orderhub-cli-{}.db", uuid::Uuid::new_v4().simple()));
+    let url = format!("sqlite://{}", db.display());
+    let migrate = Command::new(BIN).arg("migrate").env("DATABASE_URL", &url).output().expect("runs");
+    assert!(migrate.status.success(), "{}", String::from_utf8_lossy(&migrate.stderr));
+    assert!(db.exists(), "the SQLite file is created on first use");
+    let seed = Command::new(BIN)
+        .args(["seed", concat!(env!("CARGO_MANIFEST_DIR"), "/seed/catalogue.json")])
+        .env("DATABASE_URL", &url)
+        .output()
+        .expect("runs");
+    assert!(seed.status.success(), "{}", String::from_utf8_lossy(&seed.stderr));
+    assert!(String::from_utf8_lossy(&seed.stderr).contains("products=6"));
+    let broken =
+        Command::new(BIN).args(["seed", "/nonexistent/seed.json"]).env("DATABASE_URL", &url).output().expect("runs");
+    assert!(!broken.status.success());
+    assert!(String::from_utf8_lossy(&broken.stderr).contains("reading seed file /nonexistent/seed.json"));
+    let bad_config = Command::new(BIN).args(["--config", "/nonexistent.toml", "migrate"]).output().expect("runs");
+    assert!(!bad_config.status.success());
+    assert!(String::from_utf8_lossy(&bad_config.stderr).contains("reading config /nonexistent.toml"));
+    for suffix in ["", "-wal", "-shm"] {
+        let _ = std::fs::remove_file(format!("{}{suffix}", db.display()));
+    }
+}

@@ -302,3 +302,29 @@ async fn orders_and_reservations_survive_a_restart() {
     assert_eq!(status, 200);
     assert_eq!(node(&order, "dfc-b:OrderLine")[0]["dfc-b:quantity"], 7);
 }
+
+#[tokio::test]
+async fn every_context_url_seen_on_the_wire_is_accepted_offline() {
+    let app = spawn_app().await;
+    let carrots = app.product("farm", "CARROT").await;
+    let orders = app.orders_url("farm");
+    for context in orderhub::dfc::vocab::KNOWN_CONTEXTS {
+        let body = order_payload(
+            json!(context),
+            &orders,
+            Some("dfc-v:Held"),
+            &[(app.offer_iri("farm", carrots.id), json!("1"))],
+        );
+        let (status, answer, _) = app.post(&orders, TOKEN_A, &body).await;
+        assert_eq!(status, 201, "{context}: {answer}");
+    }
+    // The same, as an array mixing a URL and an inline object.
+    let body = order_payload(
+        json!([orderhub::dfc::vocab::CONTEXT_1_16, {"ofn": "https://openfoodnetwork.org/ns#"}]),
+        &orders,
+        Some("dfc-v:Held"),
+        &[(app.offer_iri("farm", carrots.id), json!(1))],
+    );
+    assert_eq!(app.post(&orders, TOKEN_A, &body).await.0, 201);
+    assert_eq!(app.stock("farm", "CARROT").await, (10, 6));
+}

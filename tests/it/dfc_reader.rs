@@ -218,3 +218,122 @@ fn shared_reference_examples_all_read() {
     }
     assert!(read >= 15, "only {read} examples found in {}", folder.display());
 }
+
+mod properties {
+    use orderhub::dfc::read_document;
+    use orderhub::dfc::urls::Urls;
+    use orderhub::dfc::writer;
+    use orderhub::domain::{Currency, Price, Unit};
+    use orderhub::store::{Product, Stock};
+    use proptest::prelude::*;
+    use rust_decimal::Decimal;
+    use serde_json::{Map, Value, json};
+
+    /// JSON shaped like DFC payloads (DFC keys, references, numbers as text), nested and broken in
+    /// every way a peer could break it.
+    fn dfc_like_json() -> impl Strategy<Value = Value> {
+        let key = prop::sample::select(vec![
+            "@id",
+            "@type",
+            "@graph",
+            "@context",
+            "@value",
+            "dfc-b:quantity",
+            "dfc-b:hasPart",
+            "dfc-b:concerns",
+            "dfc-b:hasPrice",
+            "dfc-b:value",
+            "dfc-b:hasUnit",
+            "dfc-b:offeredItem",
+            "dfc-b:hasOrderStatus",
+            "dfc-b:beginDate",
+            "dfc-b:stockLimitation",
+            "dfc-b:references",
+            "dfc-b:hasQuantity",
+            "dfc-b:partOf",
+        ]);
+        let leaf = prop_oneof![
+            Just(Value::Null),
+            any::<bool>().prop_map(Value::Bool),
+            any::<i64>().prop_map(Value::from),
+            any::<f64>().prop_map(|f| serde_json::Number::from_f64(f).map_or(Value::Null, Value::Number)),
+            prop::sample::select(vec![
+                "dfc-b:Order",
+                "dfc-b:OrderLine",
+                "dfc-b:Offer",
+                "dfc-b:Price",
+                "dfc-b:SaleSession",
+                "dfc-v:Held",
+                "dfc-m:Euro",
+                "_:b1",
+                "_:_:b1",
+                "http://x/1",
+                "3",
+                "-1",
+                "1e400",
+                "",
+                "Mon Dec 16 2024 02:30:56 UTC",
+                "https://www.datafoodconsortium.org",
+            ])
+            .prop_map(Value::from),
+        ];
+        leaf.prop_recursive(6, 64, 6, move |inner| {
+            prop_oneof![
+                prop::collection::vec(inner.clone(), 0..5).prop_map(Value::Array),
+                prop::collection::vec((key.clone(), inner), 0..6).prop_map(|pairs| Value::Object(
+                    pairs.into_iter().map(|(k, v)| (k.to_owned(), v)).collect::<Map<_, _>>()
+                )),
+            ]
+        })
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(2_000))]
+
+        #[test]
+        fn the_reader_never_panics(value in dfc_like_json()) {
+            let _ = read_document(value.to_string().as_bytes());
+            let wrapped = json!({"@context": "https://www.datafoodconsortium.org", "@graph": [value]});
+            let _ = read_document(wrapped.to_string().as_bytes());
+        }
+
+        #[test]
+        fn arbitrary_bytes_are_an_error_not_a_panic(bytes in prop::collection::vec(any::<u8>(), 0..256)) {
+            let _ = read_document(&bytes);
+        }
+
+        /// What we publish, we read back unchanged: prices, VAT, unit sizes and stock, exactly.
+        #[test]
+        fn catalogue_round_trips(
+            rows in prop::collection::vec((0i64..10_000_000, 0u32..5, 0i64..=1_000, 0u32..4, any::<Option<(u16, u16)>>()), 1..20)
+        ) {
+            let products: Vec<Product> = rows.iter().enumerate().map(|(i, (cents, scale, vat, unit, stock))| Product {
+                id: i as i64 + 1,
+                enterprise_id: "farm".into(),
+                sku: format!("S{i}"),
+                name: format!("P{i}"),
+                description: None,
+                unit_value: Decimal::new(*cents + 1, *scale),
+                unit: [Unit::Gram, Unit::Kilogram, Unit::Litre, Unit::Piece][*unit as usize].clone(),
+                price: Price::new(Decimal::new(*cents, *scale), Currency::PoundSterling, Decimal::new(*vat, 1)).expect("price"),
+                stock: stock.map_or(Stock::NotManaged, |(on_hand, reserved)| Stock::Managed {
+                    on_hand: i64::from(on_hand.max(reserved)),
+                    reserved: i64::from(reserved),
+                }),
+                pack_of: None,
+            }).collect();
+            let bytes = serde_json::to_vec(&writer::catalogue(&Urls::new("http://p.example"), &products)).expect("json");
+            let doc = read_document(&bytes).expect("reads");
+            let entries = doc.catalogue();
+            prop_assert_eq!(entries.len(), products.len());
+            for (entry, product) in entries.iter().zip(&products) {
+                let price = entry.offer.and_then(|o| o.price.clone()).expect("price");
+                prop_assert_eq!(price.value, Some(product.price.amount));
+                prop_assert_eq!(price.vat_rate, Some(product.price.vat_rate));
+                prop_assert_eq!(entry.product.quantity.as_ref().and_then(|q| q.value), Some(product.unit_value));
+                let limitation = entry.catalog_item.and_then(|c| c.stock_limitation);
+                prop_assert_eq!(limitation, product.stock.available().map(Decimal::from));
+            }
+        }
+    }
+}

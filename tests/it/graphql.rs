@@ -107,3 +107,25 @@ fn schema_graphql_is_what_orderhub_schema_prints() {
         std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/schema.graphql")).expect("schema.graphql exists");
     assert!(on_disk == orderhub::graphql::sdl(), "schema.graphql is stale: run `cargo run -- schema > schema.graphql`");
 }
+
+/// The introspection query GraphiQL sends (graphql-js 16, all options on) must pass the depth and
+/// complexity limits, or GraphiQL shows no schema.
+#[tokio::test]
+async fn graphiql_introspection_passes_the_query_limits() {
+    let app = spawn_app().await;
+    let type_ref = "kind name ofType { kind name ofType { kind name ofType { kind name ofType { kind name ofType { kind name ofType { kind name ofType { kind name ofType { kind name ofType { kind name } } } } } } } } }";
+    let query = format!(
+        "query IntrospectionQuery {{ __schema {{ description queryType {{ name }} mutationType {{ name }} subscriptionType {{ name }}
+           types {{ ...FullType }}
+           directives {{ name description isRepeatable locations args(includeDeprecated: true) {{ ...InputValue }} }} }} }}
+         fragment FullType on __Type {{ kind name description specifiedByURL
+           fields(includeDeprecated: true) {{ name description args(includeDeprecated: true) {{ ...InputValue }} type {{ ...TypeRef }} isDeprecated deprecationReason }}
+           inputFields(includeDeprecated: true) {{ ...InputValue }} interfaces {{ ...TypeRef }}
+           enumValues(includeDeprecated: true) {{ name description isDeprecated deprecationReason }} possibleTypes {{ ...TypeRef }} }}
+         fragment InputValue on __InputValue {{ name description type {{ ...TypeRef }} defaultValue isDeprecated deprecationReason }}
+         fragment TypeRef on __Type {{ {type_ref} }}"
+    );
+    let answer = app.graphql(&query, json!({})).await;
+    assert!(answer.get("errors").is_none(), "{}", answer["errors"]);
+    assert!(answer["data"]["__schema"]["types"].as_array().is_some_and(|t| t.len() > 10));
+}

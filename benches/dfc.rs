@@ -1,0 +1,67 @@
+//! The DFC wire format's cost: reading a catalogue as large as a busy producer's (500 products,
+//! ~1,500 nodes) and an order, and writing a catalogue.
+//!
+//! `cargo bench --bench dfc`
+
+use std::hint::black_box;
+
+use criterion::{Criterion, criterion_group, criterion_main};
+use orderhub::dfc::read_document;
+use orderhub::dfc::urls::Urls;
+use orderhub::dfc::writer;
+use orderhub::domain::{Currency, Price, Unit};
+use orderhub::store::{Product, Stock};
+use rust_decimal::Decimal;
+
+fn products(count: i64) -> Vec<Product> {
+    (1..=count)
+        .map(|id| Product {
+            id,
+            enterprise_id: "farm".into(),
+            sku: format!("SKU-{id}"),
+            name: format!("Product {id}, 400 g"),
+            description: Some("A description of a few words, as catalogues carry.".into()),
+            unit_value: Decimal::new(4, 1),
+            unit: Unit::Kilogram,
+            price: Price::new(Decimal::new(100 + id, 2), Currency::Euro, Decimal::new(55, 1)).expect("price"),
+            stock: if id % 3 == 0 { Stock::NotManaged } else { Stock::Managed { on_hand: 100, reserved: id % 7 } },
+            pack_of: None,
+        })
+        .collect()
+}
+
+fn bench(c: &mut Criterion) {
+    let urls = Urls::new("https://producer.example");
+    let catalogue = products(500);
+    let bytes = serde_json::to_vec(&writer::catalogue(&urls, &catalogue)).expect("json");
+    c.bench_function(&format!("read catalogue, 500 products ({} KiB)", bytes.len() / 1024), |b| {
+        b.iter(|| {
+            let doc = read_document(black_box(&bytes)).expect("reads");
+            assert_eq!(doc.catalogue().len(), 500);
+        })
+    });
+    c.bench_function("write catalogue, 500 products", |b| {
+        b.iter(|| serde_json::to_vec(&writer::catalogue(&urls, black_box(&catalogue))).expect("json"))
+    });
+    let order = serde_json::json!({
+        "@context": "https://www.datafoodconsortium.org",
+        "@graph": (0..20).map(|i| serde_json::json!({
+            "@id": format!("https://hub.example/lines/{i}"), "@type": "dfc-b:OrderLine", "dfc-b:quantity": "3",
+            "dfc-b:concerns": format!("https://producer.example/api/dfc/enterprises/farm/offers/{i}")
+        })).chain(std::iter::once(serde_json::json!({
+            "@id": "https://producer.example/api/dfc/enterprises/farm/orders/#", "@type": "dfc-b:Order",
+            "dfc-b:hasOrderStatus": "dfc-v:Held",
+            "dfc-b:hasPart": (0..20).map(|i| format!("https://hub.example/lines/{i}")).collect::<Vec<_>>()
+        }))).collect::<Vec<_>>()
+    });
+    let order_bytes = serde_json::to_vec(&order).expect("json");
+    c.bench_function("read order, 20 lines", |b| {
+        b.iter(|| {
+            let doc = read_document(black_box(&order_bytes)).expect("reads");
+            assert_eq!(doc.orders[0].lines.len(), 20);
+        })
+    });
+}
+
+criterion_group!(benches, bench);
+criterion_main!(benches);
