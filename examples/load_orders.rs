@@ -4,6 +4,8 @@
 //! `cargo run --release --example load_orders` (SQLite in a temporary file), or with
 //! `DATABASE_URL=postgres://...` pointing at an empty database.
 
+#![expect(clippy::print_stdout, reason = "a load scenario prints its figures")]
+
 use std::time::{Duration, Instant};
 
 use futures::stream::{self, StreamExt};
