@@ -3,6 +3,8 @@
 //!
 //! `cargo bench --bench dfc`
 
+#![expect(clippy::expect_used, reason = "a benchmark stops on what it does not expect")]
+
 use std::hint::black_box;
 
 use criterion::{Criterion, criterion_group, criterion_main};
