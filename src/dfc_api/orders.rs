@@ -100,9 +100,9 @@ fn order_request(order: &Order, enterprise: &str) -> Result<OrderRequest, ApiErr
     })
 }
 
-/// Clients name what does not exist yet by a placeholder: a collection URL, or an id ending in `#`.
+/// Clients name what does not exist yet by a placeholder id ending in `#` (`.../SalesSession/#`).
 fn is_placeholder(iri: &str) -> bool {
-    iri.ends_with('#') || iri.ends_with("/#")
+    iri.ends_with('#')
 }
 
 pub async fn create(
@@ -126,6 +126,13 @@ pub async fn create(
         }
     }
     let request = order_request(order, &enterprise)?;
+    if request.lines.iter().all(|line| line.quantity.is_zero()) {
+        return Err(ApiError::Unprocessable {
+            code: "EMPTY_ORDER",
+            path: Some("dfc-b:Order / dfc-b:hasPart".into()),
+            message: "a new order needs at least one line with a quantity above 0".into(),
+        });
+    }
     let placed = state
         .store
         .place_order(&enterprise, &client, request)

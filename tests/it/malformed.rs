@@ -121,6 +121,8 @@ async fn malformed_orders_get_clear_answers_and_change_nothing() {
             "hasOrderStatus",
         ),
         (json!({"@context": ctx_org(), "@graph": []}), 400, "found none", "@graph"),
+        (order_payload(ctx_org(), &orders, None, &[]), 422, "at least one line", "hasPart"),
+        (order_payload(ctx_org(), &orders, None, &[(offer.clone(), json!(0))]), 422, "at least one line", "hasPart"),
         (json!({"@context": ctx_org(), "@graph": "nope"}), 400, "array of nodes", "@graph"),
         (json!([1, 2]), 400, "expected a node object", "[0]"),
         (json!("just a string"), 400, "JSON-LD object", "$"),
