@@ -11,6 +11,11 @@
 //! | request timeout    | `request_timeout_secs` | `ORDERHUB_REQUEST_TIMEOUT_SECS` | 30               |
 //! | log format         | `log_format`         | `ORDERHUB_LOG_FORMAT`   | `text` (or `json`)         |
 //! | calling platforms  | `[[clients]]`        | `ORDERHUB_CLIENTS`      | none                       |
+//! | producer platforms | `[[peers]]`          |                         | none                       |
+//! | outbox poll        | `outbox_poll_ms`     |                         | 1000                       |
+//! | first retry delay  | `retry_base_ms`      |                         | 2000 (doubling)            |
+//! | longest retry delay| `retry_max_ms`       |                         | 300000                     |
+//! | attempts before FAILED | `retry_max_attempts` |                     | 30                         |
 //!
 //! `ORDERHUB_CLIENTS` is `platform=token,platform=token`; it replaces the file's clients.
 
@@ -61,6 +66,31 @@ pub struct ClientConfig {
     pub token: SecretString,
 }
 
+/// A producer platform that a local trader enterprise buys from.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PeerConfig {
+    /// Stable id of this producer for the trader (appears in GraphQL).
+    pub id: String,
+    /// The local trader enterprise that buys from it.
+    pub trader: String,
+    #[serde(default)]
+    pub name: Option<String>,
+    /// Base URL of the producer's platform.
+    pub base_url: String,
+    /// The producer's enterprise id on that platform.
+    pub enterprise: String,
+    /// The bearer token that platform gave us.
+    pub token: SecretString,
+    /// Deadline of every call to it.
+    #[serde(default = "default_peer_timeout_ms")]
+    pub timeout_ms: u64,
+}
+
+fn default_peer_timeout_ms() -> u64 {
+    5_000
+}
+
 #[derive(Clone, Debug, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct Config {
@@ -72,6 +102,11 @@ pub struct Config {
     pub request_timeout_secs: u64,
     pub log_format: LogFormat,
     pub clients: Vec<ClientConfig>,
+    pub peers: Vec<PeerConfig>,
+    pub outbox_poll_ms: u64,
+    pub retry_base_ms: u64,
+    pub retry_max_ms: u64,
+    pub retry_max_attempts: i32,
 }
 
 impl Default for Config {
@@ -85,6 +120,11 @@ impl Default for Config {
             request_timeout_secs: 30,
             log_format: LogFormat::Text,
             clients: Vec::new(),
+            peers: Vec::new(),
+            outbox_poll_ms: 1_000,
+            retry_base_ms: 2_000,
+            retry_max_ms: 300_000,
+            retry_max_attempts: 30,
         }
     }
 }
@@ -182,6 +222,21 @@ impl Config {
             if !tokens.insert(client.token.expose()) {
                 anyhow::bail!("two clients share one token");
             }
+        }
+        let mut peers = std::collections::HashSet::new();
+        for peer in &self.peers {
+            if !peers.insert(peer.id.as_str()) {
+                anyhow::bail!("peer `{}` is configured twice", peer.id);
+            }
+            if !(peer.base_url.starts_with("http://") || peer.base_url.starts_with("https://")) {
+                anyhow::bail!("peer `{}`: base_url must be an http(s) URL", peer.id);
+            }
+            if !(100..=120_000).contains(&peer.timeout_ms) {
+                anyhow::bail!("peer `{}`: timeout_ms must lie between 100 and 120000", peer.id);
+            }
+        }
+        if self.retry_max_attempts < 1 || self.outbox_poll_ms == 0 || self.retry_base_ms == 0 {
+            anyhow::bail!("outbox_poll_ms, retry_base_ms and retry_max_attempts must be positive");
         }
         if self.max_body_bytes < 1024 {
             anyhow::bail!("max_body_bytes must be at least 1024");

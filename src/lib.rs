@@ -9,8 +9,10 @@ pub mod dfc_api;
 pub mod domain;
 pub mod graphql;
 pub mod http;
+pub mod peers;
 pub mod store;
 pub mod telemetry;
+pub mod trader;
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -24,7 +26,9 @@ pub use config::Config;
 use crate::dfc::urls::Urls;
 use crate::dfc_api::Clients;
 use crate::http::AppState;
+use crate::peers::PeerClient;
 use crate::store::Store;
+use crate::trader::{DeliverySettings, Trader};
 
 /// A built, bound, migrated application, ready to serve.
 pub struct Application {
@@ -33,6 +37,7 @@ pub struct Application {
     address: SocketAddr,
     base_url: String,
     store: Store,
+    trader: Trader,
 }
 
 impl Application {
@@ -46,19 +51,44 @@ impl Application {
             let count = store::seed::load_file(&store, seed).await?;
             tracing::info!(products = count, file = %seed.display(), "seed loaded");
         }
+        for peer in &config.peers {
+            store
+                .upsert_peer(entity::peer::Model {
+                    id: peer.id.clone(),
+                    trader_enterprise_id: peer.trader.clone(),
+                    name: peer.name.clone().unwrap_or_else(|| peer.id.clone()),
+                    base_url: peer.base_url.clone(),
+                    enterprise: peer.enterprise.clone(),
+                    timeout_ms: i64::try_from(peer.timeout_ms).unwrap_or(5_000),
+                    updated_at: chrono::Utc::now(),
+                })
+                .await?;
+        }
         let listener =
             TcpListener::bind(config.listen).await.map_err(|e| anyhow::anyhow!("binding {}: {e}", config.listen))?;
         let address = listener.local_addr()?;
         let base_url = config.public_base_url(address);
+        let trader = Trader::new(
+            store.clone(),
+            PeerClient::new()?,
+            config.peers.iter().map(|p| (p.id.clone(), p.token.clone())).collect(),
+            Urls::new(&base_url),
+            DeliverySettings {
+                poll_interval: Duration::from_millis(config.outbox_poll_ms),
+                base_backoff: Duration::from_millis(config.retry_base_ms),
+                max_backoff: Duration::from_millis(config.retry_max_ms.max(config.retry_base_ms)),
+                max_attempts: config.retry_max_attempts,
+            },
+        );
         let state = AppState {
             store: store.clone(),
             urls: Urls::new(&base_url),
             clients: Arc::new(Clients::new(&config.clients)),
-            schema: graphql::build_schema(store.clone()),
+            schema: graphql::build_schema(store.clone(), trader.clone()),
             max_body_bytes: config.max_body_bytes,
         };
         let router = http::router(state, Duration::from_secs(config.request_timeout_secs));
-        Ok(Application { listener, router, address, base_url, store })
+        Ok(Application { listener, router, address, base_url, store, trader })
     }
 
     pub fn address(&self) -> SocketAddr {
@@ -73,9 +103,21 @@ impl Application {
         &self.store
     }
 
-    /// Serves until `shutdown` resolves, then lets in-flight requests finish.
+    pub fn trader(&self) -> &Trader {
+        &self.trader
+    }
+
+    /// Serves (and delivers queued producer orders) until `shutdown` resolves, then lets
+    /// in-flight requests and sends finish.
     pub async fn serve(self, shutdown: impl Future<Output = ()> + Send + 'static) -> anyhow::Result<()> {
-        axum::serve(self.listener, self.router).with_graceful_shutdown(shutdown).await?;
+        let (stop_worker, worker_stopped) = tokio::sync::watch::channel(false);
+        let worker = tokio::spawn(self.trader.clone().run_outbox(worker_stopped));
+        let served = axum::serve(self.listener, self.router).with_graceful_shutdown(shutdown).await;
+        let _ = stop_worker.send(true);
+        if tokio::time::timeout(Duration::from_secs(10), worker).await.is_err() {
+            tracing::warn!("the outbox worker did not stop within 10 s");
+        }
+        served?;
         Ok(())
     }
 }

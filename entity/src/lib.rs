@@ -6,9 +6,15 @@
 //! Stock and order quantities are whole numbers of offer units (`i64`), so they can be compared and
 //! updated atomically in SQL.
 
+pub mod customer_order;
+pub mod customer_order_line;
 pub mod enterprise;
 pub mod incoming_order;
 pub mod incoming_order_line;
+pub mod peer;
+pub mod peer_offer;
 pub mod platform;
+pub mod producer_order;
 pub mod product;
 pub mod sales_session;
+pub mod sales_session_peer;

@@ -4,34 +4,42 @@
 //! Errors carry a stable `extensions.code`; database detail is logged, never sent.
 
 mod producer;
+mod trader;
 
 use async_graphql::dataloader::DataLoader;
-use async_graphql::{EmptyMutation, EmptySubscription, ErrorExtensions, SDLExportOptions, Schema};
+use async_graphql::{EmptySubscription, ErrorExtensions, MergedObject, SDLExportOptions, Schema};
 
 use crate::store::{Store, StoreError};
+use crate::trader::Trader;
 
-pub use producer::Query;
+#[derive(MergedObject, Default)]
+pub struct Query(producer::ProducerQuery, trader::TraderQuery);
 
-pub type OrderhubSchema = Schema<Query, EmptyMutation, EmptySubscription>;
+#[derive(MergedObject, Default)]
+pub struct Mutation(trader::TraderMutation);
+
+pub type OrderhubSchema = Schema<Query, Mutation, EmptySubscription>;
 
 /// Deepest and most complex query we answer: enough for every screen and for the introspection
 /// query GraphiQL and gateways send (its type references nest ten levels), too little for abuse.
 const MAX_DEPTH: usize = 20;
 const MAX_COMPLEXITY: usize = 5_000;
 
-pub fn build_schema(store: Store) -> OrderhubSchema {
-    Schema::build(Query, EmptyMutation, EmptySubscription)
+pub fn build_schema(store: Store, trader: Trader) -> OrderhubSchema {
+    Schema::build(Query::default(), Mutation::default(), EmptySubscription)
         .enable_federation()
         .limit_depth(MAX_DEPTH)
         .limit_complexity(MAX_COMPLEXITY)
         .data(DataLoader::new(producer::ProductLoader(store.clone()), tokio::spawn))
+        .data(DataLoader::new(trader::TraderLoader(store.clone()), tokio::spawn))
         .data(store)
+        .data(trader)
         .finish()
 }
 
 /// The federation SDL, as `orderhub schema` prints it and `schema.graphql` holds it.
 pub fn sdl() -> String {
-    Schema::build(Query, EmptyMutation, EmptySubscription)
+    Schema::build(Query::default(), Mutation::default(), EmptySubscription)
         .enable_federation()
         .finish()
         .sdl_with_options(SDLExportOptions::new().federation().compose_directive())

@@ -12,14 +12,15 @@ use super::store_error;
 use crate::domain;
 use crate::store::{self, Store};
 
-pub struct Query;
+#[derive(Default)]
+pub struct ProducerQuery;
 
 fn store<'c>(ctx: &Context<'c>) -> &'c Store {
     ctx.data_unchecked::<Store>()
 }
 
 #[Object]
-impl Query {
+impl ProducerQuery {
     /// Enterprises hosted on this platform.
     async fn enterprises(&self, ctx: &Context<'_>) -> Result<Vec<Enterprise>> {
         let all = store(ctx).enterprises().await.map_err(store_error)?;

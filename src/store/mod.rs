@@ -8,6 +8,7 @@
 mod catalogue;
 mod orders;
 pub mod seed;
+pub mod trader;
 
 use std::sync::Arc;
 use std::time::Duration;

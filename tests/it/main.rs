@@ -12,4 +12,6 @@ mod dfc_orders;
 mod dfc_reader;
 mod graphql;
 mod malformed;
+mod platforms;
+mod proxy;
 mod support;

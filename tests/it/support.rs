@@ -71,6 +71,7 @@ impl Drop for TestDb {
 
 pub struct TestApp {
     pub base: String,
+    pub addr: std::net::SocketAddr,
     pub http: reqwest::Client,
     pub store: Store,
     config: Config,
@@ -110,6 +111,7 @@ pub async fn spawn_app_with(adjust: impl FnOnce(&mut Config)) -> TestApp {
 async fn start(config: Config, db: TestDb) -> TestApp {
     let app = Application::build(config.clone()).await.expect("application builds");
     let base = app.base_url().to_owned();
+    let addr = app.address();
     let store = app.store().clone();
     let (tx, rx) = tokio::sync::oneshot::channel::<()>();
     let server = tokio::spawn(async move {
@@ -121,6 +123,7 @@ async fn start(config: Config, db: TestDb) -> TestApp {
     });
     TestApp {
         base,
+        addr,
         http: reqwest::Client::new(),
         store,
         config,
@@ -197,6 +200,13 @@ impl TestApp {
         self.send(reqwest::Method::DELETE, url, token, None).await.0
     }
 
+    /// The `data` of a GraphQL answer that must have no error.
+    pub async fn graphql_ok(&self, query: &str, variables: Value) -> Value {
+        let answer = self.graphql(query, variables).await;
+        assert!(answer.get("errors").is_none(), "{answer}");
+        answer["data"].clone()
+    }
+
     pub async fn graphql(&self, query: &str, variables: Value) -> Value {
         let response = self
             .http
@@ -215,7 +225,12 @@ impl TestApp {
     }
 
     /// Stops the server, then starts the application again on the same database (on a new port).
-    pub async fn restart(mut self) -> TestApp {
+    pub async fn restart(self) -> TestApp {
+        self.stop().await.start().await
+    }
+
+    /// Stops the server and closes its database; the data stays for [`StoppedApp::start`].
+    pub async fn stop(mut self) -> StoppedApp {
         if let Some(tx) = self.shutdown.take() {
             let _ = tx.send(());
         }
@@ -223,8 +238,18 @@ impl TestApp {
             let _ = server.await;
         }
         self.store.db().clone().close().await.ok();
-        let db = self.db.take().expect("database");
-        start(self.config.clone(), db).await
+        StoppedApp { config: self.config.clone(), db: self.db.take().expect("database") }
+    }
+}
+
+pub struct StoppedApp {
+    config: Config,
+    db: TestDb,
+}
+
+impl StoppedApp {
+    pub async fn start(self) -> TestApp {
+        start(self.config, self.db).await
     }
 }
 

@@ -1,0 +1,32 @@
+//! The one order a trader keeps with a producer for a sales session: derived from all active
+//! customer orders of (trader, session, producer), and delivered whole to the producer.
+use sea_orm::entity::prelude::*;
+
+#[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+#[sea_orm(table_name = "producer_order")]
+pub struct Model {
+    #[sea_orm(primary_key, auto_increment = false)]
+    pub id: Uuid,
+    pub trader_enterprise_id: String,
+    pub sales_session_id: Uuid,
+    pub peer_id: String,
+    /// The order's IRI at the producer, once the producer has assigned it.
+    pub remote_iri: Option<String>,
+    /// `dfc-v` order state at the producer: Held, Complete or Cancelled.
+    pub status: String,
+    /// Incremented by every change of the customer orders it derives from.
+    pub version: i64,
+    /// The version the producer last acknowledged.
+    pub delivered_version: i64,
+    /// PENDING (a send is queued), DELIVERED, or FAILED (needs a person).
+    pub delivery_state: String,
+    pub attempts: i32,
+    pub last_error: Option<String>,
+    pub next_attempt_at: Option<DateTimeUtc>,
+    pub updated_at: DateTimeUtc,
+}
+
+#[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+pub enum Relation {}
+
+impl ActiveModelBehavior for ActiveModel {}

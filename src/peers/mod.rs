@@ -1,0 +1,214 @@
+//! Outbound DFC calls to producer platforms: one pooled client, a deadline on every call, errors
+//! classified so callers can decide (retry later, tell the customer, show a per-platform error).
+//! Payloads coming back are read with the same lenient reader as inbound ones, and bounded.
+
+use std::time::Duration;
+
+use reqwest::StatusCode;
+use rust_decimal::Decimal;
+use serde_json::Value;
+
+use crate::config::SecretString;
+use crate::dfc::{Document, read_document};
+
+/// The most we read of a peer's answer; a catalogue of thousands of products fits well within.
+const MAX_RESPONSE_BYTES: usize = 16 * 1024 * 1024;
+
+/// A producer platform, as the trader reaches it.
+#[derive(Clone, Debug)]
+pub struct Peer {
+    pub id: String,
+    pub name: String,
+    pub base_url: String,
+    pub enterprise: String,
+    pub token: SecretString,
+    pub timeout: Duration,
+}
+
+impl Peer {
+    fn enterprise_url(&self) -> String {
+        format!("{}/api/dfc/enterprises/{}", self.base_url.trim_end_matches('/'), self.enterprise)
+    }
+
+    pub fn catalogue_url(&self) -> String {
+        format!("{}/supplied_products", self.enterprise_url())
+    }
+
+    pub fn orders_url(&self) -> String {
+        format!("{}/orders", self.enterprise_url())
+    }
+}
+
+/// A product the producer says it cannot supply in the quantity asked.
+#[derive(Clone, Debug, PartialEq)]
+pub struct PeerShortage {
+    pub product_iri: String,
+    /// What the whole order asked for, when the producer says.
+    pub requested: Option<Decimal>,
+    pub available: Decimal,
+}
+
+/// Why a call to a peer failed.
+#[derive(Clone, Debug, thiserror::Error)]
+pub enum PeerError {
+    #[error("no answer within {0:?}")]
+    Timeout(Duration),
+    #[error("cannot connect: {0}")]
+    Unreachable(String),
+    /// A 4xx: the producer refused what we sent; retrying the same will not help.
+    #[error("refused with {status}: {message}")]
+    Rejected { status: u16, code: Option<String>, message: String, shortages: Vec<PeerShortage> },
+    /// A 5xx: the producer failed; a later retry may succeed.
+    #[error("failed with {status}")]
+    ServerError { status: u16 },
+    #[error("answered something that is not a DFC payload: {0}")]
+    BadPayload(String),
+}
+
+impl PeerError {
+    /// Stable code for GraphQL `extensions.code` and per-platform errors.
+    pub fn code(&self) -> &'static str {
+        match self {
+            PeerError::Timeout(_) => "PEER_TIMEOUT",
+            PeerError::Unreachable(_) => "PEER_UNAVAILABLE",
+            PeerError::Rejected { status: 409, shortages, .. } if !shortages.is_empty() => "OUT_OF_STOCK",
+            PeerError::Rejected { .. } => "PEER_REJECTED",
+            PeerError::ServerError { .. } => "PEER_FAILED",
+            PeerError::BadPayload(_) => "PEER_BAD_PAYLOAD",
+        }
+    }
+
+    /// Whether the same request may succeed later (the outbox keeps retrying these).
+    pub fn is_transient(&self) -> bool {
+        matches!(self, PeerError::Timeout(_) | PeerError::Unreachable(_) | PeerError::ServerError { .. })
+            || matches!(self, PeerError::Rejected { status: 408 | 429, .. })
+    }
+}
+
+/// The one outbound client: built once, connections pooled, each call under its peer's deadline.
+#[derive(Clone)]
+pub struct PeerClient {
+    http: reqwest::Client,
+}
+
+impl PeerClient {
+    pub fn new() -> anyhow::Result<PeerClient> {
+        let http = reqwest::Client::builder()
+            .connect_timeout(Duration::from_secs(5))
+            .pool_idle_timeout(Duration::from_secs(60))
+            .user_agent(concat!("orderhub/", env!("CARGO_PKG_VERSION")))
+            .build()?;
+        Ok(PeerClient { http })
+    }
+
+    /// The producer's catalogue.
+    pub async fn catalogue(&self, peer: &Peer) -> Result<Document, PeerError> {
+        let request = self.http.get(peer.catalogue_url());
+        let (_, body) = self.call(peer, request).await?;
+        parse(&body)
+    }
+
+    /// POSTs a new order; returns the producer's id for it and its answer.
+    pub async fn place_order(&self, peer: &Peer, order: &Value) -> Result<(String, Document), PeerError> {
+        let request =
+            self.http.post(peer.orders_url()).header("content-type", "application/ld+json").body(order.to_string());
+        let (location, body) = self.call(peer, request).await?;
+        let document = parse(&body)?;
+        // The server-assigned id: the Location header, else the answer's one Order.
+        let id = location
+            .or_else(|| document.orders.first().and_then(|o| o.id.clone()))
+            .ok_or_else(|| PeerError::BadPayload("the created order has no id".into()))?;
+        Ok((id, document))
+    }
+
+    /// PUTs the whole order again (full replacement).
+    pub async fn replace_order(&self, peer: &Peer, order_iri: &str, order: &Value) -> Result<Document, PeerError> {
+        let request = self.http.put(order_iri).header("content-type", "application/ld+json").body(order.to_string());
+        let (_, body) = self.call(peer, request).await?;
+        parse(&body)
+    }
+
+    async fn call(
+        &self,
+        peer: &Peer,
+        request: reqwest::RequestBuilder,
+    ) -> Result<(Option<String>, Vec<u8>), PeerError> {
+        let request =
+            request.bearer_auth(peer.token.expose()).header("accept", "application/ld+json").timeout(peer.timeout);
+        let exchange = async {
+            let mut response = request.send().await.map_err(classify)?;
+            let status = response.status();
+            let location = response.headers().get("location").and_then(|v| v.to_str().ok()).map(str::to_owned);
+            let mut body = Vec::new();
+            while let Some(chunk) = response.chunk().await.map_err(classify)? {
+                if body.len() + chunk.len() > MAX_RESPONSE_BYTES {
+                    return Err(PeerError::BadPayload(format!("answer larger than {MAX_RESPONSE_BYTES} bytes")));
+                }
+                body.extend_from_slice(&chunk);
+            }
+            Ok((status, location, body))
+        };
+        // The whole exchange, body included, lives under the peer's deadline.
+        let (status, location, body) =
+            tokio::time::timeout(peer.timeout, exchange).await.map_err(|_| PeerError::Timeout(peer.timeout))??;
+        if status.is_success() {
+            return Ok((location, body));
+        }
+        tracing::warn!(peer = %peer.id, status = status.as_u16(), "peer refused a call");
+        if status.is_server_error() {
+            return Err(PeerError::ServerError { status: status.as_u16() });
+        }
+        Err(rejection(status, &body))
+    }
+}
+
+fn classify(err: reqwest::Error) -> PeerError {
+    if err.is_timeout() {
+        PeerError::Timeout(Duration::ZERO)
+    } else if err.is_connect() || err.is_request() {
+        PeerError::Unreachable(without_url(&err))
+    } else {
+        PeerError::BadPayload(without_url(&err))
+    }
+}
+
+/// reqwest errors name the URL; ours carry no secret, but keep messages short and stable.
+fn without_url(err: &reqwest::Error) -> String {
+    let mut text = err.to_string();
+    if let Some(url) = err.url() {
+        text = text.replace(url.as_str(), "peer");
+    }
+    text
+}
+
+fn parse(body: &[u8]) -> Result<Document, PeerError> {
+    read_document(body).map_err(|e| PeerError::BadPayload(e.to_string()))
+}
+
+/// Reads a refusal: our own error shape (with `shortages`), or whatever text the peer sent.
+fn rejection(status: StatusCode, body: &[u8]) -> PeerError {
+    let json: Option<Value> = serde_json::from_slice(body).ok();
+    let error = json.as_ref().map(|j| j.get("error").unwrap_or(j));
+    let code = error.and_then(|e| e.get("code")).and_then(Value::as_str).map(str::to_owned);
+    let message = error
+        .and_then(|e| e.get("message"))
+        .and_then(Value::as_str)
+        .map(str::to_owned)
+        .unwrap_or_else(|| String::from_utf8_lossy(&body[..body.len().min(200)]).into_owned());
+    let shortages = error
+        .and_then(|e| e.get("shortages"))
+        .and_then(Value::as_array)
+        .map(|items| {
+            items
+                .iter()
+                .filter_map(|s| {
+                    let product_iri = s.get("product")?.as_str()?.to_owned();
+                    let available = crate::dfc::reader::parse_decimal(s.get("available")?).ok()?;
+                    let requested = s.get("requested").and_then(|r| crate::dfc::reader::parse_decimal(r).ok());
+                    Some(PeerShortage { product_iri, requested, available })
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    PeerError::Rejected { status: status.as_u16(), code, message, shortages }
+}

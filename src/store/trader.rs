@@ -1,0 +1,569 @@
+//! The trader side: peers and their last catalogues, sales sessions, customer orders, and the
+//! producer orders derived from them. A producer order's delivery columns are the outbox: every
+//! change of customer orders marks the affected producer orders PENDING in the same transaction.
+
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, Utc};
+use entity::{
+    customer_order, customer_order_line, peer, peer_offer, producer_order, sales_session, sales_session_peer,
+};
+use sea_orm::sea_query::{Expr, ExprTrait, OnConflict};
+use sea_orm::{
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, Condition, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder,
+    QuerySelect,
+};
+use uuid::Uuid;
+
+use super::{Store, StoreError, WriteTxn};
+
+pub const ORDER_ACTIVE: &str = "ACTIVE";
+pub const DELIVERY_PENDING: &str = "PENDING";
+pub const DELIVERY_DELIVERED: &str = "DELIVERED";
+pub const DELIVERY_FAILED: &str = "FAILED";
+
+/// A line of a checkout, priced from the producer's published offer.
+#[derive(Clone, Debug)]
+pub struct NewLine {
+    pub peer_id: String,
+    pub product_iri: String,
+    pub offer_iri: String,
+    pub name: String,
+    pub quantity: i64,
+    pub unit_price: String,
+    pub currency: String,
+    pub vat_rate: String,
+}
+
+#[derive(Clone, Debug)]
+pub struct NewCustomerOrder {
+    pub trader: String,
+    pub session_id: Uuid,
+    pub customer_id: String,
+    pub idempotency_key: String,
+    pub request_digest: String,
+    pub contact_name: Option<String>,
+    pub contact_email: Option<String>,
+    pub delivery_address: Option<String>,
+    pub total: String,
+    pub currency: String,
+    pub lines: Vec<NewLine>,
+}
+
+/// What checkout recorded: a new order, or the one an earlier request with the key created.
+#[derive(Debug)]
+pub enum Recorded {
+    New { order: customer_order::Model, producer_orders: Vec<Uuid> },
+    Existing(customer_order::Model),
+}
+
+/// What a producer order must say now: every product of the active customer orders, summed.
+#[derive(Clone, Debug)]
+pub struct ProducerOrderPlan {
+    pub order: producer_order::Model,
+    pub session: sales_session::Model,
+    pub peer: peer::Model,
+    /// `(product IRI, offer IRI) -> quantity`, ordered for stable payloads.
+    pub lines: BTreeMap<(String, String), i64>,
+}
+
+impl Store {
+    pub async fn upsert_peer(&self, model: peer::Model) -> Result<(), StoreError> {
+        let active = peer::ActiveModel {
+            id: Set(model.id),
+            trader_enterprise_id: Set(model.trader_enterprise_id),
+            name: Set(model.name),
+            base_url: Set(model.base_url),
+            enterprise: Set(model.enterprise),
+            timeout_ms: Set(model.timeout_ms),
+            updated_at: Set(Utc::now()),
+        };
+        peer::Entity::insert(active)
+            .on_conflict(
+                OnConflict::column(peer::Column::Id)
+                    .update_columns([
+                        peer::Column::TraderEnterpriseId,
+                        peer::Column::Name,
+                        peer::Column::BaseUrl,
+                        peer::Column::Enterprise,
+                        peer::Column::TimeoutMs,
+                        peer::Column::UpdatedAt,
+                    ])
+                    .to_owned(),
+            )
+            .exec_without_returning(&self.db)
+            .await?;
+        Ok(())
+    }
+
+    pub async fn peers_by_ids(&self, ids: &[String]) -> Result<Vec<peer::Model>, StoreError> {
+        Ok(peer::Entity::find().filter(peer::Column::Id.is_in(ids.iter().cloned())).all(&self.db).await?)
+    }
+
+    pub async fn create_sales_session(
+        &self,
+        trader: &str,
+        name: &str,
+        begins_at: DateTime<Utc>,
+        ends_at: DateTime<Utc>,
+        peer_ids: &[String],
+    ) -> Result<sales_session::Model, StoreError> {
+        let write = self.begin_write().await?;
+        let session = sales_session::ActiveModel {
+            id: Set(Uuid::new_v4()),
+            enterprise_id: Set(trader.to_owned()),
+            name: Set(name.to_owned()),
+            begins_at: Set(begins_at),
+            ends_at: Set(ends_at),
+            closed_at: Set(None),
+            created_at: Set(Utc::now()),
+        }
+        .insert(&write.txn)
+        .await?;
+        for peer_id in peer_ids {
+            sales_session_peer::ActiveModel { sales_session_id: Set(session.id), peer_id: Set(peer_id.clone()) }
+                .insert(&write.txn)
+                .await?;
+        }
+        write.commit().await?;
+        Ok(session)
+    }
+
+    /// Ends a session now (customers can no longer check out).
+    pub async fn end_sales_session(&self, id: Uuid) -> Result<Option<sales_session::Model>, StoreError> {
+        let Some(session) = sales_session::Entity::find_by_id(id).one(&self.db).await? else { return Ok(None) };
+        let now = Utc::now();
+        let mut active: sales_session::ActiveModel = session.clone().into();
+        if session.ends_at > now {
+            active.ends_at = Set(now);
+        }
+        Ok(Some(active.update(&self.db).await?))
+    }
+
+    pub async fn sales_session(&self, id: Uuid) -> Result<Option<sales_session::Model>, StoreError> {
+        Ok(sales_session::Entity::find_by_id(id).one(&self.db).await?)
+    }
+
+    pub async fn sales_sessions(&self, trader: &str) -> Result<Vec<sales_session::Model>, StoreError> {
+        Ok(sales_session::Entity::find()
+            .filter(sales_session::Column::EnterpriseId.eq(trader))
+            .order_by_desc(sales_session::Column::BeginsAt)
+            .all(&self.db)
+            .await?)
+    }
+
+    pub async fn sales_sessions_by_ids(&self, ids: &[Uuid]) -> Result<Vec<sales_session::Model>, StoreError> {
+        Ok(sales_session::Entity::find()
+            .filter(sales_session::Column::Id.is_in(ids.iter().copied()))
+            .all(&self.db)
+            .await?)
+    }
+
+    pub async fn session_peers(&self, session_id: Uuid) -> Result<Vec<peer::Model>, StoreError> {
+        let ids: Vec<String> = sales_session_peer::Entity::find()
+            .filter(sales_session_peer::Column::SalesSessionId.eq(session_id))
+            .all(&self.db)
+            .await?
+            .into_iter()
+            .map(|l| l.peer_id)
+            .collect();
+        let mut peers = self.peers_by_ids(&ids).await?;
+        peers.sort_by(|a, b| a.id.cmp(&b.id));
+        Ok(peers)
+    }
+
+    /// Replaces what we know of a peer's catalogue by what it just published.
+    pub async fn replace_peer_offers(&self, peer_id: &str, offers: Vec<peer_offer::Model>) -> Result<(), StoreError> {
+        let write = self.begin_write().await?;
+        peer_offer::Entity::delete_many().filter(peer_offer::Column::PeerId.eq(peer_id)).exec(&write.txn).await?;
+        for chunk in offers.chunks(200) {
+            let rows: Vec<peer_offer::ActiveModel> = chunk.iter().cloned().map(Into::into).collect();
+            peer_offer::Entity::insert_many(rows).exec_without_returning(&write.txn).await?;
+        }
+        write.commit().await
+    }
+
+    /// The offer a checkout line names (by product or offer IRI) among the session's producers.
+    pub async fn find_peer_offer(
+        &self,
+        peer_ids: &[String],
+        iri: &str,
+    ) -> Result<Option<peer_offer::Model>, StoreError> {
+        Ok(peer_offer::Entity::find()
+            .filter(peer_offer::Column::PeerId.is_in(peer_ids.iter().cloned()))
+            .filter(
+                Condition::any().add(peer_offer::Column::ProductIri.eq(iri)).add(peer_offer::Column::OfferIri.eq(iri)),
+            )
+            .one(&self.db)
+            .await?)
+    }
+
+    /// Records a checkout and queues the affected producer orders, in one transaction; or returns
+    /// the order an earlier request with the same idempotency key created.
+    pub async fn record_checkout(
+        &self,
+        new: NewCustomerOrder,
+        hold_sends_until: DateTime<Utc>,
+    ) -> Result<Recorded, StoreError> {
+        let write = self.begin_write().await?;
+        if let Some(existing) = find_by_key(&write, &new.trader, &new.idempotency_key).await? {
+            return Ok(Recorded::Existing(existing));
+        }
+        let now = Utc::now();
+        let order = customer_order::ActiveModel {
+            id: Set(Uuid::new_v4()),
+            trader_enterprise_id: Set(new.trader.clone()),
+            sales_session_id: Set(new.session_id),
+            customer_id: Set(new.customer_id),
+            idempotency_key: Set(new.idempotency_key.clone()),
+            request_digest: Set(new.request_digest),
+            contact_name: Set(new.contact_name),
+            contact_email: Set(new.contact_email),
+            delivery_address: Set(new.delivery_address),
+            status: Set(ORDER_ACTIVE.to_owned()),
+            payment_status: Set("Unpaid".to_owned()),
+            total: Set(new.total),
+            currency: Set(new.currency),
+            created_at: Set(now),
+            updated_at: Set(now),
+        };
+        let order = match order.insert(&write.txn).await {
+            Ok(order) => order,
+            // The same key committed by a concurrent request (PostgreSQL): that one wins.
+            Err(err) if is_unique_violation(&err) => {
+                drop(write);
+                let existing = customer_order::Entity::find()
+                    .filter(customer_order::Column::TraderEnterpriseId.eq(new.trader.as_str()))
+                    .filter(customer_order::Column::IdempotencyKey.eq(new.idempotency_key.as_str()))
+                    .one(&self.db)
+                    .await?
+                    .ok_or(StoreError::Db(err))?;
+                return Ok(Recorded::Existing(existing));
+            }
+            Err(err) => return Err(err.into()),
+        };
+        let mut peers: Vec<String> = Vec::new();
+        for line in new.lines {
+            if !peers.contains(&line.peer_id) {
+                peers.push(line.peer_id.clone());
+            }
+            customer_order_line::ActiveModel {
+                order_id: Set(order.id),
+                peer_id: Set(line.peer_id),
+                product_iri: Set(line.product_iri),
+                offer_iri: Set(line.offer_iri),
+                name: Set(line.name),
+                quantity: Set(line.quantity),
+                unit_price: Set(line.unit_price),
+                currency: Set(line.currency),
+                vat_rate: Set(line.vat_rate),
+                ..Default::default()
+            }
+            .insert(&write.txn)
+            .await?;
+        }
+        let mut producer_orders = Vec::new();
+        for peer_id in &peers {
+            producer_orders
+                .push(queue_producer_order(&write, &new.trader, new.session_id, peer_id, hold_sends_until).await?);
+        }
+        write.commit().await?;
+        Ok(Recorded::New { order, producer_orders })
+    }
+
+    /// Undoes a checkout that a producer refused: the order goes, and its producers' orders are
+    /// queued again so they are recomputed without it.
+    pub async fn remove_customer_order(
+        &self,
+        id: Uuid,
+        hold_sends_until: DateTime<Utc>,
+    ) -> Result<Vec<Uuid>, StoreError> {
+        let write = self.begin_write().await?;
+        let Some(order) = customer_order::Entity::find_by_id(id).one(&write.txn).await? else { return Ok(vec![]) };
+        let peers: Vec<String> = customer_order_line::Entity::find()
+            .filter(customer_order_line::Column::OrderId.eq(id))
+            .all(&write.txn)
+            .await?
+            .into_iter()
+            .map(|l| l.peer_id)
+            .collect();
+        customer_order_line::Entity::delete_many()
+            .filter(customer_order_line::Column::OrderId.eq(id))
+            .exec(&write.txn)
+            .await?;
+        customer_order::Entity::delete_by_id(id).exec(&write.txn).await?;
+        let mut queued = Vec::new();
+        for peer_id in peers {
+            let po = queue_producer_order(
+                &write,
+                &order.trader_enterprise_id,
+                order.sales_session_id,
+                &peer_id,
+                hold_sends_until,
+            )
+            .await?;
+            if !queued.contains(&po) {
+                queued.push(po);
+            }
+        }
+        write.commit().await?;
+        Ok(queued)
+    }
+
+    pub async fn customer_order(&self, id: Uuid) -> Result<Option<customer_order::Model>, StoreError> {
+        Ok(customer_order::Entity::find_by_id(id).one(&self.db).await?)
+    }
+
+    pub async fn customer_orders_by_ids(&self, ids: &[Uuid]) -> Result<Vec<customer_order::Model>, StoreError> {
+        Ok(customer_order::Entity::find()
+            .filter(customer_order::Column::Id.is_in(ids.iter().copied()))
+            .all(&self.db)
+            .await?)
+    }
+
+    /// A page of customer orders, newest first, and whether more follow.
+    pub async fn customer_orders(
+        &self,
+        filter: CustomerOrderFilter,
+        offset: u64,
+        limit: u64,
+    ) -> Result<(Vec<customer_order::Model>, u64), StoreError> {
+        let mut query = customer_order::Entity::find();
+        if let Some(trader) = filter.trader {
+            query = query.filter(customer_order::Column::TraderEnterpriseId.eq(trader));
+        }
+        if let Some(session) = filter.session_id {
+            query = query.filter(customer_order::Column::SalesSessionId.eq(session));
+        }
+        if let Some(customer) = filter.customer_id {
+            query = query.filter(customer_order::Column::CustomerId.eq(customer));
+        }
+        if let Some(payment) = filter.payment_status {
+            query = query.filter(customer_order::Column::PaymentStatus.eq(payment));
+        }
+        let total = query.clone().count(&self.db).await?;
+        let page = query
+            .order_by_desc(customer_order::Column::CreatedAt)
+            .order_by_desc(customer_order::Column::Id)
+            .offset(offset)
+            .limit(limit)
+            .all(&self.db)
+            .await?;
+        Ok((page, total))
+    }
+
+    pub async fn customer_order_lines(
+        &self,
+        order_ids: &[Uuid],
+    ) -> Result<Vec<customer_order_line::Model>, StoreError> {
+        Ok(customer_order_line::Entity::find()
+            .filter(customer_order_line::Column::OrderId.is_in(order_ids.iter().copied()))
+            .order_by_asc(customer_order_line::Column::Id)
+            .all(&self.db)
+            .await?)
+    }
+
+    pub async fn mark_paid(&self, id: Uuid) -> Result<Option<customer_order::Model>, StoreError> {
+        let Some(order) = self.customer_order(id).await? else { return Ok(None) };
+        let mut active: customer_order::ActiveModel = order.into();
+        active.payment_status = Set("Paid".to_owned());
+        active.updated_at = Set(Utc::now());
+        Ok(Some(active.update(&self.db).await?))
+    }
+
+    pub async fn producer_orders_of_session(&self, session_id: Uuid) -> Result<Vec<producer_order::Model>, StoreError> {
+        Ok(producer_order::Entity::find()
+            .filter(producer_order::Column::SalesSessionId.eq(session_id))
+            .order_by_asc(producer_order::Column::PeerId)
+            .all(&self.db)
+            .await?)
+    }
+
+    /// Producer orders by (session, peer), for data loaders.
+    pub async fn producer_orders_for(&self, keys: &[(Uuid, String)]) -> Result<Vec<producer_order::Model>, StoreError> {
+        let sessions: Vec<Uuid> = keys.iter().map(|(s, _)| *s).collect();
+        let rows = producer_order::Entity::find()
+            .filter(producer_order::Column::SalesSessionId.is_in(sessions))
+            .all(&self.db)
+            .await?;
+        Ok(rows
+            .into_iter()
+            .filter(|po| keys.iter().any(|(s, p)| *s == po.sales_session_id && *p == po.peer_id))
+            .collect())
+    }
+
+    /// What a producer order must say now, recomputed from all active customer orders.
+    pub async fn producer_order_plan(&self, id: Uuid) -> Result<Option<ProducerOrderPlan>, StoreError> {
+        let Some(order) = producer_order::Entity::find_by_id(id).one(&self.db).await? else { return Ok(None) };
+        let session = sales_session::Entity::find_by_id(order.sales_session_id)
+            .one(&self.db)
+            .await?
+            .ok_or_else(|| super::corrupt("producer order of a missing session"))?;
+        let peer = peer::Entity::find_by_id(order.peer_id.clone())
+            .one(&self.db)
+            .await?
+            .ok_or_else(|| super::corrupt("producer order of a missing peer"))?;
+        let active_orders: Vec<Uuid> = customer_order::Entity::find()
+            .filter(customer_order::Column::TraderEnterpriseId.eq(order.trader_enterprise_id.as_str()))
+            .filter(customer_order::Column::SalesSessionId.eq(order.sales_session_id))
+            .filter(customer_order::Column::Status.eq(ORDER_ACTIVE))
+            .all(&self.db)
+            .await?
+            .into_iter()
+            .map(|o| o.id)
+            .collect();
+        let mut lines = BTreeMap::new();
+        for line in customer_order_line::Entity::find()
+            .filter(customer_order_line::Column::OrderId.is_in(active_orders))
+            .filter(customer_order_line::Column::PeerId.eq(order.peer_id.as_str()))
+            .all(&self.db)
+            .await?
+        {
+            *lines.entry((line.product_iri, line.offer_iri)).or_insert(0) += line.quantity;
+        }
+        Ok(Some(ProducerOrderPlan { order, session, peer, lines }))
+    }
+
+    /// The producer acknowledged `version`: delivered, unless a newer change is already queued.
+    pub async fn mark_delivered(
+        &self,
+        id: Uuid,
+        version: i64,
+        remote_iri: Option<String>,
+        status: &str,
+    ) -> Result<(), StoreError> {
+        let write = self.begin_write().await?;
+        if let Some(order) = producer_order::Entity::find_by_id(id).lock_exclusive().one(&write.txn).await? {
+            let newer_queued = order.version > version;
+            let mut active: producer_order::ActiveModel = order.into();
+            active.remote_iri = Set(remote_iri);
+            active.status = Set(status.to_owned());
+            active.delivered_version = Set(version);
+            active.attempts = Set(0);
+            active.last_error = Set(None);
+            active.delivery_state = Set(if newer_queued { DELIVERY_PENDING } else { DELIVERY_DELIVERED }.to_owned());
+            active.next_attempt_at = Set(newer_queued.then(Utc::now));
+            active.updated_at = Set(Utc::now());
+            active.update(&write.txn).await?;
+        }
+        write.commit().await
+    }
+
+    /// A send failed: try again at `retry_at`, or give up (FAILED) when `retry_at` is None.
+    pub async fn mark_attempt_failed(
+        &self,
+        id: Uuid,
+        error: &str,
+        retry_at: Option<DateTime<Utc>>,
+    ) -> Result<i32, StoreError> {
+        let write = self.begin_write().await?;
+        let mut attempts = 0;
+        if let Some(order) = producer_order::Entity::find_by_id(id).lock_exclusive().one(&write.txn).await? {
+            attempts = order.attempts + 1;
+            let mut active: producer_order::ActiveModel = order.into();
+            active.attempts = Set(attempts);
+            active.last_error = Set(Some(error.to_owned()));
+            active.delivery_state = Set(if retry_at.is_some() { DELIVERY_PENDING } else { DELIVERY_FAILED }.to_owned());
+            active.next_attempt_at = Set(retry_at);
+            active.updated_at = Set(Utc::now());
+            active.update(&write.txn).await?;
+        }
+        write.commit().await?;
+        Ok(attempts)
+    }
+
+    /// Producer orders whose send is due.
+    pub async fn due_producer_orders(
+        &self,
+        now: DateTime<Utc>,
+        limit: u64,
+    ) -> Result<Vec<producer_order::Model>, StoreError> {
+        Ok(producer_order::Entity::find()
+            .filter(producer_order::Column::DeliveryState.eq(DELIVERY_PENDING))
+            .filter(producer_order::Column::NextAttemptAt.lte(now))
+            .order_by_asc(producer_order::Column::NextAttemptAt)
+            .limit(limit)
+            .all(&self.db)
+            .await?)
+    }
+}
+
+#[derive(Clone, Debug, Default)]
+pub struct CustomerOrderFilter {
+    pub trader: Option<String>,
+    pub session_id: Option<Uuid>,
+    pub customer_id: Option<String>,
+    pub payment_status: Option<String>,
+}
+
+async fn find_by_key(
+    write: &WriteTxn<'_>,
+    trader: &str,
+    key: &str,
+) -> Result<Option<customer_order::Model>, StoreError> {
+    Ok(customer_order::Entity::find()
+        .filter(customer_order::Column::TraderEnterpriseId.eq(trader))
+        .filter(customer_order::Column::IdempotencyKey.eq(key))
+        .one(&write.txn)
+        .await?)
+}
+
+/// Marks the producer order of (trader, session, peer) as needing a send, creating it if needed.
+async fn queue_producer_order(
+    write: &WriteTxn<'_>,
+    trader: &str,
+    session_id: Uuid,
+    peer_id: &str,
+    hold_sends_until: DateTime<Utc>,
+) -> Result<Uuid, StoreError> {
+    let now = Utc::now();
+    let fresh = producer_order::ActiveModel {
+        id: Set(Uuid::new_v4()),
+        trader_enterprise_id: Set(trader.to_owned()),
+        sales_session_id: Set(session_id),
+        peer_id: Set(peer_id.to_owned()),
+        remote_iri: Set(None),
+        status: Set("Held".to_owned()),
+        version: Set(0),
+        delivered_version: Set(0),
+        delivery_state: Set(DELIVERY_PENDING.to_owned()),
+        attempts: Set(0),
+        last_error: Set(None),
+        next_attempt_at: Set(Some(hold_sends_until)),
+        updated_at: Set(now),
+    };
+    producer_order::Entity::insert(fresh)
+        .on_conflict(
+            OnConflict::columns([
+                producer_order::Column::TraderEnterpriseId,
+                producer_order::Column::SalesSessionId,
+                producer_order::Column::PeerId,
+            ])
+            .do_nothing()
+            .to_owned(),
+        )
+        .exec_without_returning(&write.txn)
+        .await?;
+    producer_order::Entity::update_many()
+        .col_expr(producer_order::Column::Version, Expr::col(producer_order::Column::Version).add(1))
+        .col_expr(producer_order::Column::DeliveryState, Expr::value(DELIVERY_PENDING))
+        .col_expr(producer_order::Column::NextAttemptAt, Expr::value(Some(hold_sends_until)))
+        .col_expr(producer_order::Column::UpdatedAt, Expr::value(now))
+        .filter(producer_order::Column::TraderEnterpriseId.eq(trader))
+        .filter(producer_order::Column::SalesSessionId.eq(session_id))
+        .filter(producer_order::Column::PeerId.eq(peer_id))
+        .exec(&write.txn)
+        .await?;
+    let order = producer_order::Entity::find()
+        .filter(producer_order::Column::TraderEnterpriseId.eq(trader))
+        .filter(producer_order::Column::SalesSessionId.eq(session_id))
+        .filter(producer_order::Column::PeerId.eq(peer_id))
+        .one(&write.txn)
+        .await?
+        .ok_or_else(|| super::corrupt("queued producer order vanished"))?;
+    Ok(order.id)
+}
+
+fn is_unique_violation(err: &sea_orm::DbErr) -> bool {
+    matches!(err.sql_err(), Some(sea_orm::SqlErr::UniqueConstraintViolation(_)))
+}

@@ -1,0 +1,213 @@
+//! Checkout: one customer order holding products of several producers, paid to the trader only.
+//! The order and the queued producer orders are committed together; then every producer involved
+//! is sent its recomputed order, in parallel. A producer that refuses undoes the whole checkout
+//! everywhere; a producer that cannot be reached gets its order later, from the outbox.
+
+use std::collections::HashMap;
+use std::str::FromStr;
+
+use chrono::Utc;
+use entity::customer_order;
+use futures::future::join_all;
+use rust_decimal::{Decimal, RoundingStrategy};
+use sha2::{Digest, Sha256};
+use uuid::Uuid;
+
+use super::Trader;
+use super::delivery::DeliveryError;
+use crate::domain::Quantity;
+use crate::peers::PeerError;
+use crate::store::StoreError;
+use crate::store::trader::{NewCustomerOrder, NewLine, Recorded};
+
+/// Personal data: kept by the trader, never sent to a producer.
+#[derive(Clone, Debug, Default)]
+pub struct Contact {
+    pub name: Option<String>,
+    pub email: Option<String>,
+    pub address: Option<String>,
+}
+
+#[derive(Clone, Debug)]
+pub struct CheckoutLineRequest {
+    /// The offer (or product) IRI as the session's catalogue lists it.
+    pub offer: String,
+    pub quantity: i64,
+}
+
+#[derive(Clone, Debug)]
+pub struct CheckoutRequest {
+    pub idempotency_key: String,
+    pub session_id: Uuid,
+    pub customer_id: String,
+    pub contact: Contact,
+    pub lines: Vec<CheckoutLineRequest>,
+}
+
+/// A line that a producer cannot supply in full.
+#[derive(Clone, Debug, PartialEq)]
+pub struct LineShortage {
+    /// Index of the line in the checkout request.
+    pub line: usize,
+    pub offer: String,
+    pub name: String,
+    pub requested: i64,
+    pub available: Decimal,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum CheckoutError {
+    #[error("no such sales session")]
+    SessionNotFound,
+    #[error("the sales session is not open")]
+    SessionClosed,
+    #[error("{0}")]
+    InvalidInput(String),
+    #[error("line {line}: `{offer}` is not offered in this sales session")]
+    UnknownOffer { line: usize, offer: String },
+    #[error("this idempotency key was used for a different checkout")]
+    IdempotencyKeyReused,
+    #[error("not enough stock")]
+    OutOfStock(Vec<LineShortage>),
+    #[error("producer {peer} refused the order: {error}")]
+    ProducerRefused { peer: String, error: PeerError },
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// Totals are rounded once, to the cent, half away from zero, after summing exact line amounts.
+fn round_total(amount: Decimal) -> Decimal {
+    amount.round_dp_with_strategy(2, RoundingStrategy::MidpointAwayFromZero)
+}
+
+fn digest(request: &CheckoutRequest) -> String {
+    let mut lines: Vec<(&str, i64)> = request.lines.iter().map(|l| (l.offer.as_str(), l.quantity)).collect();
+    lines.sort_unstable();
+    let canonical = serde_json::json!([request.session_id, request.customer_id, lines]).to_string();
+    Sha256::digest(canonical.as_bytes()).iter().map(|b| format!("{b:02x}")).collect()
+}
+
+impl Trader {
+    pub async fn checkout(&self, request: CheckoutRequest) -> Result<customer_order::Model, CheckoutError> {
+        if request.idempotency_key.trim().is_empty() || request.idempotency_key.len() > 200 {
+            return Err(CheckoutError::InvalidInput("the idempotency key must have 1 to 200 characters".into()));
+        }
+        if request.lines.is_empty() {
+            return Err(CheckoutError::InvalidInput("an order needs at least one line".into()));
+        }
+        let session = self.store.sales_session(request.session_id).await?.ok_or(CheckoutError::SessionNotFound)?;
+        let now = Utc::now();
+        if now < session.begins_at || now >= session.ends_at || session.closed_at.is_some() {
+            return Err(CheckoutError::SessionClosed);
+        }
+        let peers = self.store.session_peers(session.id).await?;
+        let peer_ids: Vec<String> = peers.iter().map(|p| p.id.clone()).collect();
+
+        // Price every line from the offers the producers published.
+        let mut lines = Vec::with_capacity(request.lines.len());
+        let mut refreshed = false;
+        for (index, line) in request.lines.iter().enumerate() {
+            let quantity = Quantity::try_from(line.quantity)
+                .map_err(|e| CheckoutError::InvalidInput(format!("line {index}: {e}")))?;
+            if quantity.is_zero() {
+                return Err(CheckoutError::InvalidInput(format!("line {index}: quantity must be at least 1")));
+            }
+            let mut offer = self.store.find_peer_offer(&peer_ids, &line.offer).await?;
+            if offer.is_none() && !refreshed {
+                // Not seen yet: ask the producers once (those that answer).
+                refreshed = true;
+                join_all(peers.iter().map(|p| self.refresh_peer_catalogue(p))).await;
+                offer = self.store.find_peer_offer(&peer_ids, &line.offer).await?;
+            }
+            let offer = offer.ok_or_else(|| CheckoutError::UnknownOffer { line: index, offer: line.offer.clone() })?;
+            lines.push(NewLine {
+                peer_id: offer.peer_id,
+                product_iri: offer.product_iri,
+                offer_iri: offer.offer_iri,
+                name: offer.name,
+                quantity: quantity.get(),
+                unit_price: offer.price,
+                currency: offer.currency,
+                vat_rate: offer.vat_rate,
+            });
+        }
+        let currency = lines[0].currency.clone();
+        if lines.iter().any(|l| l.currency != currency) {
+            return Err(CheckoutError::InvalidInput("all lines of an order must be in one currency".into()));
+        }
+        let mut total = Decimal::ZERO;
+        for line in &lines {
+            let price = Decimal::from_str(&line.unit_price).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+            let vat = Decimal::from_str(&line.vat_rate).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+            total += price * Decimal::from(line.quantity) * (Decimal::ONE + vat / Decimal::ONE_HUNDRED);
+        }
+
+        let digest = digest(&request);
+        // The outbox worker leaves these sends to us for a while; it takes over if we die.
+        let hold = now
+            + chrono::Duration::from_std(self.settings.max_backoff.min(std::time::Duration::from_secs(30)))
+                .unwrap_or(chrono::Duration::seconds(30));
+        let recorded = self
+            .store
+            .record_checkout(
+                NewCustomerOrder {
+                    trader: session.enterprise_id.clone(),
+                    session_id: session.id,
+                    customer_id: request.customer_id.clone(),
+                    idempotency_key: request.idempotency_key.clone(),
+                    request_digest: digest.clone(),
+                    contact_name: request.contact.name.clone(),
+                    contact_email: request.contact.email.clone(),
+                    delivery_address: request.contact.address.clone(),
+                    total: round_total(total).to_string(),
+                    currency,
+                    lines,
+                },
+                hold,
+            )
+            .await?;
+        let (order, producer_orders) = match recorded {
+            Recorded::Existing(order) if order.request_digest == digest => return Ok(order),
+            Recorded::Existing(_) => return Err(CheckoutError::IdempotencyKeyReused),
+            Recorded::New { order, producer_orders } => (order, producer_orders),
+        };
+
+        let results = join_all(producer_orders.iter().map(|po| self.deliver(*po))).await;
+        let refusal = results.into_iter().find_map(|r| match r {
+            Err(DeliveryError::Peer(e)) if !e.is_transient() => Some(e),
+            _ => None,
+        });
+        let Some(refusal) = refusal else { return Ok(order) };
+
+        // A producer said no: undo everywhere, then say why.
+        let requeued = self.store.remove_customer_order(order.id, hold).await?;
+        join_all(requeued.iter().map(|po| self.deliver(*po))).await;
+        tracing::info!(order = %order.id, code = refusal.code(), "checkout refused by a producer and undone");
+        match &refusal {
+            PeerError::Rejected { shortages, .. } if !shortages.is_empty() => {
+                let by_product: HashMap<&str, &crate::peers::PeerShortage> =
+                    shortages.iter().map(|s| (s.product_iri.as_str(), s)).collect();
+                let mut found = Vec::new();
+                for (index, line) in request.lines.iter().enumerate() {
+                    if let Some(offer) = self.store.find_peer_offer(&peer_ids, &line.offer).await?
+                        && let Some(shortage) = by_product.get(offer.product_iri.as_str())
+                    {
+                        // The producer speaks of the whole producer order; the customer of this
+                        // line: what other customers already hold is not available to it.
+                        let held_by_others =
+                            shortage.requested.map_or(Decimal::ZERO, |r| r - Decimal::from(line.quantity));
+                        found.push(LineShortage {
+                            line: index,
+                            offer: line.offer.clone(),
+                            name: offer.name,
+                            requested: line.quantity,
+                            available: (shortage.available - held_by_others).max(Decimal::ZERO),
+                        });
+                    }
+                }
+                Err(CheckoutError::OutOfStock(found))
+            }
+            _ => Err(CheckoutError::ProducerRefused { peer: String::new(), error: refusal }),
+        }
+    }
+}

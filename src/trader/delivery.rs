@@ -1,0 +1,175 @@
+//! Delivering producer orders: recompute from all active customer orders, send whole (POST the
+//! first time, PUT afterwards), and keep retrying with backoff what could not be delivered.
+//! One send at a time per producer order, so concurrent checkouts never overwrite each other:
+//! whichever send comes last was computed from every order committed before it.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use chrono::Utc;
+use serde_json::{Value, json};
+use uuid::Uuid;
+
+use super::Trader;
+use crate::dfc::vocab::CONTEXT_1_16;
+use crate::peers::PeerError;
+use crate::store::StoreError;
+use crate::store::trader::ProducerOrderPlan;
+
+#[derive(Clone, Copy, Debug)]
+pub struct DeliverySettings {
+    /// How often the outbox worker looks for due sends.
+    pub poll_interval: Duration,
+    /// First retry delay; doubled each attempt up to `max_backoff`.
+    pub base_backoff: Duration,
+    pub max_backoff: Duration,
+    /// After this many failed attempts a send needs a person (FAILED).
+    pub max_attempts: i32,
+}
+
+impl Default for DeliverySettings {
+    fn default() -> Self {
+        DeliverySettings {
+            poll_interval: Duration::from_secs(1),
+            base_backoff: Duration::from_secs(2),
+            max_backoff: Duration::from_secs(300),
+            max_attempts: 30,
+        }
+    }
+}
+
+/// Per-key async locks, dropped when nobody holds them.
+#[derive(Default)]
+pub struct KeyedLocks {
+    locks: Mutex<HashMap<Uuid, Arc<tokio::sync::Mutex<()>>>>,
+}
+
+impl KeyedLocks {
+    async fn lock(&self, key: Uuid) -> tokio::sync::OwnedMutexGuard<()> {
+        let lock = {
+            let mut locks = self.locks.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+            locks.retain(|_, l| Arc::strong_count(l) > 1);
+            locks.entry(key).or_default().clone()
+        };
+        lock.lock_owned().await
+    }
+}
+
+/// Why a delivery did not happen.
+#[derive(Debug, thiserror::Error)]
+pub enum DeliveryError {
+    #[error(transparent)]
+    Peer(#[from] PeerError),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+impl Trader {
+    /// Recomputes the producer order and sends it; records the outcome for the outbox.
+    pub async fn deliver(&self, producer_order: Uuid) -> Result<(), DeliveryError> {
+        let _one_writer = self.locks.lock(producer_order).await;
+        let Some(plan) = self.store.producer_order_plan(producer_order).await? else { return Ok(()) };
+        let version = plan.order.version;
+        let peer = self.peer(&plan.peer);
+        let payload = self.payload(&plan);
+        let remote = plan.order.remote_iri.clone().filter(|_| plan.order.status != "Cancelled");
+        let outcome = match (&remote, plan.lines.is_empty()) {
+            // Nothing ordered and nothing at the producer: nothing to say.
+            (None, true) => Ok((None, "Held")),
+            (None, false) => self.client.place_order(&peer, &payload).await.map(|(iri, _)| (Some(iri), "Held")),
+            (Some(iri), true) => {
+                let cancel = self.cancellation(iri);
+                self.client.replace_order(&peer, iri, &cancel).await.map(|_| (Some(iri.clone()), "Cancelled"))
+            }
+            (Some(iri), false) => {
+                self.client.replace_order(&peer, iri, &payload).await.map(|_| (Some(iri.clone()), "Held"))
+            }
+        };
+        match outcome {
+            Ok((iri, status)) => {
+                let iri = iri.or(plan.order.remote_iri.clone());
+                self.store.mark_delivered(producer_order, version, iri, status).await?;
+                tracing::info!(%producer_order, peer = %peer.id, version, lines = plan.lines.len(), "producer order delivered");
+                Ok(())
+            }
+            Err(err) => {
+                let attempts = plan.order.attempts + 1;
+                let retry_at = (attempts < self.settings.max_attempts).then(|| Utc::now() + self.backoff(attempts));
+                self.store.mark_attempt_failed(producer_order, &format!("{}: {err}", err.code()), retry_at).await?;
+                tracing::warn!(%producer_order, peer = %peer.id, attempts, code = err.code(), error = %err, "producer order not delivered");
+                Err(err.into())
+            }
+        }
+    }
+
+    fn backoff(&self, attempts: i32) -> chrono::Duration {
+        let factor = 2u32.saturating_pow(u32::try_from(attempts.saturating_sub(1)).unwrap_or(0).min(20));
+        let delay = self.settings.base_backoff.saturating_mul(factor).min(self.settings.max_backoff);
+        chrono::Duration::from_std(delay).unwrap_or(chrono::Duration::seconds(300))
+    }
+
+    fn trader_iri(&self, trader: &str) -> String {
+        self.urls.enterprise(trader)
+    }
+
+    /// The producer order as DFC: the trader enterprise as buyer, product quantities only. Nothing
+    /// about any customer is in it (use case 2).
+    fn payload(&self, plan: &ProducerOrderPlan) -> Value {
+        let trader = &plan.order.trader_enterprise_id;
+        let session_iri = format!("{}/sales_sessions/{}", self.trader_iri(trader), plan.session.id);
+        let order_id =
+            plan.order.remote_iri.clone().unwrap_or_else(|| format!("{}#", self.peer(&plan.peer).orders_url()));
+        let line_ids: Vec<String> = (1..=plan.lines.len()).map(|i| format!("_:line{i}")).collect();
+        let mut graph = vec![
+            json!({
+                "@id": order_id,
+                "@type": "dfc-b:Order",
+                "dfc-b:orderedBy": self.trader_iri(trader),
+                "dfc-b:hasOrderStatus": "dfc-v:Held",
+                "dfc-b:belongsTo": session_iri,
+                "dfc-b:hasPart": line_ids,
+            }),
+            json!({
+                "@id": session_iri,
+                "@type": "dfc-b:SaleSession",
+                "dfc-b:beginDate": plan.session.begins_at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+                "dfc-b:endDate": plan.session.ends_at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+            }),
+        ];
+        for (((product, offer), quantity), id) in plan.lines.iter().zip(&line_ids) {
+            graph.push(
+                json!({"@id": id, "@type": "dfc-b:OrderLine", "dfc-b:quantity": quantity, "dfc-b:concerns": offer}),
+            );
+            graph.push(json!({"@id": offer, "@type": "dfc-b:Offer", "dfc-b:offeredItem": product}));
+        }
+        json!({"@context": CONTEXT_1_16, "@graph": graph})
+    }
+
+    fn cancellation(&self, order_iri: &str) -> Value {
+        json!({"@context": CONTEXT_1_16, "@id": order_iri, "@type": "dfc-b:Order", "dfc-b:hasOrderStatus": "dfc-v:Cancelled"})
+    }
+
+    /// Delivers every due producer order, until `shutdown` resolves.
+    pub async fn run_outbox(self, mut shutdown: tokio::sync::watch::Receiver<bool>) {
+        loop {
+            match self.store.due_producer_orders(Utc::now(), 32).await {
+                Ok(due) => {
+                    let sends = due.into_iter().map(|po| {
+                        let trader = self.clone();
+                        async move {
+                            // Failures are recorded on the producer order; nothing more to do here.
+                            let _ = trader.deliver(po.id).await;
+                        }
+                    });
+                    futures::future::join_all(sends).await;
+                }
+                Err(e) => tracing::error!(error = %e, "outbox poll failed"),
+            }
+            tokio::select! {
+                _ = tokio::time::sleep(self.settings.poll_interval) => {}
+                _ = shutdown.changed() => return,
+            }
+        }
+    }
+}

@@ -1,0 +1,60 @@
+//! The trader face: a sales session's catalogue fanned out to producer platforms, checkout of one
+//! customer order across producers, and delivery of the derived producer orders (with the outbox
+//! worker that retries what could not be delivered at once).
+
+mod catalogue;
+mod checkout;
+mod delivery;
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use entity::peer;
+
+pub use catalogue::{PeerCatalogue, SessionOffer};
+pub use checkout::{CheckoutError, CheckoutLineRequest, CheckoutRequest, Contact, LineShortage};
+pub use delivery::DeliverySettings;
+
+use crate::config::SecretString;
+use crate::dfc::urls::Urls;
+use crate::peers::{Peer, PeerClient};
+use crate::store::Store;
+
+/// Everything the trader face needs, cheap to clone.
+#[derive(Clone)]
+pub struct Trader {
+    store: Store,
+    client: PeerClient,
+    tokens: Arc<HashMap<String, SecretString>>,
+    urls: Urls,
+    locks: Arc<delivery::KeyedLocks>,
+    settings: DeliverySettings,
+}
+
+impl Trader {
+    pub fn new(
+        store: Store,
+        client: PeerClient,
+        tokens: HashMap<String, SecretString>,
+        urls: Urls,
+        settings: DeliverySettings,
+    ) -> Trader {
+        Trader { store, client, tokens: Arc::new(tokens), urls, locks: Arc::default(), settings }
+    }
+
+    pub fn store(&self) -> &Store {
+        &self.store
+    }
+
+    fn peer(&self, model: &peer::Model) -> Peer {
+        Peer {
+            id: model.id.clone(),
+            name: model.name.clone(),
+            base_url: model.base_url.clone(),
+            enterprise: model.enterprise.clone(),
+            token: self.tokens.get(&model.id).cloned().unwrap_or_else(|| SecretString::new("")),
+            timeout: Duration::from_millis(u64::try_from(model.timeout_ms).unwrap_or(5_000)),
+        }
+    }
+}

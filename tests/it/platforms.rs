@@ -1,0 +1,423 @@
+//! Checkout across platforms: a trader and two producer platforms, each its own application with
+//! its own database, on loopback, talking real DFC HTTP through proxies that record what each
+//! producer receives and break the link on demand.
+
+use std::time::{Duration, Instant};
+
+use futures::future::join_all;
+use orderhub::config::{ClientConfig, PeerConfig, SecretString};
+use serde_json::{Value, json};
+
+use crate::proxy::Proxy;
+use crate::support::*;
+
+const HUB_TOKEN: &str = "hub-platform-token-123";
+/// Personal data every checkout carries; no producer may ever see any of it.
+const CUSTOMER_NAME: &str = "Ada Lovelace-Byron";
+const CUSTOMER_EMAIL: &str = "ada.private@example.org";
+const CUSTOMER_ADDRESS: &str = "12 Analytical Engine Lane";
+
+struct Platforms {
+    trader: TestApp,
+    farm: Option<TestApp>,
+    mill: TestApp,
+    farm_proxy: Proxy,
+    mill_proxy: Proxy,
+    session: String,
+}
+
+async fn producer(proxy: &Proxy) -> TestApp {
+    let base = proxy.url();
+    let app = spawn_app_with(|c| {
+        c.base_url = Some(base);
+        c.clients.push(ClientConfig { platform: "hub".into(), name: None, token: SecretString::new(HUB_TOKEN) });
+    })
+    .await;
+    proxy.forward_to(app.addr);
+    app
+}
+
+fn peer(id: &str, proxy: &Proxy, timeout_ms: u64) -> PeerConfig {
+    PeerConfig {
+        id: id.into(),
+        trader: "hub".into(),
+        name: Some(format!("The {id}")),
+        base_url: proxy.url(),
+        enterprise: id.into(),
+        token: SecretString::new(HUB_TOKEN),
+        timeout_ms,
+    }
+}
+
+async fn platforms() -> Platforms {
+    let (farm_proxy, mill_proxy) = (Proxy::start().await, Proxy::start().await);
+    let farm = producer(&farm_proxy).await;
+    let mill = producer(&mill_proxy).await;
+    let peers = vec![peer("farm", &farm_proxy, 1_000), peer("mill", &mill_proxy, 1_000)];
+    let trader = spawn_app_with(|c| {
+        c.seed_file = Some(fixture("trader.json"));
+        c.peers = peers;
+        c.outbox_poll_ms = 100;
+        c.retry_base_ms = 200;
+        c.retry_max_ms = 1_000;
+    })
+    .await;
+    let created = trader
+        .graphql_ok(
+            "mutation($input: CreateSalesSessionInput!) { createSalesSession(input: $input) { id open } }",
+            json!({"input": {
+                "traderId": "hub", "name": "This week",
+                "beginsAt": "2024-01-01T00:00:00Z", "endsAt": "2099-01-01T00:00:00Z",
+                "producerIds": ["farm", "mill"],
+            }}),
+        )
+        .await;
+    assert_eq!(created["createSalesSession"]["open"], true);
+    let session = created["createSalesSession"]["id"].as_str().expect("session id").to_owned();
+    Platforms { trader, farm: Some(farm), mill, farm_proxy, mill_proxy, session }
+}
+
+const CHECKOUT: &str = "mutation($input: CheckoutInput!) { checkout(input: $input) {
+    id total { amount currency } paymentStatus
+    lines { name quantity producer { id } producerOrder { deliveryState remoteId } } } }";
+
+impl Platforms {
+    fn farm(&self) -> &TestApp {
+        self.farm.as_ref().expect("farm running")
+    }
+
+    fn offer(&self, app: &TestApp, enterprise: &str, product: i64) -> String {
+        let _ = self;
+        app.offer_iri(enterprise, product)
+    }
+
+    async fn checkout(&self, key: &str, lines: &[(String, i64)]) -> Value {
+        let lines: Vec<Value> = lines.iter().map(|(offer, q)| json!({"offerId": offer, "quantity": q})).collect();
+        self.trader
+            .graphql(
+                CHECKOUT,
+                json!({"input": {
+                    "idempotencyKey": key, "salesSessionId": self.session, "customerId": "customer-42",
+                    "contact": {"name": CUSTOMER_NAME, "email": CUSTOMER_EMAIL, "address": CUSTOMER_ADDRESS},
+                    "lines": lines,
+                }}),
+            )
+            .await
+    }
+
+    /// The orders a producer received from the hub: `(status, [(product name, quantity)])`.
+    async fn received_orders(app: &TestApp, enterprise: &str) -> Vec<(String, Vec<(String, i64)>)> {
+        let orders = app.store.incoming_orders(enterprise, Some("hub"), None).await.expect("orders");
+        orders
+            .into_iter()
+            .map(|o| (o.status.to_string(), o.lines.into_iter().map(|l| (l.product_name, l.quantity)).collect()))
+            .collect()
+    }
+
+    async fn producer_orders(&self) -> Vec<Value> {
+        let data = self
+            .trader
+            .graphql_ok(
+                "query($id: ID!) { salesSession(id: $id) { producerOrders {
+                    producer { id } status remoteId deliveryState attempts lastError lines { quantity } } } }",
+                json!({"id": self.session}),
+            )
+            .await;
+        data["salesSession"]["producerOrders"].as_array().cloned().unwrap_or_default()
+    }
+
+    /// Checked at the end of every test here: the producers saw no personal data at all.
+    fn assert_no_personal_data(&self) {
+        for (name, proxy) in [("farm", &self.farm_proxy), ("mill", &self.mill_proxy)] {
+            let seen = proxy.received();
+            assert!(
+                seen.contains("dfc-b:Order") || seen.is_empty() || seen.contains("GET "),
+                "{name}: recording works"
+            );
+            for secret in [CUSTOMER_NAME, CUSTOMER_EMAIL, CUSTOMER_ADDRESS, "customer-42"] {
+                assert!(!seen.contains(secret), "{name} received `{secret}`");
+            }
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_checkout_holds_stock_at_each_producer_and_the_next_one_sums() {
+    let p = platforms().await;
+    let carrots = p.farm().product("farm", "CARROT").await;
+    let flour = p.mill.product("mill", "FLOUR").await;
+    let (carrot_offer, flour_offer) = (p.offer(p.farm(), "farm", carrots.id), p.offer(&p.mill, "mill", flour.id));
+
+    let first = p.checkout("key-1", &[(carrot_offer.clone(), 3), (flour_offer.clone(), 10)]).await;
+    assert!(first.get("errors").is_none(), "{first}");
+    let order = &first["data"]["checkout"];
+    // 3 x 1.80 x 1.055 + 10 x 1.35 x 1.055 = 5.697 + 14.2425 = 19.9395 -> 19.94
+    assert_eq!(order["total"], json!({"amount": "19.94", "currency": "EUR"}));
+    assert_eq!(order["paymentStatus"], "UNPAID");
+    assert!(
+        order["lines"].as_array().expect("lines").iter().all(|l| l["producerOrder"]["deliveryState"] == "DELIVERED")
+    );
+    assert_eq!(p.farm().stock("farm", "CARROT").await, (10, 3));
+    assert_eq!(
+        Platforms::received_orders(p.farm(), "farm").await,
+        vec![("Held".into(), vec![("Carrots 1 kg".into(), 3)])]
+    );
+    assert_eq!(
+        Platforms::received_orders(&p.mill, "mill").await,
+        vec![("Held".into(), vec![("Flour 500 g".into(), 10)])]
+    );
+
+    // A second customer: the same producer orders are PUT again with the sums.
+    let second = p.checkout("key-2", &[(carrot_offer.clone(), 2), (flour_offer.clone(), 5)]).await;
+    assert!(second.get("errors").is_none(), "{second}");
+    assert_eq!(p.farm().stock("farm", "CARROT").await, (10, 5));
+    assert_eq!(
+        Platforms::received_orders(p.farm(), "farm").await,
+        vec![("Held".into(), vec![("Carrots 1 kg".into(), 5)])]
+    );
+    assert_eq!(
+        Platforms::received_orders(&p.mill, "mill").await,
+        vec![("Held".into(), vec![("Flour 500 g".into(), 15)])]
+    );
+    assert!(p.farm_proxy.received().contains("PUT /api/dfc/enterprises/farm/orders/"), "the second send is a PUT");
+    let pos = p.producer_orders().await;
+    assert_eq!(pos.len(), 2);
+    assert!(pos.iter().all(|po| po["deliveryState"] == "DELIVERED" && po["remoteId"].is_string()), "{pos:?}");
+
+    // Payment is the trader's business only.
+    let id = order["id"].as_str().expect("id");
+    let paid = p
+        .trader
+        .graphql_ok("mutation($id: ID!) { markOrderPaid(orderId: $id) { paymentStatus } }", json!({"id": id}))
+        .await;
+    assert_eq!(paid["markOrderPaid"]["paymentStatus"], "PAID");
+    p.assert_no_personal_data();
+}
+
+#[tokio::test]
+async fn an_over_asking_checkout_leaves_every_producer_as_it_was() {
+    let p = platforms().await;
+    let carrots = p.farm().product("farm", "CARROT").await;
+    let flour = p.mill.product("mill", "FLOUR").await;
+    let (carrot_offer, flour_offer) = (p.offer(p.farm(), "farm", carrots.id), p.offer(&p.mill, "mill", flour.id));
+
+    // First checkout ever fails at the farm: the mill's fresh order must be cancelled again.
+    let refused = p.checkout("greedy-1", &[(flour_offer.clone(), 4), (carrot_offer.clone(), 11)]).await;
+    assert_eq!(refused["errors"][0]["extensions"]["code"], "OUT_OF_STOCK", "{refused}");
+    let shortage = &refused["errors"][0]["extensions"]["shortages"][0];
+    assert_eq!((shortage["line"].as_i64(), shortage["available"].as_str()), (Some(1), Some("10")), "{refused}");
+    assert_eq!(p.farm().stock("farm", "CARROT").await, (10, 0));
+    assert!(Platforms::received_orders(&p.mill, "mill").await.iter().all(|(status, _)| status == "Cancelled"));
+
+    // With orders in place, an over-asking checkout puts every producer back exactly.
+    let ok = p.checkout("fine-1", &[(carrot_offer.clone(), 3), (flour_offer.clone(), 10)]).await;
+    assert!(ok.get("errors").is_none(), "{ok}");
+    let refused = p.checkout("greedy-2", &[(carrot_offer.clone(), 8), (flour_offer.clone(), 4)]).await;
+    assert_eq!(refused["errors"][0]["extensions"]["code"], "OUT_OF_STOCK", "{refused}");
+    assert!(
+        refused["errors"][0]["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("line 0 (Carrots 1 kg): 8 requested, 7 available")),
+        "{refused}"
+    );
+    assert_eq!(p.farm().stock("farm", "CARROT").await, (10, 3));
+    let mill_orders = Platforms::received_orders(&p.mill, "mill").await;
+    assert!(mill_orders.contains(&("Held".into(), vec![("Flour 500 g".into(), 10)])), "{mill_orders:?}");
+    let orders = p.trader.graphql_ok("{ orders { totalCount items { id } } }", json!({})).await;
+    assert_eq!(orders["orders"]["totalCount"], 1, "no customer order remains of the refused checkouts");
+
+    // The refused key can be used again once stock allows.
+    let retried = p.checkout("greedy-2", &[(carrot_offer.clone(), 7), (flour_offer, 4)]).await;
+    assert!(retried.get("errors").is_none(), "{retried}");
+    assert_eq!(p.farm().stock("farm", "CARROT").await, (10, 10));
+    p.assert_no_personal_data();
+}
+
+#[tokio::test]
+async fn the_producer_without_inventory_accepts_any_quantity() {
+    let p = platforms().await;
+    let flour = p.mill.product("mill", "FLOUR").await;
+    let catalogue = p
+        .trader
+        .graphql_ok(
+            "query($id: ID!) { salesSession(id: $id) { catalogue { offers { id name stockManaged available price { amount } } errors { code } } } }",
+            json!({"id": p.session}),
+        )
+        .await;
+    let offers = catalogue["salesSession"]["catalogue"]["offers"].as_array().expect("offers").clone();
+    let flour_offer = offers.iter().find(|o| o["name"] == "Flour 500 g").expect("flour listed");
+    assert_eq!((flour_offer["stockManaged"].as_bool(), flour_offer["available"].is_null()), (Some(false), true));
+    let carrot_offer = offers.iter().find(|o| o["name"] == "Carrots 1 kg").expect("carrots listed");
+    assert_eq!(carrot_offer["available"], "10");
+    let answer = p.checkout("bulk", &[(p.offer(&p.mill, "mill", flour.id), 100_000)]).await;
+    assert!(answer.get("errors").is_none(), "{answer}");
+    assert_eq!(
+        Platforms::received_orders(&p.mill, "mill").await,
+        vec![("Held".into(), vec![("Flour 500 g".into(), 100_000)])]
+    );
+    p.assert_no_personal_data();
+}
+
+#[tokio::test]
+async fn a_stopped_producer_gets_its_order_when_it_comes_back() {
+    let mut p = platforms().await;
+    let carrots = p.farm().product("farm", "CARROT").await;
+    let flour = p.mill.product("mill", "FLOUR").await;
+    let (carrot_offer, flour_offer) = (p.offer(p.farm(), "farm", carrots.id), p.offer(&p.mill, "mill", flour.id));
+    // Let the trader see both catalogues, then stop the farm.
+    p.trader
+        .graphql_ok(
+            "query($id: ID!) { salesSession(id: $id) { catalogue { offers { id } } } }",
+            json!({"id": p.session}),
+        )
+        .await;
+    let stopped = p.farm.take().expect("farm").stop().await;
+    p.farm_proxy.refuse();
+
+    let answer = p.checkout("while-down", &[(carrot_offer, 4), (flour_offer, 2)]).await;
+    assert!(answer.get("errors").is_none(), "{answer}");
+    let pending = p.producer_orders().await;
+    let farm_po = pending.iter().find(|po| po["producer"]["id"] == "farm").expect("farm order");
+    assert_eq!(farm_po["deliveryState"], "PENDING", "{farm_po}");
+    assert!(farm_po["lastError"].as_str().is_some_and(|e| e.starts_with("PEER_UNAVAILABLE")), "{farm_po}");
+    let mill_po = pending.iter().find(|po| po["producer"]["id"] == "mill").expect("mill order");
+    assert_eq!(mill_po["deliveryState"], "DELIVERED");
+
+    // The farm comes back (another port behind the same address): the outbox delivers.
+    let farm = stopped.start().await;
+    p.farm_proxy.forward_to(farm.addr);
+    p.farm = Some(farm);
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let pos = p.producer_orders().await;
+        if pos.iter().all(|po| po["deliveryState"] == "DELIVERED") {
+            break;
+        }
+        assert!(Instant::now() < deadline, "the queued order never arrived: {pos:?}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(p.farm().stock("farm", "CARROT").await, (10, 4));
+    assert_eq!(
+        Platforms::received_orders(p.farm(), "farm").await,
+        vec![("Held".into(), vec![("Carrots 1 kg".into(), 4)])]
+    );
+    p.assert_no_personal_data();
+}
+
+#[tokio::test]
+async fn the_same_idempotency_key_gives_one_order() {
+    let p = platforms().await;
+    let carrots = p.farm().product("farm", "CARROT").await;
+    let offer = p.offer(p.farm(), "farm", carrots.id);
+    let first = p.checkout("same-key", &[(offer.clone(), 3)]).await;
+    let again = p.checkout("same-key", &[(offer.clone(), 3)]).await;
+    assert!(first.get("errors").is_none() && again.get("errors").is_none(), "{first} {again}");
+    assert_eq!(first["data"]["checkout"]["id"], again["data"]["checkout"]["id"]);
+    assert_eq!(p.farm().stock("farm", "CARROT").await, (10, 3));
+    assert_eq!(p.farm_proxy.received().matches("POST /api/dfc/enterprises/farm/orders").count(), 1);
+    assert_eq!(p.farm_proxy.received().matches("PUT /api/dfc").count(), 0, "a retry sends nothing");
+
+    let different = p.checkout("same-key", &[(offer, 4)]).await;
+    assert_eq!(different["errors"][0]["extensions"]["code"], "IDEMPOTENCY_KEY_REUSED", "{different}");
+    let orders = p.trader.graphql_ok("{ orders { totalCount } }", json!({})).await;
+    assert_eq!(orders["orders"]["totalCount"], 1);
+    p.assert_no_personal_data();
+}
+
+#[tokio::test]
+async fn racing_checkouts_never_overwrite_each_other_at_a_producer() {
+    let p = platforms().await;
+    let eggs = p.farm().product("farm", "EGGS").await;
+    let flour = p.mill.product("mill", "FLOUR").await;
+    let (egg_offer, flour_offer) = (p.offer(p.farm(), "farm", eggs.id), p.offer(&p.mill, "mill", flour.id));
+    // Warm the catalogue so every checkout starts from the same place.
+    p.trader
+        .graphql_ok(
+            "query($id: ID!) { salesSession(id: $id) { catalogue { offers { id } } } }",
+            json!({"id": p.session}),
+        )
+        .await;
+    let answers = join_all((0..5).map(|i| {
+        let (p, egg_offer, flour_offer) = (&p, egg_offer.clone(), flour_offer.clone());
+        async move { p.checkout(&format!("race-{i}"), &[(egg_offer, 1), (flour_offer, 2)]).await }
+    }))
+    .await;
+    assert!(answers.iter().all(|a| a.get("errors").is_none()), "{answers:?}");
+    assert_eq!(p.farm().stock("farm", "EGGS").await, (5, 5));
+    assert_eq!(
+        Platforms::received_orders(p.farm(), "farm").await,
+        vec![("Held".into(), vec![("Eggs, half dozen".into(), 5)])]
+    );
+    assert_eq!(
+        Platforms::received_orders(&p.mill, "mill").await,
+        vec![("Held".into(), vec![("Flour 500 g".into(), 10)])]
+    );
+    p.assert_no_personal_data();
+}
+
+#[tokio::test]
+async fn a_trader_restart_loses_nothing() {
+    let mut p = platforms().await;
+    let carrots = p.farm().product("farm", "CARROT").await;
+    let offer = p.offer(p.farm(), "farm", carrots.id);
+    let placed = p.checkout("before-restart", &[(offer, 2)]).await;
+    let id = placed["data"]["checkout"]["id"].as_str().expect("order id").to_owned();
+    p.trader = p.trader.restart().await;
+    let order = p
+        .trader
+        .graphql_ok(
+            "query($id: ID!) { order(id: $id) { id customer { id } lines { quantity producerOrder { deliveryState remoteId } } } }",
+            json!({"id": id}),
+        )
+        .await;
+    assert_eq!(order["order"]["customer"]["id"], "customer-42");
+    assert_eq!(order["order"]["lines"][0]["quantity"], 2);
+    assert_eq!(order["order"]["lines"][0]["producerOrder"]["deliveryState"], "DELIVERED");
+    // Entities resolve through federation too, a bad representation beside good ones.
+    let entities = p
+        .trader
+        .graphql(
+            "query($r: [_Any!]!) { _entities(representations: $r) { ... on Order { id } ... on Customer { orders { id } } } }",
+            json!({"r": [{"__typename": "Order", "id": id}, {"__typename": "Order", "id": "nope"}, {"__typename": "Customer", "id": "customer-42"}]}),
+        )
+        .await;
+    assert_eq!(entities["data"]["_entities"][0]["id"], id.as_str());
+    assert!(entities["data"]["_entities"][1].is_null());
+    assert_eq!(entities["data"]["_entities"][2]["orders"][0]["id"], id.as_str());
+    p.assert_no_personal_data();
+}
+
+#[tokio::test]
+async fn the_catalogue_answers_in_time_while_a_producer_hangs() {
+    let p = platforms().await;
+    p.mill_proxy.hang();
+    let started = Instant::now();
+    let answer = p
+        .trader
+        .graphql_ok(
+            "query($id: ID!) { salesSession(id: $id) { catalogue { offers { name producer { id } } errors { producer { id } code message } } } }",
+            json!({"id": p.session}),
+        )
+        .await;
+    let elapsed = started.elapsed();
+    assert!(elapsed < Duration::from_secs(3), "took {elapsed:?} with a 1 s deadline");
+    let catalogue = &answer["salesSession"]["catalogue"];
+    assert_eq!(catalogue["errors"].as_array().map(Vec::len), Some(1), "{catalogue}");
+    assert_eq!(catalogue["errors"][0]["producer"]["id"], "mill");
+    assert_eq!(catalogue["errors"][0]["code"], "PEER_TIMEOUT");
+    let offers = catalogue["offers"].as_array().expect("offers");
+    assert_eq!(offers.len(), 3, "the farm's three offers are there");
+    assert!(offers.iter().all(|o| o["producer"]["id"] == "farm"));
+
+    // A producer answering garbage is a per-platform error too.
+    p.mill_proxy.forward_to("127.0.0.1:9".parse().expect("addr"));
+    let answer = p
+        .trader
+        .graphql_ok(
+            "query($id: ID!) { salesSession(id: $id) { catalogue { errors { code } } } }",
+            json!({"id": p.session}),
+        )
+        .await;
+    assert_eq!(answer["salesSession"]["catalogue"]["errors"][0]["code"], "PEER_UNAVAILABLE");
+    p.assert_no_personal_data();
+}
