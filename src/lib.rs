@@ -4,6 +4,7 @@
 //! [`Application::build`] assembles everything from a [`Config`]; `main` and the tests call it.
 
 pub mod config;
+pub mod demo;
 pub mod dfc;
 pub mod dfc_api;
 pub mod domain;

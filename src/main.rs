@@ -34,6 +34,18 @@ enum Command {
     Schema,
     /// Load a catalogue seed file into the database and exit.
     Seed { file: PathBuf },
+    /// Run a trader and two producer platforms on loopback, talking DFC to each other.
+    Demo {
+        /// The trader's port; the producers take the next two (0: any free ports).
+        #[arg(long, default_value_t = 8080)]
+        port: u16,
+        /// Where the three SQLite databases live.
+        #[arg(long, default_value = "data/demo")]
+        data_dir: PathBuf,
+        /// The producers' catalogues (enterprises green-acres and hillside-mill).
+        #[arg(long, default_value = "seed/catalogue.json")]
+        seed: PathBuf,
+    },
 }
 
 #[tokio::main]
@@ -98,6 +110,9 @@ async fn run(command: Command, mut config: Config) -> anyhow::Result<()> {
             let count = store::seed::load_file(&store, &file).await?;
             tracing::info!(products = count, "seed loaded");
             Ok(())
+        }
+        Command::Demo { port, data_dir, seed } => {
+            orderhub::demo::run(orderhub::demo::DemoOptions { port, data_dir, seed_file: seed }).await
         }
         Command::Schema => Ok(()),
     }

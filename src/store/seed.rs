@@ -16,7 +16,7 @@ pub struct SeedFile {
     pub enterprises: Vec<SeedEnterprise>,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Clone, Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct SeedEnterprise {
     pub id: String,
@@ -27,7 +27,7 @@ pub struct SeedEnterprise {
     pub products: Vec<SeedProduct>,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Clone, Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct SeedProduct {
     pub sku: String,
@@ -52,7 +52,7 @@ pub struct SeedProduct {
     pub pack_of: Option<SeedPack>,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Clone, Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct SeedPack {
     pub sku: String,

@@ -83,3 +83,49 @@ fn migrate_and_seed_commands_prepare_a_fresh_database() {
         let _ = std::fs::remove_file(format!("{}{suffix}", db.display()));
     }
 }
+
+/// `orderhub demo` on free ports: the checkout it prints works as printed.
+#[tokio::test]
+async fn the_demo_runs_and_its_printed_checkout_works() {
+    let data = std::env::temp_dir().join(format!("orderhub-demo-{}", uuid::Uuid::new_v4().simple()));
+    let mut child = Command::new(BIN)
+        .args(["demo", "--port", "0", "--data-dir"])
+        .arg(&data)
+        .args(["--seed", concat!(env!("CARGO_MANIFEST_DIR"), "/seed/catalogue.json")])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("starts");
+    let stdout = child.stdout.take().expect("stdout");
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let mut graphiql = None;
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            if let Some(url) = line.strip_prefix("GraphiQL:") {
+                graphiql = Some(url.trim().to_owned());
+            }
+            if let Some(body) = line.strip_prefix("DEMO-REQUEST ") {
+                let _ = tx.send((graphiql.clone(), body.to_owned()));
+            }
+        }
+    });
+    let (url, body) = rx.recv_timeout(Duration::from_secs(60)).expect("the demo prints a checkout");
+    let url = url.expect("the demo prints the GraphiQL URL");
+    let answer: serde_json::Value = reqwest::Client::new()
+        .post(&url)
+        .header("content-type", "application/json")
+        .body(body)
+        .send()
+        .await
+        .expect("checkout sent")
+        .json()
+        .await
+        .expect("json answer");
+    let _ = child.kill();
+    let _ = child.wait();
+    let _ = std::fs::remove_dir_all(&data);
+    assert!(answer.get("errors").is_none(), "{answer}");
+    let lines = answer["data"]["checkout"]["lines"].as_array().expect("lines");
+    assert_eq!(lines.len(), 2, "one product of each producer");
+    assert!(lines.iter().all(|l| l["producerOrder"]["deliveryState"] == "DELIVERED"), "{answer}");
+}

@@ -1,0 +1,154 @@
+//! `orderhub demo`: a trader platform and two producer platforms (one counting its stock, one
+//! not) in one process on loopback, each with its own database and catalogue, talking real DFC
+//! HTTP to each other. Prints where GraphiQL is and a checkout to paste into it.
+
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::path::{Path, PathBuf};
+
+use chrono::{Duration, Utc};
+use serde_json::json;
+
+use crate::config::{ClientConfig, PeerConfig, SecretString};
+use crate::store::seed::{SeedEnterprise, SeedFile};
+use crate::{Application, Config, store};
+
+const HUB: &str = "hub";
+const HUB_TOKEN: &str = "demo-hub-token-change-me";
+
+pub struct DemoOptions {
+    /// The trader listens here; the producers on the next two ports. 0 picks free ports.
+    pub port: u16,
+    pub data_dir: PathBuf,
+    pub seed_file: PathBuf,
+}
+
+fn config(data_dir: &Path, name: &str, port: u16) -> Config {
+    Config {
+        listen: SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), port),
+        database_url: format!("sqlite://{}", data_dir.join(format!("{name}.db")).display()),
+        outbox_poll_ms: 500,
+        retry_base_ms: 1_000,
+        retry_max_ms: 30_000,
+        ..Config::default()
+    }
+}
+
+async fn producer(options: &DemoOptions, seed: &SeedFile, enterprise: &str, port: u16) -> anyhow::Result<Application> {
+    let mut config = config(&options.data_dir, enterprise, port);
+    config.clients =
+        vec![ClientConfig { platform: HUB.into(), name: Some("Demo hub".into()), token: SecretString::new(HUB_TOKEN) }];
+    let app = Application::build(config).await?;
+    let own: Vec<SeedEnterprise> = seed.enterprises.iter().filter(|e| e.id == enterprise).cloned().collect();
+    anyhow::ensure!(!own.is_empty(), "the seed file has no enterprise `{enterprise}`");
+    store::seed::load(app.store(), SeedFile { enterprises: own }).await?;
+    Ok(app)
+}
+
+pub async fn run(options: DemoOptions) -> anyhow::Result<()> {
+    std::fs::create_dir_all(&options.data_dir)
+        .map_err(|e| anyhow::anyhow!("creating {}: {e}", options.data_dir.display()))?;
+    let text = std::fs::read_to_string(&options.seed_file)
+        .map_err(|e| anyhow::anyhow!("reading {}: {e}", options.seed_file.display()))?;
+    let seed: SeedFile = serde_json::from_str(&text)?;
+    let next = |offset: u16| if options.port == 0 { 0 } else { options.port.saturating_add(offset) };
+    let farm = producer(&options, &seed, "green-acres", next(1)).await?;
+    let mill = producer(&options, &seed, "hillside-mill", next(2)).await?;
+
+    let mut trader_config = config(&options.data_dir, HUB, options.port);
+    trader_config.peers = [("green-acres", &farm), ("hillside-mill", &mill)]
+        .into_iter()
+        .map(|(id, app)| PeerConfig {
+            id: id.into(),
+            trader: HUB.into(),
+            name: None,
+            base_url: app.base_url().to_owned(),
+            enterprise: id.into(),
+            token: SecretString::new(HUB_TOKEN),
+            timeout_ms: 3_000,
+        })
+        .collect();
+    let trader = Application::build(trader_config).await?;
+    let store = trader.store().clone();
+    store.upsert_enterprise(HUB, "Demo hub", Some("Sells the farm's and the mill's products")).await?;
+    let session = match store.sales_sessions(HUB).await?.into_iter().find(|s| s.ends_at > Utc::now()) {
+        Some(open) => open,
+        None => {
+            let now = Utc::now();
+            let peers = vec!["green-acres".to_owned(), "hillside-mill".to_owned()];
+            store
+                .create_sales_session(HUB, "Demo week", now - Duration::hours(1), now + Duration::days(7), &peers)
+                .await?
+        }
+    };
+
+    let graphql = format!("{}/graphql", trader.base_url());
+    let service = trader.trader().clone();
+    let shutdown = tokio::sync::watch::channel(false);
+    let mut servers = Vec::new();
+    for app in [farm, mill, trader] {
+        let mut stop = shutdown.1.clone();
+        servers.push(tokio::spawn(app.serve(async move {
+            let _ = stop.changed().await;
+        })));
+    }
+
+    // A checkout of real offers, one from each producer, read from the producers over DFC.
+    let mut offers = Vec::new();
+    for part in service.session_catalogue(session.id).await? {
+        match part.result {
+            Ok(list) => offers.extend(list.into_iter().next()),
+            Err(e) => anyhow::bail!("the demo producer {} does not answer: {e}", part.peer.id),
+        }
+    }
+    let lines: Vec<_> = offers.iter().map(|o| json!({"offerId": o.offer_iri, "quantity": 2})).collect();
+    let variables = json!({"input": {
+        "idempotencyKey": format!("demo-{}", uuid::Uuid::new_v4()),
+        "salesSessionId": session.id.to_string(),
+        "customerId": "demo-customer",
+        "contact": {"name": "Demo Customer", "email": "customer@example.org"},
+        "lines": lines,
+    }});
+    let body = json!({"query": CHECKOUT, "variables": variables});
+    let pretty = serde_json::to_string_pretty(&variables)?;
+    let report = format!(
+        "\norderhub demo is running (Ctrl-C stops it).\n\n\
+         GraphiQL:   {graphql}\n\
+         Session:    {session}\n\n\
+         Browse the session's catalogue, fanned out to both producers:\n\n{CATALOGUE}\n\n\
+         with variables {{\"id\": \"{session}\"}}\n\n\
+         Check out (paste the mutation, then the variables below it):\n\n{CHECKOUT}\n\n{pretty}\n\n\
+         Or with curl:\n\ncurl -s -H 'content-type: application/json' {graphql} -d '{body}'\n\n\
+         DEMO-REQUEST {body}\n",
+        session = session.id,
+    );
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    out.write_all(report.as_bytes())?;
+    out.flush()?;
+    drop(out);
+
+    crate::shutdown_signal().await;
+    let _ = shutdown.0.send(true);
+    for server in servers {
+        server.await??;
+    }
+    Ok(())
+}
+
+const CATALOGUE: &str = "query Catalogue($id: ID!) {
+  salesSession(id: $id) {
+    name
+    catalogue {
+      offers { id name producer { name } price { amount currency } stockManaged available }
+      errors { producer { name } code message }
+    }
+  }
+}";
+
+const CHECKOUT: &str = "mutation Checkout($input: CheckoutInput!) {
+  checkout(input: $input) {
+    id
+    total { amount currency }
+    lines { name quantity producer { name } producerOrder { deliveryState remoteId } }
+  }
+}";
