@@ -213,6 +213,9 @@ impl Config {
             if client.platform.trim().is_empty() {
                 anyhow::bail!("a client has an empty platform id");
             }
+            if client.platform == crate::peers::LOCAL_CLIENT {
+                anyhow::bail!("the client id `{}` is reserved for this platform's own traders", client.platform);
+            }
             if client.token.expose().len() < 12 {
                 anyhow::bail!("the token of client `{}` is shorter than 12 characters", client.platform);
             }

@@ -27,7 +27,7 @@ pub use config::Config;
 use crate::dfc::urls::Urls;
 use crate::dfc_api::Clients;
 use crate::http::AppState;
-use crate::peers::PeerClient;
+use crate::peers::{LOCAL_CLIENT, LocalProducers, PeerClient};
 use crate::store::Store;
 use crate::trader::{DeliverySettings, Trader};
 
@@ -52,6 +52,8 @@ impl Application {
             let count = store::seed::load_file(&store, seed).await?;
             tracing::info!(products = count, file = %seed.display(), "seed loaded");
         }
+        // Our own traders' orders at our own producers are filed under this platform id.
+        store.upsert_platform(LOCAL_CLIENT, "Traders hosted on this platform").await?;
         for peer in &config.peers {
             store
                 .upsert_peer(entity::peer::Model {
@@ -71,7 +73,7 @@ impl Application {
         let base_url = config.public_base_url(address);
         let trader = Trader::new(
             store.clone(),
-            PeerClient::new()?,
+            PeerClient::new()?.with_local(LocalProducers::new(store.clone(), &base_url)),
             config.peers.iter().map(|p| (p.id.clone(), p.token.clone())).collect(),
             Urls::new(&base_url),
             DeliverySettings {

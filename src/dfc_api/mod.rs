@@ -3,7 +3,7 @@
 
 mod auth;
 mod error;
-mod orders;
+pub mod orders;
 
 use axum::Router;
 use axum::extract::{Path, State};
@@ -30,7 +30,7 @@ pub fn router() -> Router<AppState> {
         .route("/api/dfc/enterprises/{enterprise}/orders", get(orders::list).post(orders::create))
         .route(
             "/api/dfc/enterprises/{enterprise}/orders/{id}",
-            get(orders::show).put(orders::replace).delete(orders::cancel),
+            get(orders::show).put(orders::replace_handler).delete(orders::cancel),
         )
 }
 

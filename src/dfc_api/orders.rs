@@ -8,11 +8,12 @@ use axum::response::{IntoResponse, Response};
 
 use super::{ApiError, CallingPlatform, JsonLd, known_enterprise, ok};
 use crate::dfc::model::{Document, Order};
+use crate::dfc::urls::Urls;
 use crate::dfc::urls::{LocalResource, parse_local_resource};
 use crate::dfc::{read_document, writer};
 use crate::domain::{OrderStatus, Quantity};
 use crate::http::AppState;
-use crate::store::{LineRequest, OrderRequest, SaleSessionInfo};
+use crate::store::{IncomingOrder, LineRequest, OrderRequest, SaleSessionInfo, Store};
 
 /// Reads the body up to the configured limit and parses it as DFC JSON-LD.
 async fn read_payload(state: &AppState, headers: &HeaderMap, body: Body) -> Result<Document, ApiError> {
@@ -105,16 +106,19 @@ fn is_placeholder(iri: &str) -> bool {
     iri.ends_with('#')
 }
 
-pub async fn create(
-    State(state): State<AppState>,
-    CallingPlatform(client): CallingPlatform,
-    Path(enterprise): Path<String>,
-    headers: HeaderMap,
-    body: Body,
-) -> Result<Response, ApiError> {
-    known_enterprise(&state, &enterprise).await?;
-    let document = read_payload(&state, &headers, body).await?;
-    let order = the_order(&document)?;
+/// The producer's order rules on a parsed payload, shared by the HTTP handlers and by traders
+/// hosted on this same platform (which reach their producers without HTTP).
+pub async fn place(
+    store: &Store,
+    urls: &Urls,
+    enterprise: &str,
+    client: &str,
+    document: &Document,
+) -> Result<IncomingOrder, ApiError> {
+    if store.enterprise(enterprise).await?.is_none() {
+        return Err(ApiError::NotFound("enterprise"));
+    }
+    let order = the_order(document)?;
     match order.order_status {
         None | Some(OrderStatus::Draft | OrderStatus::Held) => {}
         Some(other) => {
@@ -125,7 +129,7 @@ pub async fn create(
             });
         }
     }
-    let request = order_request(order, &enterprise)?;
+    let request = order_request(order, enterprise)?;
     if request.lines.iter().all(|line| line.quantity.is_zero()) {
         return Err(ApiError::Unprocessable {
             code: "EMPTY_ORDER",
@@ -133,12 +137,50 @@ pub async fn create(
             message: "a new order needs at least one line with a quantity above 0".into(),
         });
     }
-    let placed = state
-        .store
-        .place_order(&enterprise, &client, request)
+    let placed = store
+        .place_order(enterprise, client, request)
         .await
-        .map_err(|e| ApiError::from_order_error(e, |id| state.urls.supplied_product(&enterprise, id)))?;
+        .map_err(|e| ApiError::from_order_error(e, |id| urls.supplied_product(enterprise, id)))?;
     tracing::info!(order = placed.id, lines = placed.lines.len(), "order placed");
+    Ok(placed)
+}
+
+/// A full replacement (or a state change) of one of `client`'s orders.
+pub async fn replace(
+    store: &Store,
+    urls: &Urls,
+    enterprise: &str,
+    client: &str,
+    id: i64,
+    document: &Document,
+) -> Result<IncomingOrder, ApiError> {
+    if store.enterprise(enterprise).await?.is_none() {
+        return Err(ApiError::NotFound("enterprise"));
+    }
+    let order = the_order(document)?;
+    let requested = order.order_status.unwrap_or(OrderStatus::Held);
+    // A PUT that only moves a Held order to Complete or Cancelled, without any line, keeps the
+    // lines; with Held, an empty line list means "nothing any more".
+    let lines_given = !order.lines.is_empty() || requested == OrderStatus::Held || requested == OrderStatus::Draft;
+    let request = if lines_given { Some(order_request(order, enterprise)?) } else { None };
+    let updated = store
+        .update_order(enterprise, client, id, requested, request)
+        .await
+        .map_err(|e| ApiError::from_order_error(e, |pid| urls.supplied_product(enterprise, pid)))?;
+    tracing::info!(order = updated.id, status = %updated.status, lines = updated.lines.len(), "order replaced");
+    Ok(updated)
+}
+
+pub async fn create(
+    State(state): State<AppState>,
+    CallingPlatform(client): CallingPlatform,
+    Path(enterprise): Path<String>,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<Response, ApiError> {
+    known_enterprise(&state, &enterprise).await?;
+    let document = read_payload(&state, &headers, body).await?;
+    let placed = place(&state.store, &state.urls, &enterprise, &client, &document).await?;
     let location = state.urls.order(&enterprise, placed.id);
     let mut response = JsonLd(StatusCode::CREATED, writer::order(&state.urls, &placed)).into_response();
     if let Ok(value) = HeaderValue::from_str(&location) {
@@ -147,7 +189,7 @@ pub async fn create(
     Ok(response)
 }
 
-pub async fn replace(
+pub async fn replace_handler(
     State(state): State<AppState>,
     CallingPlatform(client): CallingPlatform,
     Path((enterprise, id)): Path<(String, String)>,
@@ -157,18 +199,7 @@ pub async fn replace(
     known_enterprise(&state, &enterprise).await?;
     let id = parse_order_id(&id)?;
     let document = read_payload(&state, &headers, body).await?;
-    let order = the_order(&document)?;
-    let requested = order.order_status.unwrap_or(OrderStatus::Held);
-    // A PUT that only moves a Held order to Complete or Cancelled, without any line, keeps the
-    // lines; with Held, an empty line list means "nothing any more".
-    let lines_given = !order.lines.is_empty() || requested == OrderStatus::Held || requested == OrderStatus::Draft;
-    let request = if lines_given { Some(order_request(order, &enterprise)?) } else { None };
-    let updated = state
-        .store
-        .update_order(&enterprise, &client, id, requested, request)
-        .await
-        .map_err(|e| ApiError::from_order_error(e, |pid| state.urls.supplied_product(&enterprise, pid)))?;
-    tracing::info!(order = updated.id, status = %updated.status, lines = updated.lines.len(), "order replaced");
+    let updated = replace(&state.store, &state.urls, &enterprise, &client, id, &document).await?;
     Ok(ok(writer::order(&state.urls, &updated)))
 }
 

@@ -2,6 +2,8 @@
 //! classified so callers can decide (retry later, tell the customer, show a per-platform error).
 //! Payloads coming back are read with the same lenient reader as inbound ones, and bounded.
 
+mod local;
+
 use std::time::Duration;
 
 use reqwest::StatusCode;
@@ -85,24 +87,40 @@ impl PeerError {
     }
 }
 
+pub use local::{LOCAL_CLIENT, LocalProducers};
+
 /// The one outbound client: built once, connections pooled, each call under its peer's deadline.
+/// Producers of this same platform are served by `local`, without HTTP.
 #[derive(Clone)]
 pub struct PeerClient {
     http: reqwest::Client,
+    local: Option<LocalProducers>,
 }
 
 impl PeerClient {
+    pub fn with_local(mut self, local: LocalProducers) -> PeerClient {
+        self.local = Some(local);
+        self
+    }
+
+    fn local_for(&self, peer: &Peer) -> Option<&LocalProducers> {
+        self.local.as_ref().filter(|local| local.serves(peer))
+    }
+
     pub fn new() -> anyhow::Result<PeerClient> {
         let http = reqwest::Client::builder()
             .connect_timeout(Duration::from_secs(5))
             .pool_idle_timeout(Duration::from_secs(60))
             .user_agent(concat!("orderhub/", env!("CARGO_PKG_VERSION")))
             .build()?;
-        Ok(PeerClient { http })
+        Ok(PeerClient { http, local: None })
     }
 
     /// The producer's catalogue.
     pub async fn catalogue(&self, peer: &Peer) -> Result<Document, PeerError> {
+        if let Some(local) = self.local_for(peer) {
+            return local.catalogue(peer).await;
+        }
         let request = self.http.get(peer.catalogue_url());
         let (_, body) = self.call(peer, request).await?;
         parse(&body)
@@ -110,6 +128,9 @@ impl PeerClient {
 
     /// POSTs a new order; returns the producer's id for it and its answer.
     pub async fn place_order(&self, peer: &Peer, order: &Value) -> Result<(String, Document), PeerError> {
+        if let Some(local) = self.local_for(peer) {
+            return local.place_order(peer, order).await;
+        }
         let request =
             self.http.post(peer.orders_url()).header("content-type", "application/ld+json").body(order.to_string());
         let (location, body) = self.call(peer, request).await?;
@@ -123,6 +144,9 @@ impl PeerClient {
 
     /// PUTs the whole order again (full replacement).
     pub async fn replace_order(&self, peer: &Peer, order_iri: &str, order: &Value) -> Result<Document, PeerError> {
+        if let Some(local) = self.local_for(peer) {
+            return local.replace_order(peer, order_iri, order).await;
+        }
         let request = self.http.put(order_iri).header("content-type", "application/ld+json").body(order.to_string());
         let (_, body) = self.call(peer, request).await?;
         parse(&body)
@@ -186,7 +210,7 @@ fn parse(body: &[u8]) -> Result<Document, PeerError> {
 }
 
 /// Reads a refusal: our own error shape (with `shortages`), or whatever text the peer sent.
-fn rejection(status: StatusCode, body: &[u8]) -> PeerError {
+pub(crate) fn rejection(status: StatusCode, body: &[u8]) -> PeerError {
     let json: Option<Value> = serde_json::from_slice(body).ok();
     let error = json.as_ref().map(|j| j.get("error").unwrap_or(j));
     let code = error.and_then(|e| e.get("code")).and_then(Value::as_str).map(str::to_owned);

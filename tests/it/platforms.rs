@@ -409,15 +409,151 @@ async fn the_catalogue_answers_in_time_while_a_producer_hangs() {
     assert_eq!(offers.len(), 3, "the farm's three offers are there");
     assert!(offers.iter().all(|o| o["producer"]["id"] == "farm"));
 
-    // A producer answering garbage is a per-platform error too.
-    p.mill_proxy.forward_to("127.0.0.1:9".parse().expect("addr"));
-    let answer = p
-        .trader
+    // A producer answering garbage, or nobody answering at all, is a per-platform error too.
+    for (break_link, code) in [(Proxy::garbage as fn(&Proxy), "PEER_BAD_PAYLOAD"), (Proxy::refuse, "PEER_UNAVAILABLE")]
+    {
+        break_link(&p.mill_proxy);
+        let answer = p
+            .trader
+            .graphql_ok(
+                "query($id: ID!) { salesSession(id: $id) { catalogue { offers { id } errors { code } } } }",
+                json!({"id": p.session}),
+            )
+            .await;
+        assert_eq!(answer["salesSession"]["catalogue"]["errors"][0]["code"], code, "{answer}");
+        assert_eq!(answer["salesSession"]["catalogue"]["offers"].as_array().map(Vec::len), Some(3));
+    }
+    p.assert_no_personal_data();
+}
+
+#[tokio::test]
+async fn checkout_refuses_what_cannot_be_an_order() {
+    let p = platforms().await;
+    let carrots = p.farm().product("farm", "CARROT").await;
+    let offer = p.offer(p.farm(), "farm", carrots.id);
+    let code = |answer: &Value| answer["errors"][0]["extensions"]["code"].as_str().map(str::to_owned);
+
+    let unknown = p.checkout("k1", &[(p.offer(p.farm(), "farm", 99_999), 1)]).await;
+    assert_eq!(code(&unknown).as_deref(), Some("UNKNOWN_OFFER"), "{unknown}");
+    let elsewhere = p.checkout("k2", &[("https://elsewhere.example/offers/1".into(), 1)]).await;
+    assert_eq!(code(&elsewhere).as_deref(), Some("UNKNOWN_OFFER"));
+    for quantity in [0, -3, 2_000_000] {
+        let bad = p.checkout("k3", &[(offer.clone(), quantity)]).await;
+        assert_eq!(code(&bad).as_deref(), Some("BAD_USER_INPUT"), "{quantity}: {bad}");
+    }
+    let empty = p.checkout("k4", &[]).await;
+    assert_eq!(code(&empty).as_deref(), Some("BAD_USER_INPUT"));
+    let blank_key = p.checkout("", &[(offer.clone(), 1)]).await;
+    assert_eq!(code(&blank_key).as_deref(), Some("BAD_USER_INPUT"));
+
+    // A session that has ended takes no more orders.
+    p.trader.graphql_ok("mutation($id: ID!) { endSalesSession(id: $id) { open } }", json!({"id": p.session})).await;
+    let late = p.checkout("k5", &[(offer, 1)]).await;
+    assert_eq!(code(&late).as_deref(), Some("SESSION_CLOSED"), "{late}");
+    let orders = p.trader.graphql_ok("{ orders { totalCount } }", json!({})).await;
+    assert_eq!(orders["orders"]["totalCount"], 0);
+    assert_eq!(p.farm().stock("farm", "CARROT").await, (10, 0));
+    p.assert_no_personal_data();
+}
+
+#[tokio::test]
+async fn orders_are_listed_filtered_and_paged() {
+    let p = platforms().await;
+    let eggs = p.farm().product("farm", "EGGS").await;
+    let offer = p.offer(p.farm(), "farm", eggs.id);
+    let mut ids = Vec::new();
+    for i in 0..5 {
+        let placed = p.checkout(&format!("page-{i}"), &[(offer.clone(), 1)]).await;
+        ids.push(placed["data"]["checkout"]["id"].as_str().expect("id").to_owned());
+    }
+    let page = |after: Value| {
+        let trader = &p.trader;
+        async move {
+            trader
+                .graphql_ok(
+                    "query($after: String) { orders(first: 2, after: $after, filter: {customerId: \"customer-42\", paymentStatus: UNPAID}) { totalCount nextCursor items { id } } }",
+                    json!({"after": after}),
+                )
+                .await
+        }
+    };
+    let mut seen = Vec::new();
+    let mut cursor = Value::Null;
+    loop {
+        let answer = page(cursor).await;
+        assert_eq!(answer["orders"]["totalCount"], 5);
+        seen.extend(
+            answer["orders"]["items"]
+                .as_array()
+                .expect("items")
+                .iter()
+                .map(|o| o["id"].as_str().expect("id").to_owned()),
+        );
+        cursor = answer["orders"]["nextCursor"].clone();
+        if cursor.is_null() {
+            break;
+        }
+    }
+    ids.reverse();
+    assert_eq!(seen, ids, "newest first, each once");
+    let none =
+        p.trader.graphql_ok("{ orders(filter: {customerId: \"someone-else\"}) { totalCount } }", json!({})).await;
+    assert_eq!(none["orders"]["totalCount"], 0);
+    p.assert_no_personal_data();
+}
+
+/// A producer hosted on the trader's own platform is reached through the same interface, without
+/// HTTP: its token is known to nobody, so any HTTP call would be refused.
+#[tokio::test]
+async fn a_producer_on_the_same_platform_is_reached_without_http() {
+    let port = std::net::TcpListener::bind("127.0.0.1:0").expect("free port").local_addr().expect("addr").port();
+    let base = format!("http://127.0.0.1:{port}");
+    let app = spawn_app_with(|c| {
+        c.listen = format!("127.0.0.1:{port}").parse().expect("addr");
+        c.base_url = Some(base.clone());
+        c.peers = vec![PeerConfig {
+            id: "farm-here".into(),
+            trader: "farm".into(),
+            name: None,
+            base_url: base.clone(),
+            enterprise: "farm".into(),
+            token: SecretString::new("known-to-nobody-at-all"),
+            timeout_ms: 1_000,
+        }];
+    })
+    .await;
+    let session = app
         .graphql_ok(
-            "query($id: ID!) { salesSession(id: $id) { catalogue { errors { code } } } }",
-            json!({"id": p.session}),
+            "mutation { createSalesSession(input: {traderId: \"farm\", name: \"Farm shop\", beginsAt: \"2024-01-01T00:00:00Z\", endsAt: \"2099-01-01T00:00:00Z\", producerIds: [\"farm-here\"]}) { id catalogue { offers { id } errors { code } } } }",
+            json!({}),
         )
         .await;
-    assert_eq!(answer["salesSession"]["catalogue"]["errors"][0]["code"], "PEER_UNAVAILABLE");
-    p.assert_no_personal_data();
+    let session = &session["createSalesSession"];
+    assert_eq!(session["catalogue"]["offers"].as_array().map(Vec::len), Some(3), "{session}");
+    let carrots = app.product("farm", "CARROT").await;
+    let answer = app
+        .graphql(
+            CHECKOUT,
+            json!({"input": {"idempotencyKey": "here", "salesSessionId": session["id"], "customerId": "c1",
+                   "lines": [{"offerId": app.offer_iri("farm", carrots.id), "quantity": 3}]}}),
+        )
+        .await;
+    assert!(answer.get("errors").is_none(), "{answer}");
+    assert_eq!(answer["data"]["checkout"]["lines"][0]["producerOrder"]["deliveryState"], "DELIVERED");
+    assert_eq!(app.stock("farm", "CARROT").await, (10, 3));
+    let orders = app.store.incoming_orders("farm", Some("local"), None).await.expect("orders");
+    assert_eq!(orders.len(), 1);
+    assert_eq!(orders[0].buyer.as_deref(), Some(format!("{base}/api/dfc/enterprises/farm").as_str()));
+
+    // Refusals come back the same way as over HTTP.
+    let greedy = app
+        .graphql(
+            CHECKOUT,
+            json!({"input": {"idempotencyKey": "greedy", "salesSessionId": session["id"], "customerId": "c2",
+                   "lines": [{"offerId": app.offer_iri("farm", carrots.id), "quantity": 9}]}}),
+        )
+        .await;
+    assert_eq!(greedy["errors"][0]["extensions"]["code"], "OUT_OF_STOCK", "{greedy}");
+    assert_eq!(greedy["errors"][0]["extensions"]["shortages"][0]["available"], "7");
+    assert_eq!(app.stock("farm", "CARROT").await, (10, 3));
 }

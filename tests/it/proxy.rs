@@ -11,6 +11,7 @@ use tokio::net::{TcpListener, TcpStream};
 const FORWARD: u8 = 0;
 const HANG: u8 = 1;
 const REFUSE: u8 = 2;
+const GARBAGE: u8 = 3;
 
 pub struct Proxy {
     pub addr: SocketAddr,
@@ -55,6 +56,11 @@ impl Proxy {
         self.mode.store(REFUSE, Ordering::SeqCst);
     }
 
+    /// Answers every request `200 OK` with a body that is not JSON-LD.
+    pub fn garbage(&self) {
+        self.mode.store(GARBAGE, Ordering::SeqCst);
+    }
+
     /// Everything the platform behind received so far, as text.
     pub fn received(&self) -> String {
         String::from_utf8_lossy(&self.received.lock().expect("lock")).into_owned()
@@ -70,6 +76,18 @@ impl Drop for Proxy {
 async fn relay(mut inbound: TcpStream, target: SocketAddr, mode: Arc<AtomicU8>, received: Arc<Mutex<Vec<u8>>>) {
     match mode.load(Ordering::SeqCst) {
         REFUSE => return,
+        GARBAGE => {
+            let mut request = [0u8; 8192];
+            let _ = inbound.read(&mut request).await;
+            let body = "<html>Service temporarily replaced by a parking page</html>";
+            let answer = format!(
+                "HTTP/1.1 200 OK\r\ncontent-type: text/html\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+                body.len()
+            );
+            let _ = inbound.write_all(answer.as_bytes()).await;
+            let _ = inbound.shutdown().await;
+            return;
+        }
         HANG => {
             let mut sink = [0u8; 4096];
             // Read and never answer, until the caller gives up.
