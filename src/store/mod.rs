@@ -72,7 +72,7 @@ impl Store {
         let url = sqlite_url_with_create(database_url)?;
         let mut options = ConnectOptions::new(url.clone());
         options
-            .max_connections(if url.starts_with("sqlite:") { 4 } else { 16 })
+            .max_connections(if url.starts_with("sqlite:") { 4 } else { 32 })
             .acquire_timeout(Duration::from_secs(5))
             .connect_timeout(Duration::from_secs(10))
             .sqlx_logging(false);

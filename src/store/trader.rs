@@ -67,7 +67,36 @@ pub struct ProducerOrderPlan {
     pub lines: BTreeMap<(String, String), i64>,
 }
 
+/// Held while one replica sends a producer order; dropping it lets the next one in.
+pub struct SendLock {
+    _txn: Option<sea_orm::DatabaseTransaction>,
+}
+
 impl Store {
+    /// One sender per producer order across replicas: a PostgreSQL advisory lock held by an open
+    /// transaction until the guard drops, or None when another replica is sending it right now
+    /// (it will send what we would have: the order is recomputed under the lock). SQLite has one
+    /// process, where the caller's in-process lock is enough. The lock is not a row lock, so the
+    /// sender can still update the row.
+    pub async fn try_lock_producer_order_send(&self, id: Uuid) -> Result<Option<SendLock>, StoreError> {
+        if self.backend() != sea_orm::DbBackend::Postgres {
+            return Ok(Some(SendLock { _txn: None }));
+        }
+        let txn = sea_orm::TransactionTrait::begin(&self.db).await?;
+        let key = i64::from_be_bytes(id.as_bytes()[..8].try_into().unwrap_or_default());
+        let row = sea_orm::ConnectionTrait::query_one_raw(
+            &txn,
+            sea_orm::Statement::from_sql_and_values(
+                sea_orm::DbBackend::Postgres,
+                "SELECT pg_try_advisory_xact_lock($1) AS locked",
+                [key.into()],
+            ),
+        )
+        .await?;
+        let locked = row.map(|r| r.try_get::<bool>("", "locked")).transpose()?.unwrap_or(false);
+        Ok(locked.then_some(SendLock { _txn: Some(txn) }))
+    }
+
     pub async fn upsert_peer(&self, model: peer::Model) -> Result<(), StoreError> {
         let active = peer::ActiveModel {
             id: Set(model.id),

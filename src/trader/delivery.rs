@@ -17,6 +17,9 @@ use crate::peers::PeerError;
 use crate::store::StoreError;
 use crate::store::trader::ProducerOrderPlan;
 
+/// How many producer orders the outbox worker sends at once.
+const SENDS_AT_ONCE: usize = 8;
+
 #[derive(Clone, Copy, Debug)]
 pub struct DeliverySettings {
     /// How often the outbox worker looks for due sends.
@@ -63,12 +66,18 @@ pub enum DeliveryError {
     Peer(#[from] PeerError),
     #[error(transparent)]
     Store(#[from] StoreError),
+    #[error("another replica is sending this producer order")]
+    SentElsewhere,
 }
 
 impl Trader {
     /// Recomputes the producer order and sends it; records the outcome for the outbox.
     pub async fn deliver(&self, producer_order: Uuid) -> Result<(), DeliveryError> {
-        let _one_writer = self.locks.lock(producer_order).await;
+        let _one_writer_here = self.locks.lock(producer_order).await;
+        let Some(_one_writer_anywhere) = self.store.try_lock_producer_order_send(producer_order).await? else {
+            // Another replica is sending this order; what it sends includes every committed change.
+            return Err(DeliveryError::SentElsewhere);
+        };
         let Some(plan) = self.store.producer_order_plan(producer_order).await? else { return Ok(()) };
         let version = plan.order.version;
         let peer = self.peer(&plan.peer);
@@ -152,17 +161,20 @@ impl Trader {
 
     /// Delivers every due producer order, until `shutdown` resolves.
     pub async fn run_outbox(self, mut shutdown: tokio::sync::watch::Receiver<bool>) {
+        use futures::StreamExt;
         loop {
             match self.store.due_producer_orders(Utc::now(), 32).await {
                 Ok(due) => {
-                    let sends = due.into_iter().map(|po| {
-                        let trader = self.clone();
-                        async move {
-                            // Failures are recorded on the producer order; nothing more to do here.
-                            let _ = trader.deliver(po.id).await;
-                        }
-                    });
-                    futures::future::join_all(sends).await;
+                    // A few at a time: each send holds a database connection while it waits.
+                    futures::stream::iter(due)
+                        .for_each_concurrent(SENDS_AT_ONCE, |po| {
+                            let trader = self.clone();
+                            async move {
+                                // Failures are recorded on the producer order; nothing more to do.
+                                let _ = trader.deliver(po.id).await;
+                            }
+                        })
+                        .await;
                 }
                 Err(e) => tracing::error!(error = %e, "outbox poll failed"),
             }

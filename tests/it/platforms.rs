@@ -557,3 +557,22 @@ async fn a_producer_on_the_same_platform_is_reached_without_http() {
     assert_eq!(greedy["errors"][0]["extensions"]["shortages"][0]["available"], "7");
     assert_eq!(app.stock("farm", "CARROT").await, (10, 3));
 }
+
+/// Replicas on one PostgreSQL never send the same producer order at once (SQLite has one process,
+/// where the in-process lock serialises sends).
+#[tokio::test]
+async fn one_sender_per_producer_order_across_replicas() {
+    let app = spawn_app().await;
+    let replica = orderhub::store::Store::connect(&app.config_database_url()).await.expect("second replica connects");
+    let id = uuid::Uuid::new_v4();
+    let held = app.store.try_lock_producer_order_send(id).await.expect("lock").expect("free at first");
+    let contended = replica.try_lock_producer_order_send(id).await.expect("lock");
+    if replica.backend() == sea_orm::DbBackend::Postgres {
+        assert!(contended.is_none(), "a second replica must not send while the first does");
+        drop(held);
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        assert!(replica.try_lock_producer_order_send(id).await.expect("lock").is_some(), "free again once released");
+    } else {
+        assert!(contended.is_some());
+    }
+}

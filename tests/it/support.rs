@@ -138,6 +138,10 @@ impl TestApp {
         format!("{}{path}", self.base)
     }
 
+    pub fn config_database_url(&self) -> String {
+        self.config.database_url.clone()
+    }
+
     pub fn orders_url(&self, enterprise: &str) -> String {
         self.url(&format!("/api/dfc/enterprises/{enterprise}/orders"))
     }
