@@ -93,38 +93,39 @@ impl TraderQuery {
 
     #[graphql(entity)]
     async fn find_order_by_id(&self, ctx: &Context<'_>, id: ID) -> Result<Option<Order>> {
-        let Ok(uuid) = Uuid::from_str(&id) else {
-            ctx.add_error(coded("not an order id", "BAD_USER_INPUT").into_server_error(ctx.item.pos));
-            return Ok(None);
-        };
-        match ctx.data_unchecked::<DataLoader<TraderLoader>>().load_one(OrderKey(uuid)).await {
-            Ok(found) => Ok(found.map(Order)),
-            Err(err) => {
-                ctx.add_error(err.into_server_error(ctx.item.pos));
-                Ok(None)
-            }
-        }
+        Ok(load_entity(ctx, &id, "order", OrderKey).await.map(Order))
     }
 
     #[graphql(entity)]
     async fn find_sale_session_by_id(&self, ctx: &Context<'_>, id: ID) -> Result<Option<SaleSession>> {
-        let Ok(uuid) = Uuid::from_str(&id) else {
-            ctx.add_error(coded("not a sales session id", "BAD_USER_INPUT").into_server_error(ctx.item.pos));
-            return Ok(None);
-        };
-        match ctx.data_unchecked::<DataLoader<TraderLoader>>().load_one(SessionKey(uuid)).await {
-            Ok(found) => Ok(found.map(SaleSession)),
-            Err(err) => {
-                ctx.add_error(err.into_server_error(ctx.item.pos));
-                Ok(None)
-            }
-        }
+        Ok(load_entity(ctx, &id, "sales session", SessionKey).await.map(SaleSession))
     }
 
     /// Customers are owned by another subgraph; this one adds their orders.
     #[graphql(entity)]
     async fn find_customer_by_id(&self, id: ID) -> Customer {
         Customer { id }
+    }
+}
+
+/// Resolves one `_entities` representation. A bad id or a failed load is reported beside the
+/// others' results and resolves to null, never failing the whole `_entities` answer.
+async fn load_entity<K, V>(ctx: &Context<'_>, id: &ID, what: &str, key: fn(Uuid) -> K) -> Option<V>
+where
+    TraderLoader: Loader<K, Value = V, Error = async_graphql::Error>,
+    K: Send + Sync + std::hash::Hash + Eq + Clone + 'static,
+    V: Send + Sync + Clone + 'static,
+{
+    let Ok(uuid) = Uuid::from_str(id) else {
+        ctx.add_error(coded(format!("not a {what} id"), "BAD_USER_INPUT").into_server_error(ctx.item.pos));
+        return None;
+    };
+    match ctx.data_unchecked::<DataLoader<TraderLoader>>().load_one(key(uuid)).await {
+        Ok(found) => found,
+        Err(err) => {
+            ctx.add_error(err.into_server_error(ctx.item.pos));
+            None
+        }
     }
 }
 
