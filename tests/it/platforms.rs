@@ -576,3 +576,95 @@ async fn one_sender_per_producer_order_across_replicas() {
         assert!(contended.is_some());
     }
 }
+
+/// The federation tools (npm) the gateway test runs; installed once from the lock file.
+fn federation_tools() -> std::path::PathBuf {
+    let dir = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tools/federation");
+    if !dir.join("node_modules/@apollo/gateway").exists() {
+        let status = std::process::Command::new("npm")
+            .args(["ci", "--no-audit", "--no-fund", "--loglevel=error"])
+            .current_dir(&dir)
+            .status()
+            .expect("npm runs (Node 20 and npm are needed for the federation tests)");
+        assert!(status.success(), "npm ci in tools/federation failed");
+    }
+    dir
+}
+
+/// A real Apollo Gateway (npm @apollo/gateway 2.14.4) composes orderhub with a customers subgraph
+/// and serves checkout and orders through it.
+#[tokio::test]
+async fn a_real_gateway_serves_checkout_and_orders() {
+    use std::io::{BufRead, BufReader};
+    use std::process::{Command, Stdio};
+
+    let p = platforms().await;
+    let tools = federation_tools();
+    let mut gateway = Command::new("node")
+        .arg("gateway.mjs")
+        .arg(concat!(env!("CARGO_MANIFEST_DIR"), "/schema.graphql"))
+        .arg(p.trader.url("/graphql"))
+        .current_dir(&tools)
+        .env("APOLLO_TELEMETRY_DISABLED", "true")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("node starts");
+    let stdout = gateway.stdout.take().expect("stdout");
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            if let Some(url) = line.strip_prefix("GATEWAY ") {
+                let _ = tx.send(url.to_owned());
+            }
+        }
+    });
+    let url = rx.recv_timeout(Duration::from_secs(60)).expect("the gateway starts");
+    let ask = |query: &'static str, variables: Value| {
+        let (http, url) = (p.trader.http.clone(), url.clone());
+        async move {
+            let answer: Value = http
+                .post(&url)
+                .json(&json!({"query": query, "variables": variables}))
+                .send()
+                .await
+                .expect("gateway answers")
+                .json()
+                .await
+                .expect("json");
+            answer
+        }
+    };
+
+    let carrots = p.farm().product("farm", "CARROT").await;
+    let flour = p.mill.product("mill", "FLOUR").await;
+    let placed = ask(
+        "mutation($input: CheckoutInput!) { checkout(input: $input) { id total { amount } } }",
+        json!({"input": {
+            "idempotencyKey": "through-the-gateway", "salesSessionId": p.session, "customerId": "customer-42",
+            "contact": {"name": CUSTOMER_NAME, "email": CUSTOMER_EMAIL, "address": CUSTOMER_ADDRESS},
+            "lines": [{"offerId": p.offer(p.farm(), "farm", carrots.id), "quantity": 1},
+                      {"offerId": p.offer(&p.mill, "mill", flour.id), "quantity": 1}]}}),
+    )
+    .await;
+    assert!(placed.get("errors").is_none(), "{placed}");
+    let id = placed["data"]["checkout"]["id"].as_str().expect("order id").to_owned();
+    let order = ask(
+        "query($id: ID!) { order(id: $id) { id customer { id } saleSession { name producerOrders { deliveryState } } lines { name producerOrder { deliveryState } } } }",
+        json!({"id": id}),
+    )
+    .await;
+    drop(gateway.stdin.take());
+    let _ = gateway.kill();
+    let _ = gateway.wait();
+    assert!(order.get("errors").is_none(), "{order}");
+    let order = &order["data"]["order"];
+    assert_eq!(order["customer"]["id"], "customer-42");
+    assert_eq!(order["saleSession"]["name"], "This week");
+    assert_eq!(order["lines"].as_array().map(Vec::len), Some(2));
+    assert!(
+        order["lines"].as_array().expect("lines").iter().all(|l| l["producerOrder"]["deliveryState"] == "DELIVERED")
+    );
+    assert_eq!(p.farm().stock("farm", "CARROT").await, (10, 1));
+    p.assert_no_personal_data();
+}
