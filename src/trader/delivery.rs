@@ -15,7 +15,7 @@ use super::Trader;
 use crate::dfc::vocab::CONTEXT_1_16;
 use crate::peers::PeerError;
 use crate::store::StoreError;
-use crate::store::trader::ProducerOrderPlan;
+use crate::store::trader::{DELIVERY_DELIVERED, ProducerOrderPlan};
 
 /// How many producer orders the outbox worker sends at once.
 const SENDS_AT_ONCE: usize = 8;
@@ -79,6 +79,11 @@ impl Trader {
             return Err(DeliveryError::SentElsewhere);
         };
         let Some(plan) = self.store.producer_order_plan(producer_order).await? else { return Ok(()) };
+        if plan.order.delivery_state == DELIVERY_DELIVERED && plan.order.delivered_version >= plan.order.version {
+            // A send that waited for the lock found its change already delivered by the send
+            // before it (computed after the change committed): nothing left to say.
+            return Ok(());
+        }
         let version = plan.order.version;
         let peer = self.peer(&plan.peer);
         let payload = self.payload(&plan);
