@@ -60,7 +60,7 @@ pub async fn run(options: DemoOptions) -> anyhow::Result<()> {
         .map(|(id, app)| PeerConfig {
             id: id.into(),
             trader: HUB.into(),
-            name: None,
+            name: seed.enterprises.iter().find(|e| e.id == id).map(|e| e.name.clone()),
             base_url: app.base_url().to_owned(),
             enterprise: id.into(),
             token: SecretString::new(HUB_TOKEN),
