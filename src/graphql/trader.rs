@@ -16,7 +16,7 @@ use super::producer::Money;
 use super::store_error;
 use crate::store::trader::CustomerOrderFilter;
 use crate::store::{Store, StoreError};
-use crate::trader::{CheckoutError, CheckoutLineRequest, CheckoutRequest, Contact, Trader};
+use crate::trader::{CancelError, CheckoutError, CheckoutLineRequest, CheckoutRequest, Contact, Trader};
 
 fn trader<'c>(ctx: &Context<'c>) -> &'c Trader {
     ctx.data_unchecked::<Trader>()
@@ -234,6 +234,29 @@ impl TraderMutation {
                 .collect(),
         };
         trader(ctx).checkout(request).await.map(Order).map_err(checkout_error)
+    }
+
+    /// Cancels a customer order (the customer before the session closes, or trader staff): the
+    /// producers' orders are recomputed and sent at once, releasing stock.
+    async fn cancel_order(&self, ctx: &Context<'_>, order_id: ID) -> Result<Order> {
+        let id = parse_uuid(&order_id, "order")?;
+        match trader(ctx).cancel_order(id).await {
+            Ok(order) => Ok(Order(order)),
+            Err(CancelError::NotFound) => Err(coded("no such order", "NOT_FOUND")),
+            Err(e @ CancelError::TooLate) => Err(coded(e.to_string(), "ORDER_COMPLETE")),
+            Err(CancelError::Store(e)) => Err(store_error(e)),
+        }
+    }
+
+    /// Sends a producer order again now (after a FAILED one's cause was dealt with).
+    async fn retry_producer_order(&self, ctx: &Context<'_>, id: ID) -> Result<ProducerOrder> {
+        let id = parse_uuid(&id, "producer order")?;
+        trader(ctx)
+            .retry_producer_order(id)
+            .await
+            .map_err(store_error)?
+            .map(ProducerOrder)
+            .ok_or_else(|| coded("no such producer order", "NOT_FOUND"))
     }
 
     /// Records the customer's payment to the trader.
@@ -507,6 +530,11 @@ impl Order {
             .load_one(SessionKey(self.0.sales_session_id))
             .await?
             .map(SaleSession))
+    }
+
+    /// ACTIVE, or CANCELLED.
+    async fn status(&self) -> &str {
+        &self.0.status
     }
 
     async fn payment_status(&self) -> PaymentStatus {

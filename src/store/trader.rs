@@ -18,6 +18,7 @@ use uuid::Uuid;
 use super::{Store, StoreError, WriteTxn};
 
 pub const ORDER_ACTIVE: &str = "ACTIVE";
+pub const ORDER_CANCELLED: &str = "CANCELLED";
 pub const DELIVERY_PENDING: &str = "PENDING";
 pub const DELIVERY_DELIVERED: &str = "DELIVERED";
 pub const DELIVERY_FAILED: &str = "FAILED";
@@ -339,6 +340,80 @@ impl Store {
         Ok(queued)
     }
 
+    /// Cancels an active customer order and queues its producers' orders for recomputation, in
+    /// one transaction. Refused once any of those producer orders is complete.
+    pub async fn cancel_customer_order(
+        &self,
+        id: Uuid,
+        hold_sends_until: DateTime<Utc>,
+    ) -> Result<CancelOutcome, StoreError> {
+        let write = self.begin_write().await?;
+        let Some(order) = customer_order::Entity::find_by_id(id).lock_exclusive().one(&write.txn).await? else {
+            return Ok(CancelOutcome::NotFound);
+        };
+        if order.status != ORDER_ACTIVE {
+            return Ok(CancelOutcome::Cancelled { order: Box::new(order), producer_orders: vec![] });
+        }
+        let mut peers: Vec<String> = customer_order_line::Entity::find()
+            .filter(customer_order_line::Column::OrderId.eq(id))
+            .all(&write.txn)
+            .await?
+            .into_iter()
+            .map(|l| l.peer_id)
+            .collect();
+        peers.sort();
+        peers.dedup();
+        let completed = producer_order::Entity::find()
+            .filter(producer_order::Column::TraderEnterpriseId.eq(order.trader_enterprise_id.as_str()))
+            .filter(producer_order::Column::SalesSessionId.eq(order.sales_session_id))
+            .filter(producer_order::Column::PeerId.is_in(peers.clone()))
+            .filter(producer_order::Column::Status.eq("Complete"))
+            .count(&write.txn)
+            .await?;
+        if completed > 0 {
+            return Ok(CancelOutcome::TooLate);
+        }
+        let mut active: customer_order::ActiveModel = order.clone().into();
+        active.status = Set(ORDER_CANCELLED.to_owned());
+        if order.payment_status == "Unpaid" {
+            active.payment_status = Set("Cancelled".to_owned());
+        }
+        active.updated_at = Set(Utc::now());
+        let order = active.update(&write.txn).await?;
+        let mut producer_orders = Vec::new();
+        for peer_id in &peers {
+            let po = queue_producer_order(
+                &write,
+                &order.trader_enterprise_id,
+                order.sales_session_id,
+                peer_id,
+                hold_sends_until,
+            )
+            .await?;
+            if !producer_orders.contains(&po) {
+                producer_orders.push(po);
+            }
+        }
+        write.commit().await?;
+        Ok(CancelOutcome::Cancelled { order: Box::new(order), producer_orders })
+    }
+
+    /// Queues a producer order for an immediate send again, its failure count reset (after a
+    /// person has dealt with the cause).
+    pub async fn requeue_producer_order(&self, id: Uuid) -> Result<Option<producer_order::Model>, StoreError> {
+        let Some(order) = producer_order::Entity::find_by_id(id).one(&self.db).await? else { return Ok(None) };
+        let mut active: producer_order::ActiveModel = order.into();
+        active.delivery_state = Set(DELIVERY_PENDING.to_owned());
+        active.attempts = Set(0);
+        active.next_attempt_at = Set(Some(Utc::now()));
+        active.updated_at = Set(Utc::now());
+        Ok(Some(active.update(&self.db).await?))
+    }
+
+    pub async fn producer_order(&self, id: Uuid) -> Result<Option<producer_order::Model>, StoreError> {
+        Ok(producer_order::Entity::find_by_id(id).one(&self.db).await?)
+    }
+
     pub async fn customer_order(&self, id: Uuid) -> Result<Option<customer_order::Model>, StoreError> {
         Ok(customer_order::Entity::find_by_id(id).one(&self.db).await?)
     }
@@ -515,6 +590,18 @@ impl Store {
             .all(&self.db)
             .await?)
     }
+}
+
+#[derive(Debug)]
+pub enum CancelOutcome {
+    NotFound,
+    /// A producer already completed its order: the goods are being prepared.
+    TooLate,
+    /// Cancelled now (with the producer orders to send again), or already before (none).
+    Cancelled {
+        order: Box<customer_order::Model>,
+        producer_orders: Vec<Uuid>,
+    },
 }
 
 #[derive(Clone, Debug, Default)]

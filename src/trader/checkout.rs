@@ -211,3 +211,40 @@ impl Trader {
         }
     }
 }
+
+#[derive(Debug, thiserror::Error)]
+pub enum CancelError {
+    #[error("no such order")]
+    NotFound,
+    #[error("a producer has already completed its order; this order can no longer change")]
+    TooLate,
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+impl Trader {
+    /// Cancels a customer order: its producers' orders are recomputed from the remaining orders
+    /// and sent at once (lines reduced or removed, stock released; an order left empty is
+    /// cancelled at the producer). A producer that cannot be reached gets it from the outbox.
+    pub async fn cancel_order(&self, id: Uuid) -> Result<customer_order::Model, CancelError> {
+        let hold = Utc::now() + chrono::Duration::seconds(30);
+        match self.store.cancel_customer_order(id, hold).await? {
+            crate::store::trader::CancelOutcome::NotFound => Err(CancelError::NotFound),
+            crate::store::trader::CancelOutcome::TooLate => Err(CancelError::TooLate),
+            crate::store::trader::CancelOutcome::Cancelled { order, producer_orders } => {
+                join_all(producer_orders.iter().map(|po| self.deliver(*po))).await;
+                Ok(*order)
+            }
+        }
+    }
+
+    /// Sends a producer order again now, e.g. after a FAILED one's cause was fixed.
+    pub async fn retry_producer_order(&self, id: Uuid) -> Result<Option<entity::producer_order::Model>, StoreError> {
+        if self.store.requeue_producer_order(id).await?.is_none() {
+            return Ok(None);
+        }
+        // The outcome is recorded on the producer order, which is what the caller is shown.
+        let _ = self.deliver(id).await;
+        self.store.producer_order(id).await
+    }
+}

@@ -13,7 +13,7 @@ use std::time::Duration;
 use entity::peer;
 
 pub use catalogue::{PeerCatalogue, SessionOffer};
-pub use checkout::{CheckoutError, CheckoutLineRequest, CheckoutRequest, Contact, LineShortage};
+pub use checkout::{CancelError, CheckoutError, CheckoutLineRequest, CheckoutRequest, Contact, LineShortage};
 pub use delivery::DeliverySettings;
 
 use crate::config::SecretString;

@@ -668,3 +668,100 @@ async fn a_real_gateway_serves_checkout_and_orders() {
     assert_eq!(p.farm().stock("farm", "CARROT").await, (10, 1));
     p.assert_no_personal_data();
 }
+
+#[tokio::test]
+async fn cancelling_orders_releases_stock_at_once_and_empties_the_producer_order() {
+    let p = platforms().await;
+    let carrots = p.farm().product("farm", "CARROT").await;
+    let flour = p.mill.product("mill", "FLOUR").await;
+    let (carrot_offer, flour_offer) = (p.offer(p.farm(), "farm", carrots.id), p.offer(&p.mill, "mill", flour.id));
+    let first = p.checkout("c-1", &[(carrot_offer.clone(), 3), (flour_offer.clone(), 1)]).await;
+    let second = p.checkout("c-2", &[(carrot_offer.clone(), 2)]).await;
+    let (first, second) = (first["data"]["checkout"]["id"].clone(), second["data"]["checkout"]["id"].clone());
+    assert_eq!(p.farm().stock("farm", "CARROT").await, (10, 5));
+
+    let cancel = "mutation($id: ID!) { cancelOrder(orderId: $id) { status paymentStatus } }";
+    let cancelled = p.trader.graphql_ok(cancel, json!({"id": first})).await;
+    assert_eq!(cancelled["cancelOrder"], json!({"status": "CANCELLED", "paymentStatus": "CANCELLED"}));
+    assert_eq!(p.farm().stock("farm", "CARROT").await, (10, 2), "released at once");
+    assert_eq!(
+        Platforms::received_orders(p.farm(), "farm").await,
+        vec![("Held".into(), vec![("Carrots 1 kg".into(), 2)])]
+    );
+    // The mill's only order is gone: its producer order is cancelled at the mill.
+    assert_eq!(
+        Platforms::received_orders(&p.mill, "mill").await,
+        vec![("Cancelled".into(), vec![("Flour 500 g".into(), 1)])]
+    );
+
+    p.trader.graphql_ok(cancel, json!({"id": second})).await;
+    assert_eq!(p.farm().stock("farm", "CARROT").await, (10, 0));
+    assert_eq!(Platforms::received_orders(p.farm(), "farm").await[0].0, "Cancelled");
+    let pos = p.producer_orders().await;
+    assert!(pos.iter().all(|po| po["status"] == "Cancelled" && po["deliveryState"] == "DELIVERED"), "{pos:?}");
+
+    // Cancelling twice is harmless; a new checkout after that opens a new producer order.
+    assert!(p.trader.graphql(cancel, json!({"id": second})).await.get("errors").is_none());
+    let again = p.checkout("c-3", &[(carrot_offer, 4)]).await;
+    assert!(again.get("errors").is_none(), "{again}");
+    assert_eq!(p.farm().stock("farm", "CARROT").await, (10, 4));
+    let farm_orders = Platforms::received_orders(p.farm(), "farm").await;
+    assert_eq!(farm_orders.len(), 2, "{farm_orders:?}");
+    assert!(farm_orders.contains(&("Held".into(), vec![("Carrots 1 kg".into(), 4)])));
+    p.assert_no_personal_data();
+}
+
+#[tokio::test]
+async fn a_failed_producer_order_is_shown_and_can_be_retried() {
+    let (farm_proxy, mill_proxy) = (Proxy::start().await, Proxy::start().await);
+    let farm = producer(&farm_proxy).await;
+    let mill = producer(&mill_proxy).await;
+    let peers = vec![peer("farm", &farm_proxy, 1_000), peer("mill", &mill_proxy, 1_000)];
+    let trader = spawn_app_with(|c| {
+        c.seed_file = Some(fixture("trader.json"));
+        c.peers = peers;
+        c.retry_max_attempts = 1;
+    })
+    .await;
+    let created = trader
+        .graphql_ok(
+            "mutation { createSalesSession(input: {traderId: \"hub\", name: \"W\", beginsAt: \"2024-01-01T00:00:00Z\", endsAt: \"2099-01-01T00:00:00Z\", producerIds: [\"farm\", \"mill\"]}) { id catalogue { offers { id } } } }",
+            json!({}),
+        )
+        .await;
+    let session = created["createSalesSession"]["id"].as_str().expect("id").to_owned();
+    let p = Platforms { trader, farm: Some(farm), mill, farm_proxy, mill_proxy, session };
+    let carrots = p.farm().product("farm", "CARROT").await;
+    p.farm_proxy.refuse();
+    let placed = p.checkout("will-fail", &[(p.offer(p.farm(), "farm", carrots.id), 2)]).await;
+    assert!(placed.get("errors").is_none(), "the checkout itself succeeds: {placed}");
+    let po = p.producer_orders().await.into_iter().find(|po| po["producer"]["id"] == "farm").expect("farm order");
+    assert_eq!(po["deliveryState"], "FAILED", "one attempt allowed: a person must act ({po})");
+    assert!(po["lastError"].as_str().is_some_and(|e| e.contains("PEER_UNAVAILABLE")));
+
+    p.farm_proxy.forward_to(p.farm().addr);
+    let ids = p
+        .trader
+        .graphql_ok(
+            "query($id: ID!) { salesSession(id: $id) { producerOrders { id producer { id } } } }",
+            json!({"id": p.session}),
+        )
+        .await;
+    let farm_po = ids["salesSession"]["producerOrders"]
+        .as_array()
+        .expect("orders")
+        .iter()
+        .find(|po| po["producer"]["id"] == "farm")
+        .expect("farm")["id"]
+        .clone();
+    let retried = p
+        .trader
+        .graphql_ok(
+            "mutation($id: ID!) { retryProducerOrder(id: $id) { deliveryState attempts } }",
+            json!({"id": farm_po}),
+        )
+        .await;
+    assert_eq!(retried["retryProducerOrder"], json!({"deliveryState": "DELIVERED", "attempts": 0}));
+    assert_eq!(p.farm().stock("farm", "CARROT").await, (10, 2));
+    p.assert_no_personal_data();
+}

@@ -104,6 +104,9 @@ async fn relay(mut inbound: TcpStream, target: SocketAddr, mode: Arc<AtomicU8>, 
         loop {
             match in_read.read(&mut buf).await {
                 Ok(0) | Err(_) => break,
+                // Breaking the link also affects connections already open (clients pool them).
+                Ok(_) if mode.load(Ordering::SeqCst) == HANG => continue,
+                Ok(_) if mode.load(Ordering::SeqCst) != FORWARD => break,
                 Ok(n) => {
                     received.lock().expect("lock").extend_from_slice(&buf[..n]);
                     if out_write.write_all(&buf[..n]).await.is_err() {
