@@ -16,6 +16,7 @@
 //! | first retry delay  | `retry_base_ms`      |                         | 2000 (doubling)            |
 //! | longest retry delay| `retry_max_ms`       |                         | 300000                     |
 //! | attempts before FAILED | `retry_max_attempts` |                     | 30                         |
+//! | grace after a session's end | `session_close_grace_secs` |          | 7200                       |
 //!
 //! `ORDERHUB_CLIENTS` is `platform=token,platform=token`; it replaces the file's clients.
 
@@ -107,6 +108,8 @@ pub struct Config {
     pub retry_base_ms: u64,
     pub retry_max_ms: u64,
     pub retry_max_attempts: i32,
+    /// Seconds after a sales session's end before its producer orders are completed.
+    pub session_close_grace_secs: u64,
 }
 
 impl Default for Config {
@@ -125,6 +128,7 @@ impl Default for Config {
             retry_base_ms: 2_000,
             retry_max_ms: 300_000,
             retry_max_attempts: 30,
+            session_close_grace_secs: 7_200,
         }
     }
 }

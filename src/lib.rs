@@ -81,6 +81,7 @@ impl Application {
                 base_backoff: Duration::from_millis(config.retry_base_ms),
                 max_backoff: Duration::from_millis(config.retry_max_ms.max(config.retry_base_ms)),
                 max_attempts: config.retry_max_attempts,
+                close_grace: chrono::Duration::seconds(i64::try_from(config.session_close_grace_secs).unwrap_or(7_200)),
             },
         );
         let state = AppState {

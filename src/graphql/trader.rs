@@ -236,6 +236,24 @@ impl TraderMutation {
         trader(ctx).checkout(request).await.map(Order).map_err(checkout_error)
     }
 
+    /// Closes a session now, without waiting for its end and grace period: every producer order
+    /// is sent one last time, Complete.
+    async fn close_sales_session(&self, ctx: &Context<'_>, id: ID) -> Result<SaleSession> {
+        let id = parse_uuid(&id, "sales session")?;
+        store(ctx)
+            .end_sales_session(id)
+            .await
+            .map_err(store_error)?
+            .ok_or_else(|| coded("no such sales session", "NOT_FOUND"))?;
+        trader(ctx).close_session(id).await.map_err(store_error)?;
+        store(ctx)
+            .sales_session(id)
+            .await
+            .map_err(store_error)?
+            .map(SaleSession)
+            .ok_or_else(|| coded("no such sales session", "NOT_FOUND"))
+    }
+
     /// Cancels a customer order (the customer before the session closes, or trader staff): the
     /// producers' orders are recomputed and sent at once, releasing stock.
     async fn cancel_order(&self, ctx: &Context<'_>, order_id: ID) -> Result<Order> {
@@ -371,6 +389,11 @@ impl SaleSession {
 
     async fn ends_at(&self) -> DateTime<Utc> {
         self.0.ends_at
+    }
+
+    /// When the session's producer orders were completed; null while it is open or in its grace.
+    async fn closed_at(&self) -> Option<DateTime<Utc>> {
+        self.0.closed_at
     }
 
     /// Whether customers can check out now.

@@ -170,6 +170,58 @@ impl Store {
         Ok(Some(active.update(&self.db).await?))
     }
 
+    /// Closes a session whose end (plus `grace`) has passed, once: the replica whose update wins
+    /// queues the session's producer orders for completion in the same transaction, so a restart
+    /// or a second replica neither loses nor repeats it. Returns the producer orders to send.
+    pub async fn claim_session_closing(&self, id: Uuid, now: DateTime<Utc>) -> Result<Option<Vec<Uuid>>, StoreError> {
+        let write = self.begin_write().await?;
+        let claimed = sales_session::Entity::update_many()
+            .col_expr(sales_session::Column::ClosedAt, Expr::value(Some(now)))
+            .filter(sales_session::Column::Id.eq(id))
+            .filter(sales_session::Column::ClosedAt.is_null())
+            .exec(&write.txn)
+            .await?
+            .rows_affected
+            == 1;
+        if !claimed {
+            return Ok(None);
+        }
+        let orders: Vec<Uuid> = producer_order::Entity::find()
+            .filter(producer_order::Column::SalesSessionId.eq(id))
+            .all(&write.txn)
+            .await?
+            .into_iter()
+            .map(|po| po.id)
+            .collect();
+        producer_order::Entity::update_many()
+            .col_expr(producer_order::Column::Version, Expr::col(producer_order::Column::Version).add(1))
+            .col_expr(producer_order::Column::DeliveryState, Expr::value(DELIVERY_PENDING))
+            .col_expr(producer_order::Column::NextAttemptAt, Expr::value(Some(now)))
+            .filter(producer_order::Column::SalesSessionId.eq(id))
+            .filter(producer_order::Column::Status.ne("Complete"))
+            .exec(&write.txn)
+            .await?;
+        write.commit().await?;
+        Ok(Some(orders))
+    }
+
+    /// Sessions past their end plus `grace` that are not closed yet.
+    pub async fn sessions_due_for_closing(
+        &self,
+        now: DateTime<Utc>,
+        grace: chrono::Duration,
+    ) -> Result<Vec<Uuid>, StoreError> {
+        Ok(sales_session::Entity::find()
+            .filter(sales_session::Column::ClosedAt.is_null())
+            .filter(sales_session::Column::EndsAt.lte(now - grace))
+            .limit(16)
+            .all(&self.db)
+            .await?
+            .into_iter()
+            .map(|s| s.id)
+            .collect())
+    }
+
     pub async fn sales_session(&self, id: Uuid) -> Result<Option<sales_session::Model>, StoreError> {
         Ok(sales_session::Entity::find_by_id(id).one(&self.db).await?)
     }

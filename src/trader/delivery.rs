@@ -29,6 +29,9 @@ pub struct DeliverySettings {
     pub max_backoff: Duration,
     /// After this many failed attempts a send needs a person (FAILED).
     pub max_attempts: i32,
+    /// How long after a session's end its producer orders are completed (traders adjust orders
+    /// after the customer-facing close).
+    pub close_grace: chrono::Duration,
 }
 
 impl Default for DeliverySettings {
@@ -38,6 +41,7 @@ impl Default for DeliverySettings {
             base_backoff: Duration::from_secs(2),
             max_backoff: Duration::from_secs(300),
             max_attempts: 30,
+            close_grace: chrono::Duration::hours(2),
         }
     }
 }
@@ -79,6 +83,10 @@ impl Trader {
             return Err(DeliveryError::SentElsewhere);
         };
         let Some(plan) = self.store.producer_order_plan(producer_order).await? else { return Ok(()) };
+        if plan.order.status == "Complete" {
+            // A completed producer order is never amended (the producer prepares the goods).
+            return Ok(());
+        }
         if plan.order.delivery_state == DELIVERY_DELIVERED && plan.order.delivered_version >= plan.order.version {
             // A send that waited for the lock found its change already delivered by the send
             // before it (computed after the change committed): nothing left to say.
@@ -88,13 +96,26 @@ impl Trader {
         let peer = self.peer(&plan.peer);
         let payload = self.payload(&plan);
         let remote = plan.order.remote_iri.clone().filter(|_| plan.order.status != "Cancelled");
+        // After the session closed (plus grace), the last send completes the order.
+        let closing = plan.session.closed_at.is_some();
         let outcome = match (&remote, plan.lines.is_empty()) {
             // Nothing ordered and nothing at the producer: nothing to say.
             (None, true) => Ok((None, "Held")),
+            (None, false) if closing => match self.client.place_order(&peer, &payload).await {
+                Ok((iri, _)) => {
+                    let complete = self.payload_with_status(&plan, Some(&iri), "Complete");
+                    self.client.replace_order(&peer, &iri, &complete).await.map(|_| (Some(iri), "Complete"))
+                }
+                Err(e) => Err(e),
+            },
             (None, false) => self.client.place_order(&peer, &payload).await.map(|(iri, _)| (Some(iri), "Held")),
             (Some(iri), true) => {
                 let cancel = self.cancellation(iri);
                 self.client.replace_order(&peer, iri, &cancel).await.map(|_| (Some(iri.clone()), "Cancelled"))
+            }
+            (Some(iri), false) if closing => {
+                let complete = self.payload_with_status(&plan, Some(iri), "Complete");
+                self.client.replace_order(&peer, iri, &complete).await.map(|_| (Some(iri.clone()), "Complete"))
             }
             (Some(iri), false) => {
                 self.client.replace_order(&peer, iri, &payload).await.map(|_| (Some(iri.clone()), "Held"))
@@ -130,17 +151,20 @@ impl Trader {
     /// The producer order as DFC: the trader enterprise as buyer, product quantities only. Nothing
     /// about any customer is in it (use case 2).
     fn payload(&self, plan: &ProducerOrderPlan) -> Value {
+        self.payload_with_status(plan, plan.order.remote_iri.as_deref(), "Held")
+    }
+
+    fn payload_with_status(&self, plan: &ProducerOrderPlan, remote: Option<&str>, status: &str) -> Value {
         let trader = &plan.order.trader_enterprise_id;
         let session_iri = format!("{}/sales_sessions/{}", self.trader_iri(trader), plan.session.id);
-        let order_id =
-            plan.order.remote_iri.clone().unwrap_or_else(|| format!("{}#", self.peer(&plan.peer).orders_url()));
+        let order_id = remote.map_or_else(|| format!("{}#", self.peer(&plan.peer).orders_url()), str::to_owned);
         let line_ids: Vec<String> = (1..=plan.lines.len()).map(|i| format!("_:line{i}")).collect();
         let mut graph = vec![
             json!({
                 "@id": order_id,
                 "@type": "dfc-b:Order",
                 "dfc-b:orderedBy": self.trader_iri(trader),
-                "dfc-b:hasOrderStatus": "dfc-v:Held",
+                "dfc-b:hasOrderStatus": format!("dfc-v:{status}"),
                 "dfc-b:belongsTo": session_iri,
                 "dfc-b:hasPart": line_ids,
             }),
@@ -165,9 +189,28 @@ impl Trader {
     }
 
     /// Delivers every due producer order, until `shutdown` resolves.
+    /// Closes a session now (or at its scheduled time): claims the closing once, then sends every
+    /// producer order of the session one last time, Complete.
+    pub async fn close_session(&self, session: Uuid) -> Result<bool, StoreError> {
+        let Some(orders) = self.store.claim_session_closing(session, Utc::now()).await? else { return Ok(false) };
+        tracing::info!(%session, producer_orders = orders.len(), "sales session closed; completing producer orders");
+        futures::future::join_all(orders.iter().map(|po| self.deliver(*po))).await;
+        Ok(true)
+    }
+
     pub async fn run_outbox(self, mut shutdown: tokio::sync::watch::Receiver<bool>) {
         use futures::StreamExt;
         loop {
+            match self.store.sessions_due_for_closing(Utc::now(), self.settings.close_grace).await {
+                Ok(due) => {
+                    for session in due {
+                        if let Err(e) = self.close_session(session).await {
+                            tracing::error!(%session, error = %e, "closing a sales session failed");
+                        }
+                    }
+                }
+                Err(e) => tracing::error!(error = %e, "looking for sessions to close failed"),
+            }
             match self.store.due_producer_orders(Utc::now(), 32).await {
                 Ok(due) => {
                     // A few at a time: each send holds a database connection while it waits.

@@ -50,6 +50,10 @@ fn peer(id: &str, proxy: &Proxy, timeout_ms: u64) -> PeerConfig {
 }
 
 async fn platforms() -> Platforms {
+    platforms_with(|_| {}).await
+}
+
+async fn platforms_with(adjust_trader: impl FnOnce(&mut orderhub::Config)) -> Platforms {
     let (farm_proxy, mill_proxy) = (Proxy::start().await, Proxy::start().await);
     let farm = producer(&farm_proxy).await;
     let mill = producer(&mill_proxy).await;
@@ -60,6 +64,7 @@ async fn platforms() -> Platforms {
         c.outbox_poll_ms = 100;
         c.retry_base_ms = 200;
         c.retry_max_ms = 1_000;
+        adjust_trader(c);
     })
     .await;
     let created = trader
@@ -763,5 +768,79 @@ async fn a_failed_producer_order_is_shown_and_can_be_retried() {
         .await;
     assert_eq!(retried["retryProducerOrder"], json!({"deliveryState": "DELIVERED", "attempts": 0}));
     assert_eq!(p.farm().stock("farm", "CARROT").await, (10, 2));
+    p.assert_no_personal_data();
+}
+
+#[tokio::test]
+async fn closing_a_session_completes_every_producer_order_once() {
+    let p = platforms().await;
+    let carrots = p.farm().product("farm", "CARROT").await;
+    let flour = p.mill.product("mill", "FLOUR").await;
+    let (carrot_offer, flour_offer) = (p.offer(p.farm(), "farm", carrots.id), p.offer(&p.mill, "mill", flour.id));
+    let first = p.checkout("s-1", &[(carrot_offer.clone(), 3), (flour_offer.clone(), 4)]).await;
+    p.checkout("s-2", &[(carrot_offer.clone(), 2)]).await;
+
+    let close = "mutation($id: ID!) { closeSalesSession(id: $id) { open closedAt } }";
+    let closed = p.trader.graphql_ok(close, json!({"id": p.session})).await;
+    assert_eq!(closed["closeSalesSession"]["open"], false);
+    assert!(closed["closeSalesSession"]["closedAt"].is_string());
+    assert_eq!(
+        Platforms::received_orders(p.farm(), "farm").await,
+        vec![("Complete".into(), vec![("Carrots 1 kg".into(), 5)])]
+    );
+    assert_eq!(
+        Platforms::received_orders(&p.mill, "mill").await,
+        vec![("Complete".into(), vec![("Flour 500 g".into(), 4)])]
+    );
+    assert_eq!(p.farm().stock("farm", "CARROT").await, (5, 0), "the reservation became a sale");
+    let pos = p.producer_orders().await;
+    assert!(pos.iter().all(|po| po["status"] == "Complete" && po["deliveryState"] == "DELIVERED"), "{pos:?}");
+
+    // Closed means closed: no amendment, no new order, no second completion.
+    let cancel = p
+        .trader
+        .graphql(
+            "mutation($id: ID!) { cancelOrder(orderId: $id) { status } }",
+            json!({"id": first["data"]["checkout"]["id"]}),
+        )
+        .await;
+    assert_eq!(cancel["errors"][0]["extensions"]["code"], "ORDER_COMPLETE", "{cancel}");
+    let late = p.checkout("s-3", &[(carrot_offer, 1)]).await;
+    assert_eq!(late["errors"][0]["extensions"]["code"], "SESSION_CLOSED");
+    p.trader.graphql_ok(close, json!({"id": p.session})).await;
+    assert_eq!(p.farm_proxy.received().matches("dfc-v:Complete").count(), 1, "completed exactly once");
+    assert_eq!(p.farm().stock("farm", "CARROT").await, (5, 0));
+    p.assert_no_personal_data();
+}
+
+#[tokio::test]
+async fn a_session_closes_at_its_end_plus_grace_even_across_a_restart() {
+    let mut p = platforms_with(|c| c.session_close_grace_secs = 1).await;
+    let ends = (chrono::Utc::now() + chrono::Duration::seconds(2)).to_rfc3339();
+    let created = p
+        .trader
+        .graphql_ok(
+            "mutation($input: CreateSalesSessionInput!) { createSalesSession(input: $input) { id } }",
+            json!({"input": {"traderId": "hub", "name": "Short", "beginsAt": "2024-01-01T00:00:00Z", "endsAt": ends, "producerIds": ["farm"]}}),
+        )
+        .await;
+    p.session = created["createSalesSession"]["id"].as_str().expect("id").to_owned();
+    let eggs = p.farm().product("farm", "EGGS").await;
+    let placed = p.checkout("short-1", &[(p.offer(p.farm(), "farm", eggs.id), 2)]).await;
+    assert!(placed.get("errors").is_none(), "{placed}");
+
+    // The trader is down when the session ends; it completes the orders when it is back.
+    let stopped = p.trader.stop().await;
+    tokio::time::sleep(Duration::from_secs(4)).await;
+    assert_eq!(Platforms::received_orders(p.farm.as_ref().expect("farm"), "farm").await[0].0, "Held");
+    p.trader = stopped.start().await;
+    let deadline = Instant::now() + Duration::from_secs(15);
+    while Platforms::received_orders(p.farm(), "farm").await[0].0 != "Complete" {
+        assert!(Instant::now() < deadline, "the session was never closed");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(p.farm().stock("farm", "EGGS").await, (3, 0));
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(p.farm_proxy.received().matches("dfc-v:Complete").count(), 1, "completed exactly once");
     p.assert_no_personal_data();
 }
