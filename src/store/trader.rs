@@ -362,32 +362,13 @@ impl Store {
     ) -> Result<Vec<Uuid>, StoreError> {
         let write = self.begin_write().await?;
         let Some(order) = customer_order::Entity::find_by_id(id).one(&write.txn).await? else { return Ok(vec![]) };
-        let peers: Vec<String> = customer_order_line::Entity::find()
-            .filter(customer_order_line::Column::OrderId.eq(id))
-            .all(&write.txn)
-            .await?
-            .into_iter()
-            .map(|l| l.peer_id)
-            .collect();
+        let peers = peers_of_order(&write, id).await?;
         customer_order_line::Entity::delete_many()
             .filter(customer_order_line::Column::OrderId.eq(id))
             .exec(&write.txn)
             .await?;
         customer_order::Entity::delete_by_id(id).exec(&write.txn).await?;
-        let mut queued = Vec::new();
-        for peer_id in peers {
-            let po = queue_producer_order(
-                &write,
-                &order.trader_enterprise_id,
-                order.sales_session_id,
-                &peer_id,
-                hold_sends_until,
-            )
-            .await?;
-            if !queued.contains(&po) {
-                queued.push(po);
-            }
-        }
+        let queued = queue_producer_orders(&write, &order, &peers, hold_sends_until).await?;
         write.commit().await?;
         Ok(queued)
     }
@@ -406,15 +387,7 @@ impl Store {
         if order.status != ORDER_ACTIVE {
             return Ok(CancelOutcome::Cancelled { order: Box::new(order), producer_orders: vec![] });
         }
-        let mut peers: Vec<String> = customer_order_line::Entity::find()
-            .filter(customer_order_line::Column::OrderId.eq(id))
-            .all(&write.txn)
-            .await?
-            .into_iter()
-            .map(|l| l.peer_id)
-            .collect();
-        peers.sort();
-        peers.dedup();
+        let peers = peers_of_order(&write, id).await?;
         let completed = producer_order::Entity::find()
             .filter(producer_order::Column::TraderEnterpriseId.eq(order.trader_enterprise_id.as_str()))
             .filter(producer_order::Column::SalesSessionId.eq(order.sales_session_id))
@@ -432,20 +405,7 @@ impl Store {
         }
         active.updated_at = Set(Utc::now());
         let order = active.update(&write.txn).await?;
-        let mut producer_orders = Vec::new();
-        for peer_id in &peers {
-            let po = queue_producer_order(
-                &write,
-                &order.trader_enterprise_id,
-                order.sales_session_id,
-                peer_id,
-                hold_sends_until,
-            )
-            .await?;
-            if !producer_orders.contains(&po) {
-                producer_orders.push(po);
-            }
-        }
+        let producer_orders = queue_producer_orders(&write, &order, &peers, hold_sends_until).await?;
         write.commit().await?;
         Ok(CancelOutcome::Cancelled { order: Box::new(order), producer_orders })
     }
@@ -674,6 +634,35 @@ async fn find_by_key(
         .filter(customer_order::Column::IdempotencyKey.eq(key))
         .one(&write.txn)
         .await?)
+}
+
+/// The producers an order's lines come from, each once.
+async fn peers_of_order(write: &WriteTxn<'_>, order_id: Uuid) -> Result<Vec<String>, StoreError> {
+    let mut peers: Vec<String> = customer_order_line::Entity::find()
+        .filter(customer_order_line::Column::OrderId.eq(order_id))
+        .all(&write.txn)
+        .await?
+        .into_iter()
+        .map(|l| l.peer_id)
+        .collect();
+    peers.sort();
+    peers.dedup();
+    Ok(peers)
+}
+
+/// Queues the producer orders that a change of `order` affects.
+async fn queue_producer_orders(
+    write: &WriteTxn<'_>,
+    order: &customer_order::Model,
+    peers: &[String],
+    hold_sends_until: DateTime<Utc>,
+) -> Result<Vec<Uuid>, StoreError> {
+    let mut queued = Vec::with_capacity(peers.len());
+    for peer_id in peers {
+        let trader = &order.trader_enterprise_id;
+        queued.push(queue_producer_order(write, trader, order.sales_session_id, peer_id, hold_sends_until).await?);
+    }
+    Ok(queued)
 }
 
 /// Marks the producer order of (trader, session, peer) as needing a send, creating it if needed.
