@@ -113,6 +113,76 @@ impl Enterprise {
             .map_err(store_error)?;
         Ok(orders.into_iter().map(IncomingOrder).collect())
     }
+
+    /// What to prepare: the orders that are not cancelled, grouped by trader platform, buyer and
+    /// sales session, with totals per product in units and, where the unit is a weight, in kg.
+    async fn incoming_order_groups(&self, ctx: &Context<'_>) -> Result<Vec<IncomingOrderGroup>> {
+        let orders = store(ctx).incoming_orders(&self.0.id, None, None).await.map_err(store_error)?;
+        let products: HashMap<i64, store::Product> =
+            store(ctx).products(&self.0.id).await.map_err(store_error)?.into_iter().map(|p| (p.id, p)).collect();
+        let mut groups: Vec<IncomingOrderGroup> = Vec::new();
+        for order in orders.into_iter().filter(|o| o.status != domain::OrderStatus::Cancelled) {
+            let key = (order.client_platform_id.clone(), order.buyer.clone(), order.sale_session_ref.clone());
+            let position = match groups
+                .iter()
+                .position(|g| (g.client_platform.clone(), g.buyer.clone(), g.sale_session.clone()) == key)
+            {
+                Some(i) => i,
+                None => {
+                    groups.push(IncomingOrderGroup {
+                        client_platform: key.0,
+                        buyer: key.1,
+                        sale_session: key.2,
+                        orders: Vec::new(),
+                        totals: Vec::new(),
+                    });
+                    groups.len() - 1
+                }
+            };
+            let group = &mut groups[position];
+            for line in &order.lines {
+                match group.totals.iter_mut().find(|t| t.product_id == line.product_id) {
+                    Some(total) => total.quantity += line.quantity,
+                    None => group.totals.push(ProductTotal {
+                        product_id: line.product_id,
+                        name: line.product_name.clone(),
+                        quantity: line.quantity,
+                        weight_kg: None,
+                    }),
+                }
+            }
+            group.orders.push(IncomingOrder(order));
+        }
+        for total in groups.iter_mut().flat_map(|g| g.totals.iter_mut()) {
+            total.weight_kg = products.get(&total.product_id).and_then(|p| {
+                let weight = p.unit_value.checked_mul(Decimal::from(total.quantity))?;
+                p.unit.convert(weight, &domain::Unit::Kilogram)
+            });
+        }
+        Ok(groups)
+    }
+}
+
+/// Orders of one trader platform, buyer and sales session, and what they add up to.
+#[derive(SimpleObject)]
+pub struct IncomingOrderGroup {
+    pub client_platform: String,
+    pub buyer: Option<String>,
+    pub sale_session: Option<String>,
+    pub orders: Vec<IncomingOrder>,
+    pub totals: Vec<ProductTotal>,
+}
+
+/// One product's total in a group of orders.
+#[derive(SimpleObject)]
+pub struct ProductTotal {
+    #[graphql(skip)]
+    pub product_id: i64,
+    pub name: String,
+    /// Offer units.
+    pub quantity: i64,
+    /// Total weight, when the product's unit is a weight (exact).
+    pub weight_kg: Option<Decimal>,
 }
 
 /// An amount of money in one currency.

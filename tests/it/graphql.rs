@@ -129,3 +129,43 @@ async fn graphiql_introspection_passes_the_query_limits() {
     assert!(answer.get("errors").is_none(), "{}", answer["errors"]);
     assert!(answer["data"]["__schema"]["types"].as_array().is_some_and(|t| t.len() > 10));
 }
+
+/// The producer's view of what to prepare: grouped by trader platform, buyer and session, with
+/// totals in units and in weight; cancelled orders count for nothing.
+#[tokio::test]
+async fn producer_sees_orders_grouped_with_totals_in_count_and_weight() {
+    let app = spawn_app().await;
+    let carrots = app.product("farm", "CARROT").await;
+    let eggs = app.product("farm", "EGGS").await;
+    let orders = app.orders_url("farm");
+    let line = |id: i64, q: i64| (app.offer_iri("farm", id), json!(q));
+    for (token, lines) in [
+        (TOKEN_A, vec![line(carrots.id, 2), line(eggs.id, 2)]),
+        (TOKEN_A, vec![line(carrots.id, 1)]),
+        (TOKEN_B, vec![line(carrots.id, 4)]),
+    ] {
+        assert_eq!(app.post(&orders, token, &order_payload(ctx_org(), &orders, None, &lines)).await.0, 201);
+    }
+    let (_, _, headers) =
+        app.post(&orders, TOKEN_B, &order_payload(ctx_org(), &orders, None, &[line(carrots.id, 3)])).await;
+    assert_eq!(app.delete(headers["location"].to_str().expect("location"), TOKEN_B).await, 204);
+
+    let data = app
+        .graphql_ok(
+            r#"{ enterprise(id: "farm") { incomingOrderGroups { clientPlatform buyer orders { id } totals { name quantity weightKg } } } }"#,
+            json!({}),
+        )
+        .await;
+    let groups = data["enterprise"]["incomingOrderGroups"].as_array().expect("groups");
+    let group = |platform: &str| groups.iter().find(|g| g["clientPlatform"] == platform).cloned().expect(platform);
+    let a = group("trader-a");
+    assert_eq!(a["orders"].as_array().map(Vec::len), Some(2));
+    assert_eq!(a["buyer"], "https://trader.example/api/dfc/enterprises/1003");
+    assert_eq!(
+        a["totals"],
+        json!([{"name": "Carrots 1 kg", "quantity": 3, "weightKg": "3"}, {"name": "Eggs, half dozen", "quantity": 2, "weightKg": null}])
+    );
+    let b = group("trader-b");
+    assert_eq!(b["orders"].as_array().map(Vec::len), Some(1), "the cancelled order is left out");
+    assert_eq!(b["totals"], json!([{"name": "Carrots 1 kg", "quantity": 4, "weightKg": "4"}]));
+}
