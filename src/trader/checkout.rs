@@ -88,25 +88,23 @@ fn digest(request: &CheckoutRequest) -> String {
 }
 
 impl Trader {
-    pub async fn checkout(&self, request: CheckoutRequest) -> Result<customer_order::Model, CheckoutError> {
-        if request.idempotency_key.trim().is_empty() || request.idempotency_key.len() > 200 {
-            return Err(CheckoutError::InvalidInput("the idempotency key must have 1 to 200 characters".into()));
-        }
-        if request.lines.is_empty() {
+    /// Prices checkout lines from the offers the session's producers published (asking them once
+    /// when a line names an offer not seen yet); returns the lines, their currency and the total.
+    async fn price_lines(
+        &self,
+        session: &entity::sales_session::Model,
+        requested: &[CheckoutLineRequest],
+    ) -> Result<(Vec<NewLine>, String, Decimal), CheckoutError> {
+        if requested.is_empty() {
             return Err(CheckoutError::InvalidInput("an order needs at least one line".into()));
-        }
-        let session = self.store.sales_session(request.session_id).await?.ok_or(CheckoutError::SessionNotFound)?;
-        let now = Utc::now();
-        if now < session.begins_at || now >= session.ends_at || session.closed_at.is_some() {
-            return Err(CheckoutError::SessionClosed);
         }
         let peers = self.store.session_peers(session.id).await?;
         let peer_ids: Vec<String> = peers.iter().map(|p| p.id.clone()).collect();
 
         // Price every line from the offers the producers published.
-        let mut lines = Vec::with_capacity(request.lines.len());
+        let mut lines = Vec::with_capacity(requested.len());
         let mut refreshed = false;
-        for (index, line) in request.lines.iter().enumerate() {
+        for (index, line) in requested.iter().enumerate() {
             let quantity = Quantity::try_from(line.quantity)
                 .map_err(|e| CheckoutError::InvalidInput(format!("line {index}: {e}")))?;
             if quantity.is_zero() {
@@ -141,6 +139,23 @@ impl Trader {
             let vat = Decimal::from_str(&line.vat_rate).map_err(|e| StoreError::Corrupt(e.to_string()))?;
             total += price * Decimal::from(line.quantity) * (Decimal::ONE + vat / Decimal::ONE_HUNDRED);
         }
+        Ok((lines, currency, round_total(total)))
+    }
+
+    pub async fn checkout(&self, request: CheckoutRequest) -> Result<customer_order::Model, CheckoutError> {
+        if request.idempotency_key.trim().is_empty() || request.idempotency_key.len() > 200 {
+            return Err(CheckoutError::InvalidInput("the idempotency key must have 1 to 200 characters".into()));
+        }
+        if request.lines.is_empty() {
+            return Err(CheckoutError::InvalidInput("an order needs at least one line".into()));
+        }
+        let session = self.store.sales_session(request.session_id).await?.ok_or(CheckoutError::SessionNotFound)?;
+        let now = Utc::now();
+        if now < session.begins_at || now >= session.ends_at || session.closed_at.is_some() {
+            return Err(CheckoutError::SessionClosed);
+        }
+        let (lines, currency, total) = self.price_lines(&session, &request.lines).await?;
+        let peer_ids: Vec<String> = self.store.session_peers(session.id).await?.into_iter().map(|p| p.id).collect();
 
         let digest = digest(&request);
         // The outbox worker leaves these sends to us for a while; it takes over if we die.
@@ -159,7 +174,7 @@ impl Trader {
                     contact_name: request.contact.name.clone(),
                     contact_email: request.contact.email.clone(),
                     delivery_address: request.contact.address.clone(),
-                    total: round_total(total).to_string(),
+                    total: total.to_string(),
                     currency,
                     lines,
                 },
@@ -183,32 +198,43 @@ impl Trader {
         let requeued = self.store.remove_customer_order(order.id, hold).await?;
         join_all(requeued.iter().map(|po| self.deliver(*po))).await;
         tracing::info!(order = %order.id, code = refusal.code(), "checkout refused by a producer and undone");
-        match &refusal {
-            PeerError::Rejected { shortages, .. } if !shortages.is_empty() => {
-                let by_product: HashMap<&str, &crate::peers::PeerShortage> =
-                    shortages.iter().map(|s| (s.product_iri.as_str(), s)).collect();
-                let mut found = Vec::new();
-                for (index, line) in request.lines.iter().enumerate() {
-                    if let Some(offer) = self.store.find_peer_offer(&peer_ids, &line.offer).await?
-                        && let Some(shortage) = by_product.get(offer.product_iri.as_str())
-                    {
-                        // The producer speaks of the whole producer order; the customer of this
-                        // line: what other customers already hold is not available to it.
-                        let held_by_others =
-                            shortage.requested.map_or(Decimal::ZERO, |r| r - Decimal::from(line.quantity));
-                        found.push(LineShortage {
-                            line: index,
-                            offer: line.offer.clone(),
-                            name: offer.name,
-                            requested: line.quantity,
-                            available: (shortage.available - held_by_others).max(Decimal::ZERO),
-                        });
-                    }
-                }
-                Err(CheckoutError::OutOfStock(found))
-            }
-            _ => Err(CheckoutError::ProducerRefused { peer: String::new(), error: refusal }),
+        Err(self.refusal_error(&peer_ids, &request.lines, refusal).await?)
+    }
+
+    /// What the customer is told when a producer refused: for a lack of stock, each line short
+    /// and what is available to it.
+    async fn refusal_error(
+        &self,
+        peer_ids: &[String],
+        requested: &[CheckoutLineRequest],
+        refusal: PeerError,
+    ) -> Result<CheckoutError, StoreError> {
+        let PeerError::Rejected { shortages, .. } = &refusal else {
+            return Ok(CheckoutError::ProducerRefused { peer: String::new(), error: refusal });
+        };
+        if shortages.is_empty() {
+            return Ok(CheckoutError::ProducerRefused { peer: String::new(), error: refusal });
         }
+        let by_product: HashMap<&str, &crate::peers::PeerShortage> =
+            shortages.iter().map(|s| (s.product_iri.as_str(), s)).collect();
+        let mut found = Vec::new();
+        for (index, line) in requested.iter().enumerate() {
+            if let Some(offer) = self.store.find_peer_offer(peer_ids, &line.offer).await?
+                && let Some(shortage) = by_product.get(offer.product_iri.as_str())
+            {
+                // The producer speaks of the whole producer order; the customer of this line:
+                // what other customers already hold is not available to it.
+                let held_by_others = shortage.requested.map_or(Decimal::ZERO, |r| r - Decimal::from(line.quantity));
+                found.push(LineShortage {
+                    line: index,
+                    offer: line.offer.clone(),
+                    name: offer.name,
+                    requested: line.quantity,
+                    available: (shortage.available - held_by_others).max(Decimal::ZERO),
+                });
+            }
+        }
+        Ok(CheckoutError::OutOfStock(found))
     }
 }
 
