@@ -236,6 +236,17 @@ impl TraderMutation {
         trader(ctx).checkout(request).await.map(Order).map_err(checkout_error)
     }
 
+    /// Changes the lines of an order (a full replacement): the producers' orders are recomputed
+    /// and sent at once; if a producer refuses, the order keeps its previous lines.
+    async fn amend_order(&self, ctx: &Context<'_>, order_id: ID, lines: Vec<CheckoutLineInput>) -> Result<Order> {
+        let id = parse_uuid(&order_id, "order")?;
+        let lines = lines
+            .into_iter()
+            .map(|l| CheckoutLineRequest { offer: l.offer_id.to_string(), quantity: i64::from(l.quantity) })
+            .collect();
+        trader(ctx).amend_order(id, lines).await.map(Order).map_err(checkout_error)
+    }
+
     /// Closes a session now, without waiting for its end and grace period: every producer order
     /// is sent one last time, Complete.
     async fn close_sales_session(&self, ctx: &Context<'_>, id: ID) -> Result<SaleSession> {
@@ -296,6 +307,9 @@ fn checkout_error(err: CheckoutError) -> async_graphql::Error {
         CheckoutError::InvalidInput(_) => coded(err.to_string(), "BAD_USER_INPUT"),
         CheckoutError::UnknownOffer { .. } => coded(err.to_string(), "UNKNOWN_OFFER"),
         CheckoutError::IdempotencyKeyReused => coded(err.to_string(), "IDEMPOTENCY_KEY_REUSED"),
+        CheckoutError::OrderNotFound => coded(err.to_string(), "NOT_FOUND"),
+        CheckoutError::OrderNotActive => coded(err.to_string(), "ORDER_CANCELLED"),
+        CheckoutError::OrderComplete => coded(err.to_string(), "ORDER_COMPLETE"),
         CheckoutError::OutOfStock(shortages) => {
             let message = shortages
                 .iter()

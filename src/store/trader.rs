@@ -324,31 +324,11 @@ impl Store {
             }
             Err(err) => return Err(err.into()),
         };
-        let mut peers: Vec<String> = Vec::new();
-        for line in new.lines {
-            if !peers.contains(&line.peer_id) {
-                peers.push(line.peer_id.clone());
-            }
-            customer_order_line::ActiveModel {
-                order_id: Set(order.id),
-                peer_id: Set(line.peer_id),
-                product_iri: Set(line.product_iri),
-                offer_iri: Set(line.offer_iri),
-                name: Set(line.name),
-                quantity: Set(line.quantity),
-                unit_price: Set(line.unit_price),
-                currency: Set(line.currency),
-                vat_rate: Set(line.vat_rate),
-                ..Default::default()
-            }
-            .insert(&write.txn)
-            .await?;
-        }
-        let mut producer_orders = Vec::new();
-        for peer_id in &peers {
-            producer_orders
-                .push(queue_producer_order(&write, &new.trader, new.session_id, peer_id, hold_sends_until).await?);
-        }
+        let mut peers: Vec<String> = new.lines.iter().map(|l| l.peer_id.clone()).collect();
+        peers.sort();
+        peers.dedup();
+        insert_lines(&write, order.id, new.lines).await?;
+        let producer_orders = queue_producer_orders(&write, &order, &peers, hold_sends_until).await?;
         write.commit().await?;
         Ok(Recorded::New { order, producer_orders })
     }
@@ -408,6 +388,67 @@ impl Store {
         let producer_orders = queue_producer_orders(&write, &order, &peers, hold_sends_until).await?;
         write.commit().await?;
         Ok(CancelOutcome::Cancelled { order: Box::new(order), producer_orders })
+    }
+
+    /// Replaces the lines of an active customer order and queues the orders of every producer it
+    /// involved or now involves, in one transaction. Refused once any of those is complete.
+    pub async fn replace_customer_order_lines(
+        &self,
+        id: Uuid,
+        lines: Vec<NewLine>,
+        total: String,
+        hold_sends_until: DateTime<Utc>,
+    ) -> Result<AmendOutcome, StoreError> {
+        let write = self.begin_write().await?;
+        let Some(order) = customer_order::Entity::find_by_id(id).lock_exclusive().one(&write.txn).await? else {
+            return Ok(AmendOutcome::NotFound);
+        };
+        if order.status != ORDER_ACTIVE {
+            return Ok(AmendOutcome::NotActive);
+        }
+        let previous: Vec<NewLine> = customer_order_line::Entity::find()
+            .filter(customer_order_line::Column::OrderId.eq(id))
+            .order_by_asc(customer_order_line::Column::Id)
+            .all(&write.txn)
+            .await?
+            .into_iter()
+            .map(|l| NewLine {
+                peer_id: l.peer_id,
+                product_iri: l.product_iri,
+                offer_iri: l.offer_iri,
+                name: l.name,
+                quantity: l.quantity,
+                unit_price: l.unit_price,
+                currency: l.currency,
+                vat_rate: l.vat_rate,
+            })
+            .collect();
+        let mut peers: Vec<String> = previous.iter().chain(&lines).map(|l| l.peer_id.clone()).collect();
+        peers.sort();
+        peers.dedup();
+        let completed = producer_order::Entity::find()
+            .filter(producer_order::Column::TraderEnterpriseId.eq(order.trader_enterprise_id.as_str()))
+            .filter(producer_order::Column::SalesSessionId.eq(order.sales_session_id))
+            .filter(producer_order::Column::PeerId.is_in(peers.clone()))
+            .filter(producer_order::Column::Status.eq("Complete"))
+            .count(&write.txn)
+            .await?;
+        if completed > 0 {
+            return Ok(AmendOutcome::TooLate);
+        }
+        customer_order_line::Entity::delete_many()
+            .filter(customer_order_line::Column::OrderId.eq(id))
+            .exec(&write.txn)
+            .await?;
+        insert_lines(&write, id, lines).await?;
+        let previous_total = order.total.clone();
+        let mut active: customer_order::ActiveModel = order.into();
+        active.total = Set(total);
+        active.updated_at = Set(Utc::now());
+        let order = active.update(&write.txn).await?;
+        let producer_orders = queue_producer_orders(&write, &order, &peers, hold_sends_until).await?;
+        write.commit().await?;
+        Ok(AmendOutcome::Amended { order: Box::new(order), previous, previous_total, producer_orders })
     }
 
     /// Queues a producer order for an immediate send again, its failure count reset (after a
@@ -605,6 +646,19 @@ impl Store {
 }
 
 #[derive(Debug)]
+pub enum AmendOutcome {
+    NotFound,
+    NotActive,
+    TooLate,
+    Amended {
+        order: Box<customer_order::Model>,
+        previous: Vec<NewLine>,
+        previous_total: String,
+        producer_orders: Vec<Uuid>,
+    },
+}
+
+#[derive(Debug)]
 pub enum CancelOutcome {
     NotFound,
     /// A producer already completed its order: the goods are being prepared.
@@ -634,6 +688,26 @@ async fn find_by_key(
         .filter(customer_order::Column::IdempotencyKey.eq(key))
         .one(&write.txn)
         .await?)
+}
+
+async fn insert_lines(write: &WriteTxn<'_>, order_id: Uuid, lines: Vec<NewLine>) -> Result<(), StoreError> {
+    for line in lines {
+        customer_order_line::ActiveModel {
+            order_id: Set(order_id),
+            peer_id: Set(line.peer_id),
+            product_iri: Set(line.product_iri),
+            offer_iri: Set(line.offer_iri),
+            name: Set(line.name),
+            quantity: Set(line.quantity),
+            unit_price: Set(line.unit_price),
+            currency: Set(line.currency),
+            vat_rate: Set(line.vat_rate),
+            ..Default::default()
+        }
+        .insert(&write.txn)
+        .await?;
+    }
+    Ok(())
 }
 
 /// The producers an order's lines come from, each once.

@@ -18,7 +18,7 @@ use super::delivery::DeliveryError;
 use crate::domain::Quantity;
 use crate::peers::PeerError;
 use crate::store::StoreError;
-use crate::store::trader::{NewCustomerOrder, NewLine, Recorded};
+use crate::store::trader::{AmendOutcome, NewCustomerOrder, NewLine, Recorded};
 
 /// Personal data: kept by the trader, never sent to a producer.
 #[derive(Clone, Debug, Default)]
@@ -67,6 +67,12 @@ pub enum CheckoutError {
     UnknownOffer { line: usize, offer: String },
     #[error("this idempotency key was used for a different checkout")]
     IdempotencyKeyReused,
+    #[error("no such order")]
+    OrderNotFound,
+    #[error("the order is cancelled")]
+    OrderNotActive,
+    #[error("a producer has already completed its order; this order can no longer change")]
+    OrderComplete,
     #[error("not enough stock")]
     OutOfStock(Vec<LineShortage>),
     #[error("producer {peer} refused the order: {error}")]
@@ -235,6 +241,53 @@ impl Trader {
             }
         }
         Ok(CheckoutError::OutOfStock(found))
+    }
+}
+
+impl Trader {
+    /// Changes the lines of a customer order. The producer orders it involved or now involves are
+    /// recomputed and sent at once; if a producer refuses, the order gets its previous lines back
+    /// (and the producers their previous orders) and the refusal is reported.
+    pub async fn amend_order(
+        &self,
+        id: Uuid,
+        requested: Vec<CheckoutLineRequest>,
+    ) -> Result<customer_order::Model, CheckoutError> {
+        let order = self.store.customer_order(id).await?.ok_or(CheckoutError::OrderNotFound)?;
+        let session = self.store.sales_session(order.sales_session_id).await?.ok_or(CheckoutError::SessionNotFound)?;
+        if session.closed_at.is_some() {
+            return Err(CheckoutError::OrderComplete);
+        }
+        let (lines, currency, total) = self.price_lines(&session, &requested).await?;
+        if currency != order.currency {
+            return Err(CheckoutError::InvalidInput(format!("the order is in {}, not {currency}", order.currency)));
+        }
+        let hold = Utc::now() + chrono::Duration::seconds(30);
+        let (amended, previous, previous_total, producer_orders) =
+            match self.store.replace_customer_order_lines(id, lines, total.to_string(), hold).await? {
+                AmendOutcome::NotFound => return Err(CheckoutError::OrderNotFound),
+                AmendOutcome::NotActive => return Err(CheckoutError::OrderNotActive),
+                AmendOutcome::TooLate => return Err(CheckoutError::OrderComplete),
+                AmendOutcome::Amended { order, previous, previous_total, producer_orders } => {
+                    (order, previous, previous_total, producer_orders)
+                }
+            };
+        let results = join_all(producer_orders.iter().map(|po| self.deliver(*po))).await;
+        let refusal = results.into_iter().find_map(|r| match r {
+            Err(DeliveryError::Peer(e)) if !e.is_transient() => Some(e),
+            _ => None,
+        });
+        let Some(refusal) = refusal else { return Ok(*amended) };
+
+        // A producer said no: the order as it was, everywhere.
+        if let AmendOutcome::Amended { producer_orders, .. } =
+            self.store.replace_customer_order_lines(id, previous, previous_total, hold).await?
+        {
+            join_all(producer_orders.iter().map(|po| self.deliver(*po))).await;
+        }
+        tracing::info!(order = %id, code = refusal.code(), "amendment refused by a producer and undone");
+        let peer_ids: Vec<String> = self.store.session_peers(session.id).await?.into_iter().map(|p| p.id).collect();
+        Err(self.refusal_error(&peer_ids, &requested, refusal).await?)
     }
 }
 

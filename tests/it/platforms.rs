@@ -844,3 +844,44 @@ async fn a_session_closes_at_its_end_plus_grace_even_across_a_restart() {
     assert_eq!(p.farm_proxy.received().matches("dfc-v:Complete").count(), 1, "completed exactly once");
     p.assert_no_personal_data();
 }
+
+#[tokio::test]
+async fn amending_an_order_moves_stock_at_once_or_changes_nothing() {
+    let p = platforms().await;
+    let carrots = p.farm().product("farm", "CARROT").await;
+    let flour = p.mill.product("mill", "FLOUR").await;
+    let (carrot_offer, flour_offer) = (p.offer(p.farm(), "farm", carrots.id), p.offer(&p.mill, "mill", flour.id));
+    let placed = p.checkout("a-1", &[(carrot_offer.clone(), 3), (flour_offer.clone(), 2)]).await;
+    let id = placed["data"]["checkout"]["id"].clone();
+    p.checkout("a-2", &[(carrot_offer.clone(), 1)]).await;
+    let amend = "mutation($id: ID!, $lines: [CheckoutLineInput!]!) { amendOrder(orderId: $id, lines: $lines) {
+        total { amount } lines { name quantity } } }";
+
+    // More carrots, no flour: the farm's order grows, the mill's only order is cancelled.
+    let amended =
+        p.trader.graphql_ok(amend, json!({"id": id, "lines": [{"offerId": carrot_offer, "quantity": 5}]})).await;
+    assert_eq!(amended["amendOrder"]["lines"], json!([{"name": "Carrots 1 kg", "quantity": 5}]));
+    assert_eq!(amended["amendOrder"]["total"]["amount"], "9.50", "5 x 1.80 x 1.055 = 9.495");
+    assert_eq!(p.farm().stock("farm", "CARROT").await, (10, 6));
+    assert_eq!(
+        Platforms::received_orders(p.farm(), "farm").await,
+        vec![("Held".into(), vec![("Carrots 1 kg".into(), 6)])]
+    );
+    assert_eq!(Platforms::received_orders(&p.mill, "mill").await[0].0, "Cancelled");
+
+    // Asking for more than there is changes nothing anywhere.
+    let refused = p
+        .trader
+        .graphql(amend, json!({"id": id, "lines": [{"offerId": carrot_offer, "quantity": 12}, {"offerId": flour_offer, "quantity": 1}]}))
+        .await;
+    assert_eq!(refused["errors"][0]["extensions"]["code"], "OUT_OF_STOCK", "{refused}");
+    assert_eq!(refused["errors"][0]["extensions"]["shortages"][0]["available"], "9", "10 minus the other order's 1");
+    assert_eq!(p.farm().stock("farm", "CARROT").await, (10, 6));
+    let order = p
+        .trader
+        .graphql_ok("query($id: ID!) { order(id: $id) { total { amount } lines { quantity } } }", json!({"id": id}))
+        .await;
+    assert_eq!(order["order"], json!({"total": {"amount": "9.50"}, "lines": [{"quantity": 5}]}));
+    assert_eq!(Platforms::received_orders(&p.mill, "mill").await.iter().filter(|(s, _)| s == "Held").count(), 0);
+    p.assert_no_personal_data();
+}
