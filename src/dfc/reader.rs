@@ -226,10 +226,6 @@ impl Graph {
             .filter(move |n| n.types.iter().any(|t| t == ty))
             .map(move |node| NodeRef { graph: self, node })
     }
-
-    pub fn context(&self) -> &Context {
-        &self.context
-    }
 }
 
 fn reference(id: &str) -> Value {

@@ -32,7 +32,8 @@ fn document(graph: Vec<Value>) -> Value {
     json!({ "@context": CONTEXT_1_16, "@graph": graph })
 }
 
-fn single(mut node: Value) -> Value {
+/// One node as a whole document, its context first.
+pub fn one(mut node: Value) -> Value {
     if let Value::Object(map) = &mut node {
         let mut with_context = Map::new();
         with_context.insert("@context".to_owned(), Value::String(CONTEXT_1_16.to_owned()));
@@ -126,10 +127,6 @@ pub fn catalogue(urls: &Urls, products: &[Product]) -> Value {
         }
     }
     document(graph)
-}
-
-pub fn one(node: Value) -> Value {
-    single(node)
 }
 
 fn order_nodes(urls: &Urls, order: &IncomingOrder, graph: &mut Vec<Value>) {

@@ -87,11 +87,6 @@ impl Price {
     }
 }
 
-/// Parses decimal text as stored in the database; a corrupt value is a bug, reported with context.
-pub fn parse_stored_decimal(text: &str, what: &str) -> anyhow::Result<Decimal> {
-    Decimal::from_str(text).map_err(|e| anyhow::anyhow!("stored {what} `{text}` is not a decimal: {e}"))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -336,7 +336,7 @@ fn checkout_error(err: CheckoutError) -> async_graphql::Error {
                 e.set("shortages", async_graphql::Value::List(items));
             })
         }
-        CheckoutError::ProducerRefused { error, .. } => {
+        CheckoutError::ProducerRefused { error } => {
             tracing::warn!(code = error.code(), error = %error, "producer refused a checkout");
             coded("a producer refused the order", "PEER_REJECTED")
         }

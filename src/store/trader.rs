@@ -324,9 +324,7 @@ impl Store {
             }
             Err(err) => return Err(err.into()),
         };
-        let mut peers: Vec<String> = new.lines.iter().map(|l| l.peer_id.clone()).collect();
-        peers.sort();
-        peers.dedup();
+        let peers = distinct_peers(new.lines.iter());
         insert_lines(&write, order.id, new.lines).await?;
         let producer_orders = queue_producer_orders(&write, &order, &peers, hold_sends_until).await?;
         write.commit().await?;
@@ -368,14 +366,7 @@ impl Store {
             return Ok(CancelOutcome::Cancelled { order: Box::new(order), producer_orders: vec![] });
         }
         let peers = peers_of_order(&write, id).await?;
-        let completed = producer_order::Entity::find()
-            .filter(producer_order::Column::TraderEnterpriseId.eq(order.trader_enterprise_id.as_str()))
-            .filter(producer_order::Column::SalesSessionId.eq(order.sales_session_id))
-            .filter(producer_order::Column::PeerId.is_in(peers.clone()))
-            .filter(producer_order::Column::Status.eq("Complete"))
-            .count(&write.txn)
-            .await?;
-        if completed > 0 {
+        if any_completed(&write, &order, &peers).await? {
             return Ok(CancelOutcome::TooLate);
         }
         let mut active: customer_order::ActiveModel = order.clone().into();
@@ -423,17 +414,8 @@ impl Store {
                 vat_rate: l.vat_rate,
             })
             .collect();
-        let mut peers: Vec<String> = previous.iter().chain(&lines).map(|l| l.peer_id.clone()).collect();
-        peers.sort();
-        peers.dedup();
-        let completed = producer_order::Entity::find()
-            .filter(producer_order::Column::TraderEnterpriseId.eq(order.trader_enterprise_id.as_str()))
-            .filter(producer_order::Column::SalesSessionId.eq(order.sales_session_id))
-            .filter(producer_order::Column::PeerId.is_in(peers.clone()))
-            .filter(producer_order::Column::Status.eq("Complete"))
-            .count(&write.txn)
-            .await?;
-        if completed > 0 {
+        let peers = distinct_peers(previous.iter().chain(&lines));
+        if any_completed(&write, &order, &peers).await? {
             return Ok(AmendOutcome::TooLate);
         }
         customer_order_line::Entity::delete_many()
@@ -710,6 +692,14 @@ async fn insert_lines(write: &WriteTxn<'_>, order_id: Uuid, lines: Vec<NewLine>)
     Ok(())
 }
 
+/// The producers some lines come from, each once.
+fn distinct_peers<'a>(lines: impl Iterator<Item = &'a NewLine>) -> Vec<String> {
+    let mut peers: Vec<String> = lines.map(|l| l.peer_id.clone()).collect();
+    peers.sort();
+    peers.dedup();
+    peers
+}
+
 /// The producers an order's lines come from, each once.
 async fn peers_of_order(write: &WriteTxn<'_>, order_id: Uuid) -> Result<Vec<String>, StoreError> {
     let mut peers: Vec<String> = customer_order_line::Entity::find()
@@ -722,6 +712,23 @@ async fn peers_of_order(write: &WriteTxn<'_>, order_id: Uuid) -> Result<Vec<Stri
     peers.sort();
     peers.dedup();
     Ok(peers)
+}
+
+/// Whether a producer already completed the order of any of `peers` in `order`'s session: then
+/// the goods are being prepared and the customer order can no longer change.
+async fn any_completed(
+    write: &WriteTxn<'_>,
+    order: &customer_order::Model,
+    peers: &[String],
+) -> Result<bool, StoreError> {
+    let completed = producer_order::Entity::find()
+        .filter(producer_order::Column::TraderEnterpriseId.eq(order.trader_enterprise_id.as_str()))
+        .filter(producer_order::Column::SalesSessionId.eq(order.sales_session_id))
+        .filter(producer_order::Column::PeerId.is_in(peers.iter().cloned()))
+        .filter(producer_order::Column::Status.eq("Complete"))
+        .count(&write.txn)
+        .await?;
+    Ok(completed > 0)
 }
 
 /// Queues the producer orders that a change of `order` affects.

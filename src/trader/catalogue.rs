@@ -12,13 +12,6 @@ use crate::dfc::Document;
 use crate::peers::PeerError;
 use crate::store::StoreError;
 
-/// An offer of one producer, as the session lists it.
-#[derive(Clone, Debug)]
-pub struct SessionOffer {
-    pub peer_id: String,
-    pub offer: peer_offer::Model,
-}
-
 /// One producer's part of the catalogue: its offers, or why there are none.
 #[derive(Clone, Debug)]
 pub struct PeerCatalogue {

@@ -75,8 +75,8 @@ pub enum CheckoutError {
     OrderComplete,
     #[error("not enough stock")]
     OutOfStock(Vec<LineShortage>),
-    #[error("producer {peer} refused the order: {error}")]
-    ProducerRefused { peer: String, error: PeerError },
+    #[error("a producer refused the order: {error}")]
+    ProducerRefused { error: PeerError },
     #[error(transparent)]
     Store(#[from] StoreError),
 }
@@ -216,10 +216,10 @@ impl Trader {
         refusal: PeerError,
     ) -> Result<CheckoutError, StoreError> {
         let PeerError::Rejected { shortages, .. } = &refusal else {
-            return Ok(CheckoutError::ProducerRefused { peer: String::new(), error: refusal });
+            return Ok(CheckoutError::ProducerRefused { error: refusal });
         };
         if shortages.is_empty() {
-            return Ok(CheckoutError::ProducerRefused { peer: String::new(), error: refusal });
+            return Ok(CheckoutError::ProducerRefused { error: refusal });
         }
         let by_product: HashMap<&str, &crate::peers::PeerShortage> =
             shortages.iter().map(|s| (s.product_iri.as_str(), s)).collect();

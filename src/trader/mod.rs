@@ -12,7 +12,7 @@ use std::time::Duration;
 
 use entity::peer;
 
-pub use catalogue::{PeerCatalogue, SessionOffer};
+pub use catalogue::PeerCatalogue;
 pub use checkout::{CancelError, CheckoutError, CheckoutLineRequest, CheckoutRequest, Contact, LineShortage};
 pub use delivery::DeliverySettings;
 
@@ -41,10 +41,6 @@ impl Trader {
         settings: DeliverySettings,
     ) -> Trader {
         Trader { store, client, tokens: Arc::new(tokens), urls, locks: Arc::default(), settings }
-    }
-
-    pub fn store(&self) -> &Store {
-        &self.store
     }
 
     fn peer(&self, model: &peer::Model) -> Peer {

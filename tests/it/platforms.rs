@@ -91,6 +91,13 @@ impl Platforms {
         self.farm.as_ref().expect("farm running")
     }
 
+    /// The offers of the farm's carrots and the mill's flour, as the trader's catalogue names them.
+    async fn carrot_and_flour_offers(&self) -> (String, String) {
+        let carrots = self.farm().product("farm", "CARROT").await;
+        let flour = self.mill.product("mill", "FLOUR").await;
+        (self.offer(self.farm(), "farm", carrots.id), self.offer(&self.mill, "mill", flour.id))
+    }
+
     fn offer(&self, app: &TestApp, enterprise: &str, product: i64) -> String {
         let _ = self;
         app.offer_iri(enterprise, product)
@@ -149,9 +156,7 @@ impl Platforms {
 #[tokio::test]
 async fn a_checkout_holds_stock_at_each_producer_and_the_next_one_sums() {
     let p = platforms().await;
-    let carrots = p.farm().product("farm", "CARROT").await;
-    let flour = p.mill.product("mill", "FLOUR").await;
-    let (carrot_offer, flour_offer) = (p.offer(p.farm(), "farm", carrots.id), p.offer(&p.mill, "mill", flour.id));
+    let (carrot_offer, flour_offer) = p.carrot_and_flour_offers().await;
 
     let first = p.checkout("key-1", &[(carrot_offer.clone(), 3), (flour_offer.clone(), 10)]).await;
     assert!(first.get("errors").is_none(), "{first}");
@@ -202,9 +207,7 @@ async fn a_checkout_holds_stock_at_each_producer_and_the_next_one_sums() {
 #[tokio::test]
 async fn an_over_asking_checkout_leaves_every_producer_as_it_was() {
     let p = platforms().await;
-    let carrots = p.farm().product("farm", "CARROT").await;
-    let flour = p.mill.product("mill", "FLOUR").await;
-    let (carrot_offer, flour_offer) = (p.offer(p.farm(), "farm", carrots.id), p.offer(&p.mill, "mill", flour.id));
+    let (carrot_offer, flour_offer) = p.carrot_and_flour_offers().await;
 
     // First checkout ever fails at the farm: the mill's fresh order must be cancelled again.
     let refused = p.checkout("greedy-1", &[(flour_offer.clone(), 4), (carrot_offer.clone(), 11)]).await;
@@ -266,9 +269,7 @@ async fn the_producer_without_inventory_accepts_any_quantity() {
 #[tokio::test]
 async fn a_stopped_producer_gets_its_order_when_it_comes_back() {
     let mut p = platforms().await;
-    let carrots = p.farm().product("farm", "CARROT").await;
-    let flour = p.mill.product("mill", "FLOUR").await;
-    let (carrot_offer, flour_offer) = (p.offer(p.farm(), "farm", carrots.id), p.offer(&p.mill, "mill", flour.id));
+    let (carrot_offer, flour_offer) = p.carrot_and_flour_offers().await;
     // Let the trader see both catalogues, then stop the farm.
     p.trader
         .graphql_ok(
@@ -677,9 +678,7 @@ async fn a_real_gateway_serves_checkout_and_orders() {
 #[tokio::test]
 async fn cancelling_orders_releases_stock_at_once_and_empties_the_producer_order() {
     let p = platforms().await;
-    let carrots = p.farm().product("farm", "CARROT").await;
-    let flour = p.mill.product("mill", "FLOUR").await;
-    let (carrot_offer, flour_offer) = (p.offer(p.farm(), "farm", carrots.id), p.offer(&p.mill, "mill", flour.id));
+    let (carrot_offer, flour_offer) = p.carrot_and_flour_offers().await;
     let first = p.checkout("c-1", &[(carrot_offer.clone(), 3), (flour_offer.clone(), 1)]).await;
     let second = p.checkout("c-2", &[(carrot_offer.clone(), 2)]).await;
     let (first, second) = (first["data"]["checkout"]["id"].clone(), second["data"]["checkout"]["id"].clone());
@@ -774,9 +773,7 @@ async fn a_failed_producer_order_is_shown_and_can_be_retried() {
 #[tokio::test]
 async fn closing_a_session_completes_every_producer_order_once() {
     let p = platforms().await;
-    let carrots = p.farm().product("farm", "CARROT").await;
-    let flour = p.mill.product("mill", "FLOUR").await;
-    let (carrot_offer, flour_offer) = (p.offer(p.farm(), "farm", carrots.id), p.offer(&p.mill, "mill", flour.id));
+    let (carrot_offer, flour_offer) = p.carrot_and_flour_offers().await;
     let first = p.checkout("s-1", &[(carrot_offer.clone(), 3), (flour_offer.clone(), 4)]).await;
     p.checkout("s-2", &[(carrot_offer.clone(), 2)]).await;
 
@@ -848,9 +845,7 @@ async fn a_session_closes_at_its_end_plus_grace_even_across_a_restart() {
 #[tokio::test]
 async fn amending_an_order_moves_stock_at_once_or_changes_nothing() {
     let p = platforms().await;
-    let carrots = p.farm().product("farm", "CARROT").await;
-    let flour = p.mill.product("mill", "FLOUR").await;
-    let (carrot_offer, flour_offer) = (p.offer(p.farm(), "farm", carrots.id), p.offer(&p.mill, "mill", flour.id));
+    let (carrot_offer, flour_offer) = p.carrot_and_flour_offers().await;
     let placed = p.checkout("a-1", &[(carrot_offer.clone(), 3), (flour_offer.clone(), 2)]).await;
     let id = placed["data"]["checkout"]["id"].clone();
     p.checkout("a-2", &[(carrot_offer.clone(), 1)]).await;
