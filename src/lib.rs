@@ -63,6 +63,8 @@ impl Application {
                     base_url: peer.base_url.clone(),
                     enterprise: peer.enterprise.clone(),
                     timeout_ms: i64::try_from(peer.timeout_ms).unwrap_or(5_000),
+                    // Set through GraphQL, kept across restarts: the upsert leaves it alone.
+                    consolidation_mode: None,
                     updated_at: chrono::Utc::now(),
                 })
                 .await?;

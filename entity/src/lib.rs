@@ -15,6 +15,8 @@ pub mod peer;
 pub mod peer_offer;
 pub mod platform;
 pub mod producer_order;
+pub mod producer_order_line;
 pub mod product;
 pub mod sales_session;
 pub mod sales_session_peer;
+pub mod trader_setting;

@@ -16,6 +16,8 @@ pub struct Model {
     pub enterprise: String,
     /// Deadline of every call to this peer, in milliseconds.
     pub timeout_ms: i64,
+    /// Overrides the trader's consolidation mode for this producer.
+    pub consolidation_mode: Option<String>,
     pub updated_at: DateTimeUtc,
 }
 

@@ -21,6 +21,10 @@ pub struct Model {
     pub unit_code: Option<String>,
     /// Units available as last published; None when the producer does not manage stock.
     pub available: Option<String>,
+    /// The product this one is a pack of (linked by an AsPlannedTransformation), and how many
+    /// of it the pack holds.
+    pub pack_of: Option<String>,
+    pub pack_units: Option<i64>,
     pub fetched_at: DateTimeUtc,
 }
 

@@ -1,5 +1,6 @@
-//! The one order a trader keeps with a producer for a sales session: derived from all active
-//! customer orders of (trader, session, producer), and delivered whole to the producer.
+//! An order a trader keeps with a producer for a sales session: derived from the active customer
+//! orders of (trader, session, producer), all of them or one (see `group_key`), and delivered
+//! whole to the producer.
 use sea_orm::entity::prelude::*;
 
 #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
@@ -10,6 +11,9 @@ pub struct Model {
     pub trader_enterprise_id: String,
     pub sales_session_id: Uuid,
     pub peer_id: String,
+    /// Which customer orders it gathers: empty for the whole session, or one customer order's id
+    /// (PER_CUSTOMER_ORDER consolidation).
+    pub group_key: String,
     /// The order's IRI at the producer, once the producer has assigned it.
     pub remote_iri: Option<String>,
     /// `dfc-v` order state at the producer: Held, Complete or Cancelled.
@@ -24,6 +28,9 @@ pub struct Model {
     pub last_error: Option<String>,
     pub next_attempt_at: Option<DateTimeUtc>,
     pub updated_at: DateTimeUtc,
+    /// When its last send after the session closed was acknowledged: its lines are final, and
+    /// the pack excess they carry over is the trader's stock.
+    pub settled_at: Option<DateTimeUtc>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

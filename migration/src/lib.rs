@@ -3,12 +3,17 @@ pub use sea_orm_migration::prelude::*;
 
 mod m20261125_000001_core;
 mod m20261125_000002_trader;
+mod m20261125_000003_consolidation;
 
 pub struct Migrator;
 
 #[sea_orm_migration::async_trait::async_trait]
 impl MigratorTrait for Migrator {
     fn migrations() -> Vec<Box<dyn MigrationTrait>> {
-        vec![Box::new(m20261125_000001_core::Migration), Box::new(m20261125_000002_trader::Migration)]
+        vec![
+            Box::new(m20261125_000001_core::Migration),
+            Box::new(m20261125_000002_trader::Migration),
+            Box::new(m20261125_000003_consolidation::Migration),
+        ]
     }
 }

@@ -100,14 +100,26 @@ impl Unit {
         self.base_factor().map_or(Dimension::Other, |(d, _)| d)
     }
 
-    /// Converts `value` of this unit into `target`, exactly; None across dimensions or on overflow.
+    /// Converts `value` of this unit into `target`, exactly; None across dimensions, on overflow,
+    /// or when the result has no exact decimal form (1 g in pounds): a rounded weight would drift.
     pub fn convert(&self, value: Decimal, target: &Unit) -> Option<Decimal> {
         let (from_dim, from) = self.base_factor()?;
         let (to_dim, to) = target.base_factor()?;
         if from_dim != to_dim {
             return None;
         }
-        value.checked_mul(from)?.checked_div(to).map(|d| d.normalize())
+        let base = value.checked_mul(from)?;
+        let converted = base.checked_div(to)?;
+        (converted.checked_mul(to)? == base).then(|| converted.normalize())
+    }
+
+    /// `value` of this unit in grams, when it is a weight. Always exact: every weight unit is a
+    /// terminating decimal number of grams.
+    pub fn grams(&self, value: Decimal) -> Option<Decimal> {
+        match self.base_factor()? {
+            (Dimension::Weight, factor) => value.checked_mul(factor).map(|g| g.normalize()),
+            _ => None,
+        }
     }
 }
 
@@ -128,6 +140,41 @@ mod tests {
         assert_eq!(Unit::Milligram.convert(d("1500"), &Unit::Gram), Some(d("1.5")));
         assert_eq!(Unit::Tonne.convert(d("0.001"), &Unit::Kilogram), Some(d("1")));
         assert_eq!(Unit::Gallon.convert(d("1"), &Unit::Litre), Some(d("4.54609")));
+    }
+
+    #[test]
+    fn a_conversion_without_an_exact_result_is_refused() {
+        assert_eq!(Unit::Gram.convert(d("1"), &Unit::PoundMass), None);
+        assert_eq!(Unit::Gram.convert(d("453.59237"), &Unit::PoundMass), Some(d("1")));
+        assert_eq!(Unit::PoundMass.grams(d("2")), Some(d("907.18474")));
+        assert_eq!(Unit::Litre.grams(d("1")), None);
+    }
+
+    const WEIGHTS: [Unit; 5] = [Unit::Milligram, Unit::Gram, Unit::Kilogram, Unit::Tonne, Unit::PoundMass];
+
+    proptest::proptest! {
+        /// Any weight converts to any other weight unit and back to exactly what it was, whenever
+        /// the conversion is defined; between metric units it always is.
+        #[test]
+        fn weight_conversions_round_trip_exactly(
+            mantissa in 0i64..1_000_000_000_000,
+            scale in 0u32..10,
+            from in 0usize..5,
+            to in 0usize..5,
+        ) {
+            let value = Decimal::new(mantissa, scale);
+            let (from, to) = (&WEIGHTS[from], &WEIGHTS[to]);
+            let converted = from.convert(value, to);
+            if *from != Unit::PoundMass && *to != Unit::PoundMass {
+                proptest::prop_assert!(converted.is_some(), "{value} {from:?} -> {to:?}");
+            }
+            if let Some(converted) = converted {
+                proptest::prop_assert_eq!(to.convert(converted, from), Some(value.normalize()));
+            }
+            // Through grams, every unit (pounds included) comes back exactly.
+            let grams = from.grams(value).expect("a weight has grams");
+            proptest::prop_assert_eq!(Unit::Gram.convert(grams, from), Some(value.normalize()));
+        }
     }
 
     #[test]

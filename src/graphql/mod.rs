@@ -3,6 +3,7 @@
 //!
 //! Errors carry a stable `extensions.code`; database detail is logged, never sent.
 
+mod consolidation;
 mod producer;
 mod trader;
 
@@ -13,10 +14,10 @@ use crate::store::{Store, StoreError};
 use crate::trader::Trader;
 
 #[derive(MergedObject, Default)]
-pub struct Query(producer::ProducerQuery, trader::TraderQuery);
+pub struct Query(producer::ProducerQuery, trader::TraderQuery, consolidation::ConsolidationQuery);
 
 #[derive(MergedObject, Default)]
-pub struct Mutation(trader::TraderMutation);
+pub struct Mutation(trader::TraderMutation, consolidation::ConsolidationMutation);
 
 pub type OrderhubSchema = Schema<Query, Mutation, EmptySubscription>;
 

@@ -14,19 +14,21 @@ use uuid::Uuid;
 
 use super::producer::Money;
 use super::store_error;
+use crate::domain::consolidation::{Basis, PlannedLine};
+use crate::store::consolidation::WHOLE_SESSION;
 use crate::store::trader::CustomerOrderFilter;
 use crate::store::{Store, StoreError};
 use crate::trader::{CancelError, CheckoutError, CheckoutLineRequest, CheckoutRequest, Contact, Trader};
 
-fn trader<'c>(ctx: &Context<'c>) -> &'c Trader {
+pub(super) fn trader<'c>(ctx: &Context<'c>) -> &'c Trader {
     ctx.data_unchecked::<Trader>()
 }
 
-fn store<'c>(ctx: &Context<'c>) -> &'c Store {
+pub(super) fn store<'c>(ctx: &Context<'c>) -> &'c Store {
     ctx.data_unchecked::<Store>()
 }
 
-fn coded(message: impl Into<String>, code: &'static str) -> async_graphql::Error {
+pub(super) fn coded(message: impl Into<String>, code: &'static str) -> async_graphql::Error {
     async_graphql::Error::new(message).extend_with(|_, e| e.set("code", code))
 }
 
@@ -453,7 +455,7 @@ impl SaleSession {
 
 /// A producer platform the trader buys from.
 #[derive(Clone)]
-pub struct Producer(peer::Model);
+pub struct Producer(pub(super) peer::Model);
 
 #[Object]
 impl Producer {
@@ -638,15 +640,25 @@ impl OrderLine {
         decimal(&self.line.vat_rate)
     }
 
-    /// The producer order this line is part of.
+    /// The producer order this line is part of: the order's own (PER_CUSTOMER_ORDER) or the
+    /// session's.
     async fn producer_order(&self, ctx: &Context<'_>) -> Result<Option<ProducerOrder>> {
-        let key = ProducerOrderKey(self.session, self.line.peer_id.clone());
-        Ok(ctx.data_unchecked::<DataLoader<TraderLoader>>().load_one(key).await?.map(ProducerOrder))
+        let loader = ctx.data_unchecked::<DataLoader<TraderLoader>>();
+        let orders = loader.load_one(SessionProducerOrdersKey(self.session)).await?.unwrap_or_default();
+        let own_group = self.line.order_id.to_string();
+        let of_producer =
+            |group: &str| orders.iter().find(|po| po.peer_id == self.line.peer_id && po.group_key == group).cloned();
+        Ok(of_producer(&own_group)
+            .filter(|po| po.status != "Cancelled")
+            .or_else(|| of_producer(WHOLE_SESSION))
+            .or_else(|| of_producer(&own_group))
+            .map(ProducerOrder))
     }
 }
 
-/// The one order a trader keeps with a producer for a sales session.
-pub struct ProducerOrder(producer_order::Model);
+/// An order a trader keeps with a producer for a sales session: the session's one, or one per
+/// customer order under PER_CUSTOMER_ORDER consolidation.
+pub struct ProducerOrder(pub(super) producer_order::Model);
 
 #[Object]
 impl ProducerOrder {
@@ -693,25 +705,114 @@ impl ProducerOrder {
         self.0.next_attempt_at.filter(|_| self.0.delivery_state != "DELIVERED")
     }
 
-    /// What the producer order says: every product of the session's active customer orders.
+    /// The customer order it gathers, under PER_CUSTOMER_ORDER consolidation.
+    async fn customer_order(&self, ctx: &Context<'_>) -> Result<Option<Order>> {
+        let Ok(id) = Uuid::parse_str(&self.0.group_key) else { return Ok(None) };
+        Ok(ctx.data_unchecked::<DataLoader<TraderLoader>>().load_one(OrderKey(id)).await?.map(Order))
+    }
+
+    /// When its last send after the session closed was acknowledged: its lines are final.
+    async fn settled_at(&self) -> Option<DateTime<Utc>> {
+        self.0.settled_at
+    }
+
+    /// What the producer order says: once settled, its final lines; until then, what it says
+    /// now, recomputed from the active customer orders it gathers under the current mode.
     async fn lines(&self, ctx: &Context<'_>) -> Result<Vec<ProducerOrderLine>> {
-        let plan = store(ctx).producer_order_plan(self.0.id).await.map_err(store_error)?;
-        Ok(plan
-            .map(|p| {
-                p.lines
-                    .into_iter()
-                    .map(|((product_id, offer_id), quantity)| ProducerOrderLine { product_id, offer_id, quantity })
-                    .collect()
-            })
-            .unwrap_or_default())
+        let store = store(ctx);
+        let lines = if self.0.settled_at.is_some() {
+            store.producer_order_lines(self.0.id).await.map_err(store_error)?
+        } else {
+            store.producer_order_plan(self.0.id).await.map_err(store_error)?.map(|p| p.lines).unwrap_or_default()
+        };
+        Ok(lines.into_iter().map(ProducerOrderLine).collect())
+    }
+
+    /// The consolidation mode its lines were computed under (the producer's mode now, unless
+    /// settled).
+    async fn consolidation_mode(&self, ctx: &Context<'_>) -> Result<super::consolidation::ConsolidationModeValue> {
+        let store = store(ctx);
+        let mode = store.consolidation_mode_of(&self.0.trader_enterprise_id, &self.0.peer_id).await;
+        Ok(mode.map_err(store_error)?.into())
     }
 }
 
-#[derive(SimpleObject)]
-pub struct ProducerOrderLine {
-    pub product_id: String,
-    pub offer_id: String,
-    pub quantity: i64,
+/// One line of a producer order and how it was derived from what customers need.
+pub struct ProducerOrderLine(PlannedLine);
+
+#[Object]
+impl ProducerOrderLine {
+    /// The product customers ordered.
+    async fn product_id(&self) -> &str {
+        &self.0.product_iri
+    }
+
+    /// What is ordered from the producer: that product, or a pack of it.
+    async fn ordered_product_id(&self) -> &str {
+        &self.0.ordered_product_iri
+    }
+
+    async fn offer_id(&self) -> &str {
+        &self.0.offer_iri
+    }
+
+    /// The name of what is ordered.
+    async fn name(&self) -> &str {
+        &self.0.name
+    }
+
+    /// Units of the offer sent to the producer; 0 when carried-over stock covers the need.
+    async fn quantity(&self) -> i64 {
+        self.0.quantity
+    }
+
+    /// Units of the product the customers need.
+    async fn needed_units(&self) -> i64 {
+        self.0.needed_units
+    }
+
+    /// Their weight in kg, when the product's weight is known.
+    async fn needed_kg(&self) -> Option<Decimal> {
+        self.0.needed_grams.map(kilograms)
+    }
+
+    /// Kg taken from stock carried over from earlier packs.
+    async fn carried_over_used_kg(&self) -> Decimal {
+        kilograms(self.0.carry_used_grams)
+    }
+
+    /// Kg of pack excess this line adds to the trader's stock.
+    async fn carried_over_added_kg(&self) -> Decimal {
+        kilograms(self.0.carry_added_grams)
+    }
+
+    async fn basis(&self) -> LineBasis {
+        match self.0.basis {
+            Basis::Count => LineBasis::Count,
+            Basis::Weight => LineBasis::Weight,
+            Basis::Pack => LineBasis::Pack,
+        }
+    }
+
+    /// Why the line is counted although the mode weighs (no weight known, say).
+    async fn note(&self) -> Option<&str> {
+        self.0.note.as_deref()
+    }
+}
+
+/// What a producer order line's quantity counts.
+#[derive(Enum, Copy, Clone, Eq, PartialEq)]
+pub enum LineBasis {
+    /// Units as customers ordered them.
+    Count,
+    /// The total weight, in units of the product.
+    Weight,
+    /// The total weight, rounded up to whole packs.
+    Pack,
+}
+
+pub(super) fn kilograms(grams: Decimal) -> Decimal {
+    (grams / Decimal::ONE_THOUSAND).normalize()
 }
 
 /// A customer, owned by another subgraph; this one knows their orders.
@@ -744,9 +845,9 @@ pub struct SessionKey(Uuid);
 #[derive(Clone, Hash, PartialEq, Eq)]
 pub struct LinesKey(Uuid);
 #[derive(Clone, Hash, PartialEq, Eq)]
-pub struct PeerKey(String);
+pub struct PeerKey(pub(super) String);
 #[derive(Clone, Hash, PartialEq, Eq)]
-pub struct ProducerOrderKey(Uuid, String);
+pub struct SessionProducerOrdersKey(Uuid);
 
 fn loader_error(err: StoreError) -> async_graphql::Error {
     store_error(err)
@@ -799,13 +900,19 @@ impl Loader<PeerKey> for TraderLoader {
     }
 }
 
-impl Loader<ProducerOrderKey> for TraderLoader {
-    type Value = producer_order::Model;
+impl Loader<SessionProducerOrdersKey> for TraderLoader {
+    type Value = Vec<producer_order::Model>;
     type Error = async_graphql::Error;
 
-    async fn load(&self, keys: &[ProducerOrderKey]) -> Result<HashMap<ProducerOrderKey, Self::Value>, Self::Error> {
-        let pairs: Vec<(Uuid, String)> = keys.iter().map(|k| (k.0, k.1.clone())).collect();
-        let rows = self.0.producer_orders_for(&pairs).await.map_err(loader_error)?;
-        Ok(rows.into_iter().map(|po| (ProducerOrderKey(po.sales_session_id, po.peer_id.clone()), po)).collect())
+    async fn load(
+        &self,
+        keys: &[SessionProducerOrdersKey],
+    ) -> Result<HashMap<SessionProducerOrdersKey, Self::Value>, Self::Error> {
+        let sessions: Vec<Uuid> = keys.iter().map(|k| k.0).collect();
+        let mut out: HashMap<SessionProducerOrdersKey, Self::Value> = HashMap::new();
+        for po in self.0.producer_orders_of_sessions(&sessions).await.map_err(loader_error)? {
+            out.entry(SessionProducerOrdersKey(po.sales_session_id)).or_default().push(po);
+        }
+        Ok(out)
     }
 }

@@ -6,6 +6,7 @@
 //! fail with `SQLITE_BUSY` halfway.
 
 mod catalogue;
+pub mod consolidation;
 mod orders;
 pub mod seed;
 pub mod trader;

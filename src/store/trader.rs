@@ -16,6 +16,7 @@ use sea_orm::{
 use uuid::Uuid;
 
 use super::{Store, StoreError, WriteTxn};
+use crate::domain::consolidation::{ConsolidationMode, PlannedLine};
 
 pub const ORDER_ACTIVE: &str = "ACTIVE";
 pub const ORDER_CANCELLED: &str = "CANCELLED";
@@ -58,14 +59,26 @@ pub enum Recorded {
     Existing(customer_order::Model),
 }
 
-/// What a producer order must say now: every product of the active customer orders, summed.
+/// What a producer order must say now, recomputed from the active customer orders it gathers.
 #[derive(Clone, Debug)]
 pub struct ProducerOrderPlan {
     pub order: producer_order::Model,
     pub session: sales_session::Model,
     pub peer: peer::Model,
-    /// `(product IRI, offer IRI) -> quantity`, ordered for stable payloads.
-    pub lines: BTreeMap<(String, String), i64>,
+    pub mode: ConsolidationMode,
+    pub lines: Vec<PlannedLine>,
+}
+
+impl ProducerOrderPlan {
+    /// What goes on the wire: `(product IRI, offer IRI) -> units`, lines that stock covers left
+    /// out, two lines for the same offer (a pack ordered directly and as a rounding) as one.
+    pub fn sent_lines(&self) -> BTreeMap<(String, String), i64> {
+        let mut sent = BTreeMap::new();
+        for line in self.lines.iter().filter(|l| l.quantity > 0) {
+            *sent.entry((line.ordered_product_iri.clone(), line.offer_iri.clone())).or_insert(0) += line.quantity;
+        }
+        sent
+    }
 }
 
 /// Held while one replica sends a producer order; dropping it lets the next one in.
@@ -106,6 +119,7 @@ impl Store {
             base_url: Set(model.base_url),
             enterprise: Set(model.enterprise),
             timeout_ms: Set(model.timeout_ms),
+            consolidation_mode: Set(model.consolidation_mode),
             updated_at: Set(Utc::now()),
         };
         peer::Entity::insert(active)
@@ -518,62 +532,36 @@ impl Store {
             .await?)
     }
 
-    /// Producer orders by (session, peer), for data loaders.
-    pub async fn producer_orders_for(&self, keys: &[(Uuid, String)]) -> Result<Vec<producer_order::Model>, StoreError> {
-        let sessions: Vec<Uuid> = keys.iter().map(|(s, _)| *s).collect();
-        let rows = producer_order::Entity::find()
-            .filter(producer_order::Column::SalesSessionId.is_in(sessions))
+    /// The producer orders of some sessions, for data loaders.
+    pub async fn producer_orders_of_sessions(
+        &self,
+        sessions: &[Uuid],
+    ) -> Result<Vec<producer_order::Model>, StoreError> {
+        Ok(producer_order::Entity::find()
+            .filter(producer_order::Column::SalesSessionId.is_in(sessions.iter().copied()))
             .all(&self.db)
-            .await?;
-        Ok(rows
-            .into_iter()
-            .filter(|po| keys.iter().any(|(s, p)| *s == po.sales_session_id && *p == po.peer_id))
-            .collect())
+            .await?)
     }
 
-    /// What a producer order must say now, recomputed from all active customer orders.
-    pub async fn producer_order_plan(&self, id: Uuid) -> Result<Option<ProducerOrderPlan>, StoreError> {
-        let Some(order) = producer_order::Entity::find_by_id(id).one(&self.db).await? else { return Ok(None) };
-        let session = sales_session::Entity::find_by_id(order.sales_session_id)
-            .one(&self.db)
-            .await?
-            .ok_or_else(|| super::corrupt("producer order of a missing session"))?;
-        let peer = peer::Entity::find_by_id(order.peer_id.clone())
-            .one(&self.db)
-            .await?
-            .ok_or_else(|| super::corrupt("producer order of a missing peer"))?;
-        let active_orders: Vec<Uuid> = customer_order::Entity::find()
-            .filter(customer_order::Column::TraderEnterpriseId.eq(order.trader_enterprise_id.as_str()))
-            .filter(customer_order::Column::SalesSessionId.eq(order.sales_session_id))
-            .filter(customer_order::Column::Status.eq(ORDER_ACTIVE))
-            .all(&self.db)
-            .await?
-            .into_iter()
-            .map(|o| o.id)
-            .collect();
-        let mut lines = BTreeMap::new();
-        for line in customer_order_line::Entity::find()
-            .filter(customer_order_line::Column::OrderId.is_in(active_orders))
-            .filter(customer_order_line::Column::PeerId.eq(order.peer_id.as_str()))
-            .all(&self.db)
-            .await?
-        {
-            *lines.entry((line.product_iri, line.offer_iri)).or_insert(0) += line.quantity;
-        }
-        Ok(Some(ProducerOrderPlan { order, session, peer, lines }))
-    }
-
-    /// The producer acknowledged `version`: delivered, unless a newer change is already queued.
+    /// The producer acknowledged `version` saying `lines`: delivered, unless a newer change is
+    /// already queued. `last` marks the send after the session closed: the lines are final, and
+    /// the pack excess in them becomes the trader's stock.
     pub async fn mark_delivered(
         &self,
         id: Uuid,
         version: i64,
         remote_iri: Option<String>,
         status: &str,
+        lines: &[PlannedLine],
+        last: bool,
     ) -> Result<(), StoreError> {
         let write = self.begin_write().await?;
         if let Some(order) = producer_order::Entity::find_by_id(id).lock_exclusive().one(&write.txn).await? {
             let newer_queued = order.version > version;
+            super::consolidation::record_lines(&write, id, lines).await?;
+            if last && !newer_queued {
+                mark_settled(&write, id).await?;
+            }
             let mut active: producer_order::ActiveModel = order.into();
             active.remote_iri = Set(remote_iri);
             active.status = Set(status.to_owned());
@@ -725,7 +713,11 @@ async fn any_completed(
         .filter(producer_order::Column::TraderEnterpriseId.eq(order.trader_enterprise_id.as_str()))
         .filter(producer_order::Column::SalesSessionId.eq(order.sales_session_id))
         .filter(producer_order::Column::PeerId.is_in(peers.iter().cloned()))
-        .filter(producer_order::Column::Status.eq("Complete"))
+        .filter(
+            Condition::any()
+                .add(producer_order::Column::Status.eq("Complete"))
+                .add(producer_order::Column::SettledAt.is_not_null()),
+        )
         .count(&write.txn)
         .await?;
     Ok(completed > 0)
@@ -738,20 +730,34 @@ async fn queue_producer_orders(
     peers: &[String],
     hold_sends_until: DateTime<Utc>,
 ) -> Result<Vec<Uuid>, StoreError> {
-    let mut queued = Vec::with_capacity(peers.len());
+    let (mut emptied, mut filled) = (Vec::new(), Vec::new());
     for peer_id in peers {
         let trader = &order.trader_enterprise_id;
-        queued.push(queue_producer_order(write, trader, order.sales_session_id, peer_id, hold_sends_until).await?);
+        let queued = super::consolidation::queue_groups(
+            write,
+            trader,
+            order.sales_session_id,
+            peer_id,
+            &[order.id],
+            hold_sends_until,
+        )
+        .await?;
+        emptied.extend(queued.stale);
+        filled.extend(queued.current);
     }
-    Ok(queued)
+    // Orders that lose lines go first, so that the stock they release is free for the others.
+    emptied.extend(filled);
+    Ok(emptied)
 }
 
-/// Marks the producer order of (trader, session, peer) as needing a send, creating it if needed.
-async fn queue_producer_order(
+/// Marks the producer order of (trader, session, peer, group) as needing a send, creating it if
+/// needed.
+pub(super) async fn queue_producer_order(
     write: &WriteTxn<'_>,
     trader: &str,
     session_id: Uuid,
     peer_id: &str,
+    group_key: &str,
     hold_sends_until: DateTime<Utc>,
 ) -> Result<Uuid, StoreError> {
     let now = Utc::now();
@@ -760,6 +766,7 @@ async fn queue_producer_order(
         trader_enterprise_id: Set(trader.to_owned()),
         sales_session_id: Set(session_id),
         peer_id: Set(peer_id.to_owned()),
+        group_key: Set(group_key.to_owned()),
         remote_iri: Set(None),
         status: Set("Held".to_owned()),
         version: Set(0),
@@ -769,6 +776,7 @@ async fn queue_producer_order(
         last_error: Set(None),
         next_attempt_at: Set(Some(hold_sends_until)),
         updated_at: Set(now),
+        settled_at: Set(None),
     };
     producer_order::Entity::insert(fresh)
         .on_conflict(
@@ -776,6 +784,7 @@ async fn queue_producer_order(
                 producer_order::Column::TraderEnterpriseId,
                 producer_order::Column::SalesSessionId,
                 producer_order::Column::PeerId,
+                producer_order::Column::GroupKey,
             ])
             .do_nothing()
             .to_owned(),
@@ -790,16 +799,28 @@ async fn queue_producer_order(
         .filter(producer_order::Column::TraderEnterpriseId.eq(trader))
         .filter(producer_order::Column::SalesSessionId.eq(session_id))
         .filter(producer_order::Column::PeerId.eq(peer_id))
+        .filter(producer_order::Column::GroupKey.eq(group_key))
         .exec(&write.txn)
         .await?;
     let order = producer_order::Entity::find()
         .filter(producer_order::Column::TraderEnterpriseId.eq(trader))
         .filter(producer_order::Column::SalesSessionId.eq(session_id))
         .filter(producer_order::Column::PeerId.eq(peer_id))
+        .filter(producer_order::Column::GroupKey.eq(group_key))
         .one(&write.txn)
         .await?
         .ok_or_else(|| super::corrupt("queued producer order vanished"))?;
     Ok(order.id)
+}
+
+async fn mark_settled(write: &WriteTxn<'_>, id: Uuid) -> Result<(), StoreError> {
+    producer_order::Entity::update_many()
+        .col_expr(producer_order::Column::SettledAt, Expr::value(Some(Utc::now())))
+        .filter(producer_order::Column::Id.eq(id))
+        .filter(producer_order::Column::SettledAt.is_null())
+        .exec(&write.txn)
+        .await?;
+    Ok(())
 }
 
 fn is_unique_violation(err: &sea_orm::DbErr) -> bool {

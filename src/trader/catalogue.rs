@@ -1,6 +1,8 @@
 //! A sales session's catalogue: every producer asked in parallel, each under its own deadline. A
 //! producer that is down, slow or talks nonsense yields an error beside everyone else's offers.
 
+use std::collections::HashMap;
+
 use chrono::Utc;
 use entity::{peer, peer_offer};
 use futures::future::join_all;
@@ -46,6 +48,7 @@ impl Trader {
 /// The sellable entries of a catalogue: a product with an offer that has a price and currency.
 fn offers_of(peer_id: &str, document: &Document) -> Vec<peer_offer::Model> {
     let now = Utc::now();
+    let packs = pack_links(document);
     document
         .catalogue()
         .into_iter()
@@ -73,8 +76,41 @@ fn offers_of(peer_id: &str, document: &Document) -> Vec<peer_offer::Model> {
                     .and_then(|q| q.unit.as_ref())
                     .map(|u| u.dfc_name().to_owned()),
                 available: available.map(|a| a.to_string()),
+                pack_of: entry.product.id.as_deref().and_then(|id| packs.get(id)).map(|(of, _)| of.clone()),
+                pack_units: entry.product.id.as_deref().and_then(|id| packs.get(id)).map(|(_, units)| *units),
                 fetched_at: now,
             })
         })
         .collect()
+}
+
+/// Packs by their product IRI: `(the product a pack holds, how many of it)`. A catalogue says so
+/// with an AsPlannedTransformation that consumes N of the product and produces one pack. Without
+/// N, a pack whose weight is a whole multiple of the product's holds that multiple; anything else
+/// (several inputs, a fractional or absent count) is not a pack we can round to.
+fn pack_links(document: &Document) -> HashMap<String, (String, i64)> {
+    let products: HashMap<&str, _> =
+        document.supplied_products.iter().filter_map(|p| Some((p.id.as_deref()?, p))).collect();
+    let grams_of = |product: &str| {
+        let product = products.get(product)?;
+        let quantity = product.quantity.as_ref()?;
+        quantity.unit.as_ref()?.grams(quantity.value?)
+    };
+    let mut packs = HashMap::new();
+    for transformation in &document.transformations {
+        let ([input], [output]) = (transformation.consumes.as_slice(), transformation.produces.as_slice()) else {
+            continue;
+        };
+        let (Some(product), Some(pack)) = (input.product.as_deref(), output.product.as_deref()) else { continue };
+        let count = |flow: &crate::dfc::model::Flow| flow.quantity.as_ref().and_then(|q| q.value);
+        let units = match (count(input), count(output).unwrap_or(Decimal::ONE)) {
+            (Some(consumed), produced) if produced > Decimal::ZERO => consumed.checked_div(produced),
+            _ => grams_of(pack).zip(grams_of(product)).and_then(|(p, u)| (u > Decimal::ZERO).then(|| p / u)),
+        };
+        let Some(units) = units.filter(|u| u.fract().is_zero() && *u > Decimal::ONE) else { continue };
+        if let Some(units) = rust_decimal::prelude::ToPrimitive::to_i64(&units) {
+            packs.insert(pack.to_owned(), (product.to_owned(), units));
+        }
+    }
+    packs
 }

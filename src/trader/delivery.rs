@@ -13,6 +13,7 @@ use uuid::Uuid;
 
 use super::Trader;
 use crate::dfc::vocab::CONTEXT_1_16;
+use crate::domain::ConsolidationMode;
 use crate::peers::PeerError;
 use crate::store::StoreError;
 use crate::store::trader::{DELIVERY_DELIVERED, ProducerOrderPlan};
@@ -98,7 +99,7 @@ impl Trader {
         let remote = plan.order.remote_iri.clone().filter(|_| plan.order.status != "Cancelled");
         // After the session closed (plus grace), the last send completes the order.
         let closing = plan.session.closed_at.is_some();
-        let outcome = match (&remote, plan.lines.is_empty()) {
+        let outcome = match (&remote, plan.sent_lines().is_empty()) {
             // Nothing ordered and nothing at the producer: nothing to say.
             (None, true) => Ok((None, "Held")),
             (None, false) if closing => match self.client.place_order(&peer, &payload).await {
@@ -124,8 +125,8 @@ impl Trader {
         match outcome {
             Ok((iri, status)) => {
                 let iri = iri.or(plan.order.remote_iri.clone());
-                self.store.mark_delivered(producer_order, version, iri, status).await?;
-                tracing::info!(%producer_order, peer = %peer.id, version, lines = plan.lines.len(), "producer order delivered");
+                self.store.mark_delivered(producer_order, version, iri, status, &plan.lines, closing).await?;
+                tracing::info!(%producer_order, peer = %peer.id, version, lines = plan.lines.len(), mode = plan.mode.as_str(), "producer order delivered");
                 Ok(())
             }
             Err(err) => {
@@ -158,7 +159,8 @@ impl Trader {
         let trader = &plan.order.trader_enterprise_id;
         let session_iri = format!("{}/sales_sessions/{}", self.trader_iri(trader), plan.session.id);
         let order_id = remote.map_or_else(|| format!("{}#", self.peer(&plan.peer).orders_url()), str::to_owned);
-        let line_ids: Vec<String> = (1..=plan.lines.len()).map(|i| format!("_:line{i}")).collect();
+        let lines = plan.sent_lines();
+        let line_ids: Vec<String> = (1..=lines.len()).map(|i| format!("_:line{i}")).collect();
         let mut graph = vec![
             json!({
                 "@id": order_id,
@@ -175,7 +177,7 @@ impl Trader {
                 "dfc-b:endDate": plan.session.ends_at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
             }),
         ];
-        for (((product, offer), quantity), id) in plan.lines.iter().zip(&line_ids) {
+        for (((product, offer), quantity), id) in lines.iter().zip(&line_ids) {
             graph.push(
                 json!({"@id": id, "@type": "dfc-b:OrderLine", "dfc-b:quantity": quantity, "dfc-b:concerns": offer}),
             );
@@ -195,6 +197,32 @@ impl Trader {
         let Some(orders) = self.store.claim_session_closing(session, Utc::now()).await? else { return Ok(false) };
         tracing::info!(%session, producer_orders = orders.len(), "sales session closed; completing producer orders");
         futures::future::join_all(orders.iter().map(|po| self.deliver(*po))).await;
+        Ok(true)
+    }
+
+    /// Sets a trader's consolidation mode (or a producer's override) and regroups the open
+    /// sessions' producer orders at once: orders the new mode no longer gathers are emptied
+    /// first, so the stock they release is there for the orders that now need it.
+    pub async fn set_consolidation_mode(
+        &self,
+        trader: &str,
+        producer: Option<&str>,
+        mode: Option<ConsolidationMode>,
+    ) -> Result<bool, StoreError> {
+        let hold = Utc::now() + chrono::Duration::seconds(30);
+        let Some((emptied, filled)) = self.store.set_consolidation_mode(trader, producer, mode, hold).await? else {
+            return Ok(false);
+        };
+        tracing::info!(
+            trader,
+            producer,
+            mode = mode.map(ConsolidationMode::as_str),
+            regrouped = emptied.len() + filled.len(),
+            "consolidation mode changed"
+        );
+        // Failures are recorded on each producer order and retried by the outbox.
+        futures::future::join_all(emptied.iter().map(|po| self.deliver(*po))).await;
+        futures::future::join_all(filled.iter().map(|po| self.deliver(*po))).await;
         Ok(true)
     }
 

@@ -17,19 +17,20 @@ const CUSTOMER_NAME: &str = "Ada Lovelace-Byron";
 const CUSTOMER_EMAIL: &str = "ada.private@example.org";
 const CUSTOMER_ADDRESS: &str = "12 Analytical Engine Lane";
 
-struct Platforms {
-    trader: TestApp,
-    farm: Option<TestApp>,
-    mill: TestApp,
-    farm_proxy: Proxy,
-    mill_proxy: Proxy,
-    session: String,
+pub(crate) struct Platforms {
+    pub(crate) trader: TestApp,
+    pub(crate) farm: Option<TestApp>,
+    pub(crate) mill: TestApp,
+    pub(crate) farm_proxy: Proxy,
+    pub(crate) mill_proxy: Proxy,
+    pub(crate) session: String,
 }
 
-async fn producer(proxy: &Proxy) -> TestApp {
+async fn producer(proxy: &Proxy, seed: &str) -> TestApp {
     let base = proxy.url();
     let app = spawn_app_with(|c| {
         c.base_url = Some(base);
+        c.seed_file = Some(fixture(seed));
         c.clients.push(ClientConfig { platform: "hub".into(), name: None, token: SecretString::new(HUB_TOKEN) });
     })
     .await;
@@ -49,14 +50,19 @@ fn peer(id: &str, proxy: &Proxy, timeout_ms: u64) -> PeerConfig {
     }
 }
 
-async fn platforms() -> Platforms {
+pub(crate) async fn platforms() -> Platforms {
     platforms_with(|_| {}).await
 }
 
 async fn platforms_with(adjust_trader: impl FnOnce(&mut orderhub::Config)) -> Platforms {
+    platforms_seeded("catalogue.json", adjust_trader).await
+}
+
+/// The trader and two producers, both seeded from `seed` (a fixture).
+pub(crate) async fn platforms_seeded(seed: &str, adjust_trader: impl FnOnce(&mut orderhub::Config)) -> Platforms {
     let (farm_proxy, mill_proxy) = (Proxy::start().await, Proxy::start().await);
-    let farm = producer(&farm_proxy).await;
-    let mill = producer(&mill_proxy).await;
+    let farm = producer(&farm_proxy, seed).await;
+    let mill = producer(&mill_proxy, seed).await;
     let peers = vec![peer("farm", &farm_proxy, 1_000), peer("mill", &mill_proxy, 1_000)];
     let trader = spawn_app_with(|c| {
         c.seed_file = Some(fixture("trader.json"));
@@ -87,23 +93,23 @@ const CHECKOUT: &str = "mutation($input: CheckoutInput!) { checkout(input: $inpu
     lines { name quantity producer { id } producerOrder { deliveryState remoteId } } } }";
 
 impl Platforms {
-    fn farm(&self) -> &TestApp {
+    pub(crate) fn farm(&self) -> &TestApp {
         self.farm.as_ref().expect("farm running")
     }
 
     /// The offers of the farm's carrots and the mill's flour, as the trader's catalogue names them.
-    async fn carrot_and_flour_offers(&self) -> (String, String) {
+    pub(crate) async fn carrot_and_flour_offers(&self) -> (String, String) {
         let carrots = self.farm().product("farm", "CARROT").await;
         let flour = self.mill.product("mill", "FLOUR").await;
         (self.offer(self.farm(), "farm", carrots.id), self.offer(&self.mill, "mill", flour.id))
     }
 
-    fn offer(&self, app: &TestApp, enterprise: &str, product: i64) -> String {
+    pub(crate) fn offer(&self, app: &TestApp, enterprise: &str, product: i64) -> String {
         let _ = self;
         app.offer_iri(enterprise, product)
     }
 
-    async fn checkout(&self, key: &str, lines: &[(String, i64)]) -> Value {
+    pub(crate) async fn checkout(&self, key: &str, lines: &[(String, i64)]) -> Value {
         let lines: Vec<Value> = lines.iter().map(|(offer, q)| json!({"offerId": offer, "quantity": q})).collect();
         self.trader
             .graphql(
@@ -118,7 +124,7 @@ impl Platforms {
     }
 
     /// The orders a producer received from the hub: `(status, [(product name, quantity)])`.
-    async fn received_orders(app: &TestApp, enterprise: &str) -> Vec<(String, Vec<(String, i64)>)> {
+    pub(crate) async fn received_orders(app: &TestApp, enterprise: &str) -> Vec<(String, Vec<(String, i64)>)> {
         let orders = app.store.incoming_orders(enterprise, Some("hub"), None).await.expect("orders");
         orders
             .into_iter()
@@ -126,7 +132,7 @@ impl Platforms {
             .collect()
     }
 
-    async fn producer_orders(&self) -> Vec<Value> {
+    pub(crate) async fn producer_orders(&self) -> Vec<Value> {
         let data = self
             .trader
             .graphql_ok(
@@ -139,7 +145,7 @@ impl Platforms {
     }
 
     /// Checked at the end of every test here: the producers saw no personal data at all.
-    fn assert_no_personal_data(&self) {
+    pub(crate) fn assert_no_personal_data(&self) {
         for (name, proxy) in [("farm", &self.farm_proxy), ("mill", &self.mill_proxy)] {
             let seen = proxy.received();
             assert!(
@@ -718,8 +724,8 @@ async fn cancelling_orders_releases_stock_at_once_and_empties_the_producer_order
 #[tokio::test]
 async fn a_failed_producer_order_is_shown_and_can_be_retried() {
     let (farm_proxy, mill_proxy) = (Proxy::start().await, Proxy::start().await);
-    let farm = producer(&farm_proxy).await;
-    let mill = producer(&mill_proxy).await;
+    let farm = producer(&farm_proxy, "catalogue.json").await;
+    let mill = producer(&mill_proxy, "catalogue.json").await;
     let peers = vec![peer("farm", &farm_proxy, 1_000), peer("mill", &mill_proxy, 1_000)];
     let trader = spawn_app_with(|c| {
         c.seed_file = Some(fixture("trader.json"));

@@ -1,0 +1,18 @@
+//! A trader enterprise's settings: how its customer orders are consolidated into producer orders
+//! (overridable per producer on `peer`).
+use sea_orm::entity::prelude::*;
+
+#[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+#[sea_orm(table_name = "trader_setting")]
+pub struct Model {
+    #[sea_orm(primary_key, auto_increment = false)]
+    pub enterprise_id: String,
+    /// PER_CUSTOMER_ORDER, PER_SESSION or BY_WEIGHT.
+    pub consolidation_mode: String,
+    pub updated_at: DateTimeUtc,
+}
+
+#[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+pub enum Relation {}
+
+impl ActiveModelBehavior for ActiveModel {}

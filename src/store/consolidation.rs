@@ -1,0 +1,476 @@
+//! Consolidation on the trader side: the mode a trader chose (overridable per producer), what a
+//! producer order must say now under it, and the stock that whole packs carry over.
+
+use std::collections::{BTreeMap, HashMap};
+use std::str::FromStr;
+
+use chrono::{DateTime, Utc};
+use entity::{
+    customer_order, customer_order_line, peer, peer_offer, producer_order, producer_order_line, sales_session,
+    trader_setting,
+};
+use rust_decimal::Decimal;
+use sea_orm::sea_query::OnConflict;
+use sea_orm::{ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder};
+use uuid::Uuid;
+
+use super::trader::{ORDER_ACTIVE, ProducerOrderPlan};
+use super::{Store, StoreError, WriteTxn};
+use crate::domain::Unit;
+use crate::domain::consolidation::{self, Basis, ConsolidationMode, Demand, Pack, PlannedLine};
+
+/// A trader's consolidation settings: its default and each producer's override.
+#[derive(Clone, Debug)]
+pub struct ConsolidationSettings {
+    pub default: ConsolidationMode,
+    pub overrides: Vec<(String, ConsolidationMode)>,
+}
+
+/// Stock a trader holds from whole packs, per producer and product.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CarriedStock {
+    pub peer_id: String,
+    pub product_iri: String,
+    pub name: String,
+    /// Grams on hand: pack excess of settled producer orders minus what they used.
+    pub grams: Decimal,
+    /// Of those, grams that open producer orders plan to use.
+    pub planned_use_grams: Decimal,
+}
+
+/// The group key of a producer order that gathers a whole session.
+pub const WHOLE_SESSION: &str = "";
+
+impl Store {
+    pub async fn consolidation_settings(&self, trader: &str) -> Result<ConsolidationSettings, StoreError> {
+        let default = trader_default(&self.db, trader).await?;
+        let overrides: Vec<(String, ConsolidationMode)> = peer::Entity::find()
+            .filter(peer::Column::TraderEnterpriseId.eq(trader))
+            .filter(peer::Column::ConsolidationMode.is_not_null())
+            .order_by_asc(peer::Column::Id)
+            .all(&self.db)
+            .await?
+            .into_iter()
+            .filter_map(|p| Some((p.id, p.consolidation_mode.as_deref().and_then(ConsolidationMode::parse)?)))
+            .collect();
+        Ok(ConsolidationSettings { default, overrides })
+    }
+
+    /// The mode that applies to a producer of a trader now.
+    pub async fn consolidation_mode_of(&self, trader: &str, peer_id: &str) -> Result<ConsolidationMode, StoreError> {
+        match peer::Entity::find_by_id(peer_id.to_owned()).one(&self.db).await? {
+            Some(peer) => mode_of(&self.db, trader, &peer).await,
+            None => trader_default(&self.db, trader).await,
+        }
+    }
+
+    /// Sets the trader's mode, or one producer's override (None clears it), and queues every open
+    /// producer order that the change regroups or recomputes, in the same transaction. Returns
+    /// the queued producer orders: those of groups the new mode no longer gathers (to be sent
+    /// first, releasing their stock), then the others. None when the producer is unknown.
+    pub async fn set_consolidation_mode(
+        &self,
+        trader: &str,
+        producer: Option<&str>,
+        mode: Option<ConsolidationMode>,
+        hold_sends_until: DateTime<Utc>,
+    ) -> Result<Option<(Vec<Uuid>, Vec<Uuid>)>, StoreError> {
+        let write = self.begin_write().await?;
+        let peers: Vec<peer::Model> = match producer {
+            Some(id) => {
+                let Some(peer) = peer::Entity::find_by_id(id.to_owned())
+                    .filter(peer::Column::TraderEnterpriseId.eq(trader))
+                    .one(&write.txn)
+                    .await?
+                else {
+                    return Ok(None);
+                };
+                let mut active: peer::ActiveModel = peer.clone().into();
+                active.consolidation_mode = Set(mode.map(|m| m.as_str().to_owned()));
+                sea_orm::ActiveModelTrait::update(active, &write.txn).await?;
+                vec![peer]
+            }
+            None => {
+                let mode = mode.unwrap_or_default();
+                let setting = trader_setting::ActiveModel {
+                    enterprise_id: Set(trader.to_owned()),
+                    consolidation_mode: Set(mode.as_str().to_owned()),
+                    updated_at: Set(Utc::now()),
+                };
+                trader_setting::Entity::insert(setting)
+                    .on_conflict(
+                        OnConflict::column(trader_setting::Column::EnterpriseId)
+                            .update_columns([
+                                trader_setting::Column::ConsolidationMode,
+                                trader_setting::Column::UpdatedAt,
+                            ])
+                            .to_owned(),
+                    )
+                    .exec_without_returning(&write.txn)
+                    .await?;
+                peer::Entity::find().filter(peer::Column::TraderEnterpriseId.eq(trader)).all(&write.txn).await?
+            }
+        };
+        let open_sessions: Vec<Uuid> = sales_session::Entity::find()
+            .filter(sales_session::Column::EnterpriseId.eq(trader))
+            .filter(sales_session::Column::ClosedAt.is_null())
+            .all(&write.txn)
+            .await?
+            .into_iter()
+            .map(|s| s.id)
+            .collect();
+        let (mut emptied, mut filled) = (Vec::new(), Vec::new());
+        for session in open_sessions {
+            let active: Vec<Uuid> = customer_order::Entity::find()
+                .filter(customer_order::Column::SalesSessionId.eq(session))
+                .filter(customer_order::Column::Status.eq(ORDER_ACTIVE))
+                .all(&write.txn)
+                .await?
+                .into_iter()
+                .map(|o| o.id)
+                .collect();
+            for peer in &peers {
+                let mut orders: Vec<Uuid> = customer_order_line::Entity::find()
+                    .filter(customer_order_line::Column::OrderId.is_in(active.iter().copied()))
+                    .filter(customer_order_line::Column::PeerId.eq(peer.id.as_str()))
+                    .all(&write.txn)
+                    .await?
+                    .into_iter()
+                    .map(|l| l.order_id)
+                    .collect();
+                orders.sort();
+                orders.dedup();
+                let queued = queue_groups(&write, trader, session, &peer.id, &orders, hold_sends_until).await?;
+                emptied.extend(queued.stale);
+                filled.extend(queued.current);
+            }
+        }
+        write.commit().await?;
+        Ok(Some((emptied, filled)))
+    }
+
+    /// What a producer order must say now: recomputed from the active customer orders it gathers,
+    /// under the producer's consolidation mode.
+    pub async fn producer_order_plan(&self, id: Uuid) -> Result<Option<ProducerOrderPlan>, StoreError> {
+        let Some(order) = producer_order::Entity::find_by_id(id).one(&self.db).await? else { return Ok(None) };
+        let session = sales_session::Entity::find_by_id(order.sales_session_id)
+            .one(&self.db)
+            .await?
+            .ok_or_else(|| super::corrupt("producer order of a missing session"))?;
+        let peer = peer::Entity::find_by_id(order.peer_id.clone())
+            .one(&self.db)
+            .await?
+            .ok_or_else(|| super::corrupt("producer order of a missing peer"))?;
+        let mode = mode_of(&self.db, &order.trader_enterprise_id, &peer).await?;
+        let mut customers = customer_order::Entity::find()
+            .filter(customer_order::Column::TraderEnterpriseId.eq(order.trader_enterprise_id.as_str()))
+            .filter(customer_order::Column::SalesSessionId.eq(order.sales_session_id))
+            .filter(customer_order::Column::Status.eq(ORDER_ACTIVE));
+        let gathered = match (mode, order.group_key.as_str()) {
+            (ConsolidationMode::PerCustomerOrder, WHOLE_SESSION) => None,
+            (ConsolidationMode::PerCustomerOrder, key) => {
+                Uuid::parse_str(key).ok().map(|id| customer_order::Column::Id.eq(id))
+            }
+            (_, WHOLE_SESSION) => Some(customer_order::Column::Id.is_not_null()),
+            // A group left over from an earlier mode: it gathers nothing now.
+            (_, _) => None,
+        };
+        let active_orders: Vec<Uuid> = match gathered {
+            Some(condition) => {
+                customers = customers.filter(condition);
+                customers.all(&self.db).await?.into_iter().map(|o| o.id).collect()
+            }
+            None => Vec::new(),
+        };
+        let mut needed: BTreeMap<(String, String), (String, i64)> = BTreeMap::new();
+        for line in customer_order_line::Entity::find()
+            .filter(customer_order_line::Column::OrderId.is_in(active_orders))
+            .filter(customer_order_line::Column::PeerId.eq(order.peer_id.as_str()))
+            .all(&self.db)
+            .await?
+        {
+            needed.entry((line.product_iri, line.offer_iri)).or_insert((line.name, 0)).1 += line.quantity;
+        }
+        let offers: HashMap<String, peer_offer::Model> = peer_offer::Entity::find()
+            .filter(peer_offer::Column::PeerId.eq(order.peer_id.as_str()))
+            .all(&self.db)
+            .await?
+            .into_iter()
+            .map(|o| (o.product_iri.clone(), o))
+            .collect();
+        let demands = needed
+            .into_iter()
+            .map(|((product_iri, offer_iri), (name, units))| Demand {
+                unit_grams: unit_grams(offers.get(&product_iri)),
+                product_iri,
+                offer_iri,
+                name,
+                units,
+            })
+            .collect();
+        let (packs, carry) = if mode == ConsolidationMode::ByWeight {
+            (packs_of(offers.values()), self.carry_available(&order).await?)
+        } else {
+            (BTreeMap::new(), BTreeMap::new())
+        };
+        let lines = consolidation::plan(mode, demands, &packs, &carry);
+        Ok(Some(ProducerOrderPlan { order, session, peer, mode, lines }))
+    }
+
+    /// The lines a producer order last said (acknowledged by the producer).
+    pub async fn producer_order_lines(&self, id: Uuid) -> Result<Vec<PlannedLine>, StoreError> {
+        Ok(producer_order_line::Entity::find()
+            .filter(producer_order_line::Column::ProducerOrderId.eq(id))
+            .order_by_asc(producer_order_line::Column::Id)
+            .all(&self.db)
+            .await?
+            .into_iter()
+            .map(planned_line)
+            .collect())
+    }
+
+    /// Stock carried over from whole packs, per producer and product, with what open producer
+    /// orders plan to use of it.
+    pub async fn carried_stock(&self, trader: &str) -> Result<Vec<CarriedStock>, StoreError> {
+        let orders: HashMap<Uuid, producer_order::Model> = producer_order::Entity::find()
+            .filter(producer_order::Column::TraderEnterpriseId.eq(trader))
+            .all(&self.db)
+            .await?
+            .into_iter()
+            .map(|o| (o.id, o))
+            .collect();
+        let mut stock: BTreeMap<(String, String), CarriedStock> = BTreeMap::new();
+        for line in carrying_lines(&self.db, orders.keys().copied().collect()).await? {
+            let Some(order) = orders.get(&line.producer_order_id) else { continue };
+            let entry =
+                stock.entry((order.peer_id.clone(), line.product_iri.clone())).or_insert_with(|| CarriedStock {
+                    peer_id: order.peer_id.clone(),
+                    product_iri: line.product_iri.clone(),
+                    name: String::new(),
+                    grams: Decimal::ZERO,
+                    planned_use_grams: Decimal::ZERO,
+                });
+            let (used, added) = (grams(&line.carry_used_grams), grams(&line.carry_added_grams));
+            if order.settled_at.is_some() {
+                entry.grams += added - used;
+            } else {
+                entry.planned_use_grams += used;
+            }
+            if line.product_iri == line.ordered_product_iri {
+                entry.name.clone_from(&line.name);
+            }
+        }
+        // A pack line names the pack; the stock is of the product in it.
+        let products: Vec<String> = stock.keys().map(|(_, product)| product.clone()).collect();
+        for offer in
+            peer_offer::Entity::find().filter(peer_offer::Column::ProductIri.is_in(products)).all(&self.db).await?
+        {
+            if let Some(entry) = stock.get_mut(&(offer.peer_id, offer.product_iri)) {
+                entry.name = offer.name;
+            }
+        }
+        Ok(stock
+            .into_values()
+            .filter(|s| !s.grams.is_zero() || !s.planned_use_grams.is_zero())
+            .map(|s| CarriedStock {
+                grams: s.grams.normalize(),
+                planned_use_grams: s.planned_use_grams.normalize(),
+                ..s
+            })
+            .collect())
+    }
+
+    /// Grams of each product this producer order may take from carried-over stock: what settled
+    /// orders left, less what the trader's other open orders with the producer already use.
+    async fn carry_available(&self, order: &producer_order::Model) -> Result<BTreeMap<String, Decimal>, StoreError> {
+        let orders: HashMap<Uuid, producer_order::Model> = producer_order::Entity::find()
+            .filter(producer_order::Column::TraderEnterpriseId.eq(order.trader_enterprise_id.as_str()))
+            .filter(producer_order::Column::PeerId.eq(order.peer_id.as_str()))
+            .filter(producer_order::Column::Id.ne(order.id))
+            .all(&self.db)
+            .await?
+            .into_iter()
+            .map(|o| (o.id, o))
+            .collect();
+        let mut available: BTreeMap<String, Decimal> = BTreeMap::new();
+        for line in carrying_lines(&self.db, orders.keys().copied().collect()).await? {
+            let settled = orders.get(&line.producer_order_id).is_some_and(|o| o.settled_at.is_some());
+            let entry = available.entry(line.product_iri.clone()).or_default();
+            *entry -= grams(&line.carry_used_grams);
+            if settled {
+                *entry += grams(&line.carry_added_grams);
+            }
+        }
+        Ok(available.into_iter().map(|(product, g)| (product, g.max(Decimal::ZERO))).collect())
+    }
+}
+
+/// Lines of these producer orders that use or add carried-over stock.
+async fn carrying_lines(
+    db: &impl ConnectionTrait,
+    orders: Vec<Uuid>,
+) -> Result<Vec<producer_order_line::Model>, StoreError> {
+    let mut lines = Vec::new();
+    for chunk in orders.chunks(500) {
+        lines.extend(
+            producer_order_line::Entity::find()
+                .filter(producer_order_line::Column::ProducerOrderId.is_in(chunk.iter().copied()))
+                .filter(
+                    sea_orm::Condition::any()
+                        .add(producer_order_line::Column::CarryUsedGrams.ne("0"))
+                        .add(producer_order_line::Column::CarryAddedGrams.ne("0")),
+                )
+                .all(db)
+                .await?,
+        );
+    }
+    Ok(lines)
+}
+
+/// Replaces the lines a producer order says by those the producer just acknowledged.
+pub(super) async fn record_lines(write: &WriteTxn<'_>, id: Uuid, lines: &[PlannedLine]) -> Result<(), StoreError> {
+    producer_order_line::Entity::delete_many()
+        .filter(producer_order_line::Column::ProducerOrderId.eq(id))
+        .exec(&write.txn)
+        .await?;
+    for line in lines {
+        let row = producer_order_line::ActiveModel {
+            producer_order_id: Set(id),
+            product_iri: Set(line.product_iri.clone()),
+            ordered_product_iri: Set(line.ordered_product_iri.clone()),
+            offer_iri: Set(line.offer_iri.clone()),
+            name: Set(line.name.clone()),
+            quantity: Set(line.quantity),
+            needed_units: Set(line.needed_units),
+            needed_grams: Set(line.needed_grams.map(|g| g.to_string())),
+            carry_used_grams: Set(line.carry_used_grams.to_string()),
+            carry_added_grams: Set(line.carry_added_grams.to_string()),
+            basis: Set(line.basis.as_str().to_owned()),
+            note: Set(line.note.clone()),
+            ..Default::default()
+        };
+        producer_order_line::Entity::insert(row).exec_without_returning(&write.txn).await?;
+    }
+    Ok(())
+}
+
+fn planned_line(row: producer_order_line::Model) -> PlannedLine {
+    PlannedLine {
+        product_iri: row.product_iri,
+        ordered_product_iri: row.ordered_product_iri,
+        offer_iri: row.offer_iri,
+        name: row.name,
+        quantity: row.quantity,
+        needed_units: row.needed_units,
+        needed_grams: row.needed_grams.as_deref().map(grams),
+        carry_used_grams: grams(&row.carry_used_grams),
+        carry_added_grams: grams(&row.carry_added_grams),
+        basis: Basis::parse(&row.basis),
+        note: row.note,
+    }
+}
+
+/// Stored grams are written by us as decimal text; anything else is no stock.
+fn grams(text: &str) -> Decimal {
+    Decimal::from_str(text).unwrap_or_default()
+}
+
+async fn trader_default(db: &impl ConnectionTrait, trader: &str) -> Result<ConsolidationMode, StoreError> {
+    Ok(trader_setting::Entity::find_by_id(trader.to_owned())
+        .one(db)
+        .await?
+        .and_then(|s| ConsolidationMode::parse(&s.consolidation_mode))
+        .unwrap_or_default())
+}
+
+/// The mode that applies to a producer: its override, else the trader's default.
+pub(super) async fn mode_of(
+    db: &impl ConnectionTrait,
+    trader: &str,
+    peer: &peer::Model,
+) -> Result<ConsolidationMode, StoreError> {
+    match peer.consolidation_mode.as_deref().and_then(ConsolidationMode::parse) {
+        Some(mode) => Ok(mode),
+        None => trader_default(db, trader).await,
+    }
+}
+
+/// Grams in one unit of an offer's product, or why that is not known.
+fn unit_grams(offer: Option<&peer_offer::Model>) -> Result<Decimal, String> {
+    let offer = offer.ok_or("the producer no longer lists it")?;
+    let (Some(value), Some(code)) = (offer.unit_value.as_deref(), offer.unit_code.as_deref()) else {
+        return Err("the producer publishes no quantity for it".to_owned());
+    };
+    let value = Decimal::from_str(value).map_err(|_| format!("its quantity `{value}` is not a number"))?;
+    Unit::from_name(code).grams(value).ok_or_else(|| format!("it is sold by {code}, not by weight"))
+}
+
+/// Packs by the product they hold.
+fn packs_of<'o>(offers: impl Iterator<Item = &'o peer_offer::Model>) -> BTreeMap<String, Vec<Pack>> {
+    let mut packs: BTreeMap<String, Vec<Pack>> = BTreeMap::new();
+    for offer in offers {
+        if let (Some(retail), Some(units)) = (&offer.pack_of, offer.pack_units) {
+            packs.entry(retail.clone()).or_default().push(Pack {
+                product_iri: offer.product_iri.clone(),
+                offer_iri: offer.offer_iri.clone(),
+                name: offer.name.clone(),
+                units,
+            });
+        }
+    }
+    packs
+}
+
+/// Producer orders a change queued: those of the groups the mode gathers now, and those of
+/// groups an earlier mode left behind (which now lose their lines).
+pub(super) struct Queued {
+    pub current: Vec<Uuid>,
+    pub stale: Vec<Uuid>,
+}
+
+/// Queues the producer orders of (trader, session, peer) that a change of `customer_orders`
+/// affects, under the producer's mode now.
+pub(super) async fn queue_groups(
+    write: &WriteTxn<'_>,
+    trader: &str,
+    session_id: Uuid,
+    peer_id: &str,
+    customer_orders: &[Uuid],
+    hold_sends_until: DateTime<Utc>,
+) -> Result<Queued, StoreError> {
+    let peer = peer::Entity::find_by_id(peer_id.to_owned())
+        .one(&write.txn)
+        .await?
+        .ok_or_else(|| super::corrupt("an order line of an unknown producer"))?;
+    let mode = mode_of(&write.txn, trader, &peer).await?;
+    let groups: Vec<String> = if mode == ConsolidationMode::PerCustomerOrder {
+        customer_orders.iter().map(Uuid::to_string).collect()
+    } else {
+        vec![WHOLE_SESSION.to_owned()]
+    };
+    let mut current = Vec::with_capacity(groups.len());
+    for group in &groups {
+        current.push(
+            super::trader::queue_producer_order(write, trader, session_id, peer_id, group, hold_sends_until).await?,
+        );
+    }
+    let stale_groups: Vec<String> = producer_order::Entity::find()
+        .filter(producer_order::Column::TraderEnterpriseId.eq(trader))
+        .filter(producer_order::Column::SalesSessionId.eq(session_id))
+        .filter(producer_order::Column::PeerId.eq(peer_id))
+        .filter(producer_order::Column::Status.eq("Held"))
+        .filter(producer_order::Column::SettledAt.is_null())
+        .all(&write.txn)
+        .await?
+        .into_iter()
+        .filter(|po| (mode == ConsolidationMode::PerCustomerOrder) == (po.group_key == WHOLE_SESSION))
+        .map(|po| po.group_key)
+        .collect();
+    let mut stale = Vec::with_capacity(stale_groups.len());
+    for group in &stale_groups {
+        stale.push(
+            super::trader::queue_producer_order(write, trader, session_id, peer_id, group, hold_sends_until).await?,
+        );
+    }
+    Ok(Queued { current, stale })
+}

@@ -1,0 +1,304 @@
+//! Consolidation across platforms: one producer order per session and producer, one per customer
+//! order, or by weight in whole packs with the excess carried into later sessions; mode changes
+//! regroup open orders; overlapping sessions keep their own orders.
+
+use serde_json::{Value, json};
+
+use crate::platforms::{Platforms, platforms, platforms_seeded};
+
+const SET_MODE: &str = "mutation($trader: ID!, $producer: ID, $mode: ConsolidationMode) {
+    setConsolidationMode(traderId: $trader, producerId: $producer, mode: $mode) {
+        defaultMode producerOverrides { producer { id } mode } } }";
+
+const PRODUCER_ORDERS: &str = "query($id: ID!) { salesSession(id: $id) { producerOrders {
+    producer { id } status deliveryState remoteId settledAt consolidationMode customerOrder { id }
+    lines { productId orderedProductId name quantity neededUnits neededKg carriedOverUsedKg
+            carriedOverAddedKg basis note } } } }";
+
+impl Platforms {
+    async fn set_mode(&self, producer: Option<&str>, mode: Option<&str>) -> Value {
+        self.trader.graphql_ok(SET_MODE, json!({"trader": "hub", "producer": producer, "mode": mode})).await
+    }
+
+    /// The trader's producer orders of the current session with one producer.
+    async fn orders_with(&self, producer: &str) -> Vec<Value> {
+        let data = self.trader.graphql_ok(PRODUCER_ORDERS, json!({"id": self.session})).await;
+        data["salesSession"]["producerOrders"]
+            .as_array()
+            .expect("producer orders")
+            .iter()
+            .filter(|po| po["producer"]["id"] == producer)
+            .cloned()
+            .collect()
+    }
+
+    async fn new_session(&mut self, name: &str) {
+        let created = self
+            .trader
+            .graphql_ok(
+                "mutation($input: CreateSalesSessionInput!) { createSalesSession(input: $input) { id } }",
+                json!({"input": {"traderId": "hub", "name": name, "beginsAt": "2024-01-01T00:00:00Z",
+                    "endsAt": "2099-01-01T00:00:00Z", "producerIds": ["farm", "mill"]}}),
+            )
+            .await;
+        self.session = created["createSalesSession"]["id"].as_str().expect("session id").to_owned();
+    }
+
+    async fn close_session(&self) {
+        let closed = self
+            .trader
+            .graphql_ok("mutation($id: ID!) { closeSalesSession(id: $id) { open } }", json!({"id": self.session}))
+            .await;
+        assert_eq!(closed["closeSalesSession"]["open"], false);
+    }
+
+    async fn carried_over_stock(&self) -> Value {
+        let data = self
+            .trader
+            .graphql_ok("{ carriedOverStock(traderId: \"hub\") { producer { id } name kg plannedUseKg } }", json!({}))
+            .await;
+        data["carriedOverStock"].clone()
+    }
+
+    fn posts_to(&self, producer: &str) -> usize {
+        let proxy = if producer == "farm" { &self.farm_proxy } else { &self.mill_proxy };
+        proxy.received().matches(&format!("POST /api/dfc/enterprises/{producer}/orders ")).count()
+    }
+}
+
+fn ok(checkout: &Value) -> String {
+    assert!(checkout.get("errors").is_none(), "{checkout}");
+    checkout["data"]["checkout"]["id"].as_str().expect("order id").to_owned()
+}
+
+#[tokio::test]
+async fn ten_customer_orders_make_one_order_per_producer_with_summed_lines() {
+    let p = platforms().await;
+    let (carrots, flour) = p.carrot_and_flour_offers().await;
+    let mut ids = Vec::new();
+    for i in 0..10 {
+        ids.push(ok(&p.checkout(&format!("ten-{i}"), &[(carrots.clone(), 1), (flour.clone(), 2)]).await));
+    }
+    assert_eq!(
+        Platforms::received_orders(p.farm(), "farm").await,
+        vec![("Held".into(), vec![("Carrots 1 kg".into(), 10)])]
+    );
+    assert_eq!(
+        Platforms::received_orders(&p.mill, "mill").await,
+        vec![("Held".into(), vec![("Flour 500 g".into(), 20)])]
+    );
+    assert_eq!((p.posts_to("farm"), p.posts_to("mill")), (1, 1), "one order each, then replacements");
+    assert_eq!(p.farm().stock("farm", "CARROT").await, (10, 10));
+    let farm_orders = p.orders_with("farm").await;
+    assert_eq!(farm_orders.len(), 1);
+    assert_eq!(farm_orders[0]["consolidationMode"], "PER_SESSION");
+    assert_eq!(farm_orders[0]["lines"][0]["basis"], "COUNT");
+
+    // Cancelling one reduces the quantities and the reservation at once.
+    let cancel = "mutation($id: ID!) { cancelOrder(orderId: $id) { status } }";
+    p.trader.graphql_ok(cancel, json!({"id": ids[3]})).await;
+    assert_eq!(
+        Platforms::received_orders(p.farm(), "farm").await,
+        vec![("Held".into(), vec![("Carrots 1 kg".into(), 9)])]
+    );
+    assert_eq!(
+        Platforms::received_orders(&p.mill, "mill").await,
+        vec![("Held".into(), vec![("Flour 500 g".into(), 18)])]
+    );
+    assert_eq!(p.farm().stock("farm", "CARROT").await, (10, 9));
+    p.assert_no_personal_data();
+}
+
+#[tokio::test]
+async fn per_customer_order_mode_gives_one_producer_order_each_and_a_mode_change_regroups() {
+    let p = platforms().await;
+    let set = p.set_mode(None, Some("PER_CUSTOMER_ORDER")).await;
+    assert_eq!(set["setConsolidationMode"]["defaultMode"], "PER_CUSTOMER_ORDER");
+    let (carrots, flour) = p.carrot_and_flour_offers().await;
+    let first = ok(&p.checkout("pc-1", &[(carrots.clone(), 2), (flour.clone(), 1)]).await);
+    let second = ok(&p.checkout("pc-2", &[(carrots.clone(), 3)]).await);
+    let third = ok(&p.checkout("pc-3", &[(carrots.clone(), 1)]).await);
+
+    let mut farm = Platforms::received_orders(p.farm(), "farm").await;
+    farm.sort();
+    assert_eq!(
+        farm,
+        vec![
+            ("Held".into(), vec![("Carrots 1 kg".into(), 1)]),
+            ("Held".into(), vec![("Carrots 1 kg".into(), 2)]),
+            ("Held".into(), vec![("Carrots 1 kg".into(), 3)]),
+        ]
+    );
+    assert_eq!(
+        Platforms::received_orders(&p.mill, "mill").await,
+        vec![("Held".into(), vec![("Flour 500 g".into(), 1)])]
+    );
+    assert_eq!(p.farm().stock("farm", "CARROT").await, (10, 6));
+    let mut gathered: Vec<String> = p
+        .orders_with("farm")
+        .await
+        .iter()
+        .map(|po| po["customerOrder"]["id"].as_str().expect("one customer order each").to_owned())
+        .collect();
+    gathered.sort();
+    let mut expected = vec![first.clone(), second.clone(), third.clone()];
+    expected.sort();
+    assert_eq!(gathered, expected);
+
+    // Cancelling one customer order cancels its producer order and nothing else.
+    p.trader.graphql_ok("mutation($id: ID!) { cancelOrder(orderId: $id) { status } }", json!({"id": second})).await;
+    let farm = Platforms::received_orders(p.farm(), "farm").await;
+    assert_eq!(farm.iter().filter(|(s, _)| s == "Cancelled").count(), 1);
+    assert_eq!(p.farm().stock("farm", "CARROT").await, (10, 3));
+
+    // Back to one order per session: the per-order ones are cancelled, one order holds the sum,
+    // and the producer never holds both (its stock would not allow 2 x 3 of 10 otherwise).
+    p.set_mode(None, Some("PER_SESSION")).await;
+    let farm = Platforms::received_orders(p.farm(), "farm").await;
+    let held: Vec<_> = farm.iter().filter(|(s, _)| s == "Held").collect();
+    assert_eq!(held, vec![&("Held".to_owned(), vec![("Carrots 1 kg".to_owned(), 3)])], "{farm:?}");
+    assert_eq!(farm.iter().filter(|(s, _)| s == "Cancelled").count(), 3);
+    assert_eq!(p.farm().stock("farm", "CARROT").await, (10, 3));
+    let sessions_order: Vec<Value> =
+        p.orders_with("farm").await.into_iter().filter(|po| po["status"] == "Held").collect();
+    assert_eq!(sessions_order.len(), 1);
+    assert!(sessions_order[0]["customerOrder"].is_null());
+
+    // A producer's override wins over the trader's mode.
+    let set = p.set_mode(Some("mill"), Some("PER_CUSTOMER_ORDER")).await;
+    assert_eq!(
+        set["setConsolidationMode"]["producerOverrides"],
+        json!([{"producer": {"id": "mill"}, "mode": "PER_CUSTOMER_ORDER"}])
+    );
+    assert_eq!(p.orders_with("mill").await.iter().filter(|po| po["customerOrder"]["id"] == first.as_str()).count(), 1);
+    let cleared = p.set_mode(Some("mill"), None).await;
+    assert_eq!(cleared["setConsolidationMode"]["producerOverrides"], json!([]));
+    let unknown = p.trader.graphql(SET_MODE, json!({"trader": "hub", "producer": "nobody", "mode": "BY_WEIGHT"})).await;
+    assert_eq!(unknown["errors"][0]["extensions"]["code"], "NOT_FOUND", "{unknown}");
+    p.assert_no_personal_data();
+}
+
+#[tokio::test]
+async fn by_weight_ten_bags_of_500_g_are_one_5_kg_line_and_unweighed_products_are_counted() {
+    let p = platforms_seeded("catalogue-no-packs.json", |_| {}).await;
+    p.set_mode(None, Some("BY_WEIGHT")).await;
+    let flour = p.offer(&p.mill, "mill", p.mill.product("mill", "FLOUR").await.id);
+    let eggs = p.offer(p.farm(), "farm", p.farm().product("farm", "EGGS").await.id);
+    for i in 0..10 {
+        ok(&p.checkout(&format!("w-{i}"), &[(flour.clone(), 1)]).await);
+    }
+    ok(&p.checkout("w-eggs", &[(eggs, 2)]).await);
+
+    assert_eq!(
+        Platforms::received_orders(&p.mill, "mill").await,
+        vec![("Held".into(), vec![("Flour 500 g".into(), 10)])]
+    );
+    let mill = p.orders_with("mill").await;
+    assert_eq!(mill.len(), 1);
+    let line = &mill[0]["lines"][0];
+    assert_eq!((&line["basis"], &line["neededKg"], &line["quantity"]), (&json!("WEIGHT"), &json!("5"), &json!(10)));
+    assert_eq!(line["carriedOverAddedKg"], "0");
+    // The producer sees the same 5 kg in its own view.
+    let groups = p
+        .mill
+        .graphql_ok(r#"{ enterprise(id: "mill") { incomingOrderGroups { totals { quantity weightKg } } } }"#, json!({}))
+        .await;
+    assert_eq!(groups["enterprise"]["incomingOrderGroups"][0]["totals"], json!([{"quantity": 10, "weightKg": "5"}]));
+
+    let farm = p.orders_with("farm").await;
+    let eggs_line = &farm[0]["lines"][0];
+    assert_eq!(eggs_line["basis"], "COUNT");
+    assert_eq!(eggs_line["note"], "it is sold by HalfDozen, not by weight: counted instead of weighed");
+    assert_eq!(
+        Platforms::received_orders(p.farm(), "farm").await,
+        vec![("Held".into(), vec![("Eggs, half dozen".into(), 2)])]
+    );
+    p.assert_no_personal_data();
+}
+
+#[tokio::test]
+async fn by_weight_a_25_kg_sack_is_ordered_whole_and_the_next_session_uses_the_excess_first() {
+    let mut p = platforms().await;
+    p.set_mode(Some("mill"), Some("BY_WEIGHT")).await;
+    let flour = p.offer(&p.mill, "mill", p.mill.product("mill", "FLOUR").await.id);
+    for i in 0..10 {
+        ok(&p.checkout(&format!("s1-{i}"), &[(flour.clone(), 1)]).await);
+    }
+    assert_eq!(
+        Platforms::received_orders(&p.mill, "mill").await,
+        vec![("Held".into(), vec![("Flour 25 kg sack".into(), 1)])],
+        "one sack, not ten bags"
+    );
+    let line = p.orders_with("mill").await[0]["lines"][0].clone();
+    assert_eq!(
+        (&line["basis"], &line["neededKg"], &line["carriedOverAddedKg"], &line["name"]),
+        (&json!("PACK"), &json!("5"), &json!("20"), &json!("Flour 25 kg sack"))
+    );
+    assert_eq!(p.carried_over_stock().await, json!([]), "nothing is carried over before the sack is bought");
+    p.close_session().await;
+    assert_eq!(Platforms::received_orders(&p.mill, "mill").await[0].0, "Complete");
+    assert_eq!(
+        p.carried_over_stock().await,
+        json!([{"producer": {"id": "mill"}, "name": "Flour 500 g", "kg": "20", "plannedUseKg": "0"}])
+    );
+
+    // The next session's 5 kg come out of the 20 kg: the mill gets no order at all.
+    p.new_session("Next week").await;
+    for i in 0..10 {
+        ok(&p.checkout(&format!("s2-{i}"), &[(flour.clone(), 1)]).await);
+    }
+    assert_eq!(Platforms::received_orders(&p.mill, "mill").await.len(), 1, "no new order at the mill");
+    let line = p.orders_with("mill").await[0]["lines"][0].clone();
+    assert_eq!((&line["quantity"], &line["carriedOverUsedKg"]), (&json!(0), &json!("5")));
+    assert_eq!(
+        p.carried_over_stock().await,
+        json!([{"producer": {"id": "mill"}, "name": "Flour 500 g", "kg": "20", "plannedUseKg": "5"}])
+    );
+    // 20 kg more: 25 kg needed, 20 kg in stock, one new sack for the last 5 kg.
+    ok(&p.checkout("s2-big", &[(flour.clone(), 40)]).await);
+    let received = Platforms::received_orders(&p.mill, "mill").await;
+    assert_eq!(received.len(), 2);
+    assert!(received.contains(&("Held".into(), vec![("Flour 25 kg sack".into(), 1)])), "{received:?}");
+    let line = p.orders_with("mill").await[0]["lines"][0].clone();
+    assert_eq!((&line["carriedOverUsedKg"], &line["carriedOverAddedKg"]), (&json!("20"), &json!("20")));
+    p.close_session().await;
+    assert_eq!(
+        p.carried_over_stock().await,
+        json!([{"producer": {"id": "mill"}, "name": "Flour 500 g", "kg": "20", "plannedUseKg": "0"}])
+    );
+    p.assert_no_personal_data();
+}
+
+#[tokio::test]
+async fn two_overlapping_sessions_keep_separate_orders() {
+    let mut p = platforms().await;
+    let (carrots, _) = p.carrot_and_flour_offers().await;
+    let first_session = p.session.clone();
+    ok(&p.checkout("o-1", &[(carrots.clone(), 2)]).await);
+    p.new_session("Overlapping").await;
+    ok(&p.checkout("o-2", &[(carrots.clone(), 3)]).await);
+
+    let mut farm = Platforms::received_orders(p.farm(), "farm").await;
+    farm.sort();
+    assert_eq!(
+        farm,
+        vec![("Held".into(), vec![("Carrots 1 kg".into(), 2)]), ("Held".into(), vec![("Carrots 1 kg".into(), 3)])]
+    );
+    assert_eq!(p.farm().stock("farm", "CARROT").await, (10, 5));
+
+    // Closing one completes its own order only.
+    p.close_session().await;
+    let mut farm = Platforms::received_orders(p.farm(), "farm").await;
+    farm.sort();
+    assert_eq!(
+        farm,
+        vec![("Complete".into(), vec![("Carrots 1 kg".into(), 3)]), ("Held".into(), vec![("Carrots 1 kg".into(), 2)])]
+    );
+    p.session = first_session;
+    ok(&p.checkout("o-3", &[(carrots, 1)]).await);
+    assert!(
+        Platforms::received_orders(p.farm(), "farm").await.contains(&("Held".into(), vec![("Carrots 1 kg".into(), 3)])),
+        "the first session's order grew"
+    );
+    p.assert_no_personal_data();
+}
