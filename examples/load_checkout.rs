@@ -2,7 +2,8 @@
 //! process on loopback (real DFC HTTP between them), many customers checking out at once, each
 //! order holding a product of each producer. Bounded in count and time; 127.0.0.1 only.
 //!
-//! `cargo run --release --example load_checkout`
+//! `cargo run --release --example load_checkout`; `CONSOLIDATION=BY_WEIGHT` (or
+//! `PER_CUSTOMER_ORDER`) runs it under that consolidation mode instead of PER_SESSION.
 
 #![expect(clippy::print_stdout, reason = "a load scenario prints its figures")]
 
@@ -11,6 +12,7 @@ use std::time::{Duration, Instant};
 use chrono::Utc;
 use futures::stream::{self, StreamExt};
 use orderhub::config::{ClientConfig, PeerConfig, SecretString};
+use orderhub::domain::ConsolidationMode;
 use orderhub::store::seed::{SeedFile, load};
 use orderhub::{Application, Config};
 use serde_json::json;
@@ -33,7 +35,7 @@ async fn producer(dir: &std::path::Path, enterprise: &str, stock: Option<i64>) -
     let app = Application::build(config).await?;
     let seed: SeedFile = serde_json::from_value(
         json!({"enterprises": [{"id": enterprise, "name": enterprise, "products": [
-            {"sku": "P", "name": format!("{enterprise} product"), "unit_value": "1", "unit": "Piece", "price": "2.50", "currency": "EUR", "vat_rate": "5.5", "stock": stock}
+            {"sku": "P", "name": format!("{enterprise} product"), "unit_value": "500", "unit": "Gram", "price": "2.50", "currency": "EUR", "vat_rate": "5.5", "stock": stock}
         ]}]}),
     )?;
     load(app.store(), seed).await?;
@@ -66,6 +68,11 @@ async fn main() -> anyhow::Result<()> {
     })
     .await?;
     trader.store().upsert_enterprise("hub", "Hub", None).await?;
+    let mode = match std::env::var("CONSOLIDATION") {
+        Ok(name) => ConsolidationMode::parse(&name).ok_or_else(|| anyhow::anyhow!("unknown mode {name}"))?,
+        Err(_) => ConsolidationMode::default(),
+    };
+    trader.store().set_consolidation_mode("hub", None, Some(mode), Utc::now()).await?;
     let session = trader
         .store()
         .create_sales_session(
@@ -124,8 +131,9 @@ async fn main() -> anyhow::Result<()> {
         _ => -1,
     };
     println!(
-        "checkout across 2 producer platforms (SQLite, {CONCURRENCY} at a time): {CHECKOUTS} checkouts in {:.2} s = {:.0}/s; \
+        "checkout across 2 producer platforms (SQLite, {}, {CONCURRENCY} at a time): {CHECKOUTS} checkouts in {:.2} s = {:.0}/s; \
          latency p50 {:.0} ms, p95 {:.0} ms, p99 {:.0} ms; {failures} failed; farm reserved {reserved} (expected {CHECKOUTS})",
+        mode.as_str(),
         elapsed.as_secs_f64(),
         CHECKOUTS as f64 / elapsed.as_secs_f64(),
         at(0.50),

@@ -728,8 +728,7 @@ impl ProducerOrder {
         Ok(lines.into_iter().map(ProducerOrderLine).collect())
     }
 
-    /// The consolidation mode its lines were computed under (the producer's mode now, unless
-    /// settled).
+    /// The consolidation mode that applies to its producer now.
     async fn consolidation_mode(&self, ctx: &Context<'_>) -> Result<super::consolidation::ConsolidationModeValue> {
         let store = store(ctx);
         let mode = store.consolidation_mode_of(&self.0.trader_enterprise_id, &self.0.peer_id).await;

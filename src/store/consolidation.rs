@@ -232,21 +232,13 @@ impl Store {
     /// Stock carried over from whole packs, per producer and product, with what open producer
     /// orders plan to use of it.
     pub async fn carried_stock(&self, trader: &str) -> Result<Vec<CarriedStock>, StoreError> {
-        let orders: HashMap<Uuid, producer_order::Model> = producer_order::Entity::find()
-            .filter(producer_order::Column::TraderEnterpriseId.eq(trader))
-            .all(&self.db)
-            .await?
-            .into_iter()
-            .map(|o| (o.id, o))
-            .collect();
         let mut stock: BTreeMap<(String, String), CarriedStock> = BTreeMap::new();
-        for line in carrying_lines(&self.db, orders.keys().copied().collect()).await? {
-            let Some(order) = orders.get(&line.producer_order_id) else { continue };
+        for (line, order) in carrying_lines(&self.db, trader, None).await? {
             let entry =
                 stock.entry((order.peer_id.clone(), line.product_iri.clone())).or_insert_with(|| CarriedStock {
                     peer_id: order.peer_id.clone(),
                     product_iri: line.product_iri.clone(),
-                    name: String::new(),
+                    name: line.name.clone(),
                     grams: Decimal::ZERO,
                     planned_use_grams: Decimal::ZERO,
                 });
@@ -255,9 +247,6 @@ impl Store {
                 entry.grams += added - used;
             } else {
                 entry.planned_use_grams += used;
-            }
-            if line.product_iri == line.ordered_product_iri {
-                entry.name.clone_from(&line.name);
             }
         }
         // A pack line names the pack; the stock is of the product in it.
@@ -283,21 +272,15 @@ impl Store {
     /// Grams of each product this producer order may take from carried-over stock: what settled
     /// orders left, less what the trader's other open orders with the producer already use.
     async fn carry_available(&self, order: &producer_order::Model) -> Result<BTreeMap<String, Decimal>, StoreError> {
-        let orders: HashMap<Uuid, producer_order::Model> = producer_order::Entity::find()
-            .filter(producer_order::Column::TraderEnterpriseId.eq(order.trader_enterprise_id.as_str()))
-            .filter(producer_order::Column::PeerId.eq(order.peer_id.as_str()))
-            .filter(producer_order::Column::Id.ne(order.id))
-            .all(&self.db)
-            .await?
-            .into_iter()
-            .map(|o| (o.id, o))
-            .collect();
         let mut available: BTreeMap<String, Decimal> = BTreeMap::new();
-        for line in carrying_lines(&self.db, orders.keys().copied().collect()).await? {
-            let settled = orders.get(&line.producer_order_id).is_some_and(|o| o.settled_at.is_some());
+        let trader = &order.trader_enterprise_id;
+        for (line, other) in carrying_lines(&self.db, trader, Some(&order.peer_id)).await? {
+            if other.id == order.id {
+                continue;
+            }
             let entry = available.entry(line.product_iri.clone()).or_default();
             *entry -= grams(&line.carry_used_grams);
-            if settled {
+            if other.settled_at.is_some() {
                 *entry += grams(&line.carry_added_grams);
             }
         }
@@ -305,26 +288,50 @@ impl Store {
     }
 }
 
-/// Lines of these producer orders that use or add carried-over stock.
+/// The lines of a trader's producer orders (with one producer, or all) that use or add carried
+/// stock, each with its producer order. Few lines carry stock, so this stays small however many
+/// orders a trader has placed.
 async fn carrying_lines(
     db: &impl ConnectionTrait,
-    orders: Vec<Uuid>,
-) -> Result<Vec<producer_order_line::Model>, StoreError> {
-    let mut lines = Vec::new();
-    for chunk in orders.chunks(500) {
-        lines.extend(
-            producer_order_line::Entity::find()
-                .filter(producer_order_line::Column::ProducerOrderId.is_in(chunk.iter().copied()))
-                .filter(
-                    sea_orm::Condition::any()
-                        .add(producer_order_line::Column::CarryUsedGrams.ne("0"))
-                        .add(producer_order_line::Column::CarryAddedGrams.ne("0")),
-                )
-                .all(db)
-                .await?,
-        );
+    trader: &str,
+    peer_id: Option<&str>,
+) -> Result<Vec<(producer_order_line::Model, producer_order::Model)>, StoreError> {
+    let mut orders_of_trader = sea_orm::sea_query::Query::select();
+    orders_of_trader
+        .column(producer_order::Column::Id)
+        .from(producer_order::Entity)
+        .and_where(producer_order::Column::TraderEnterpriseId.eq(trader));
+    if let Some(peer_id) = peer_id {
+        orders_of_trader.and_where(producer_order::Column::PeerId.eq(peer_id));
     }
-    Ok(lines)
+    let lines = producer_order_line::Entity::find()
+        .filter(producer_order_line::Column::ProducerOrderId.in_subquery(orders_of_trader))
+        .filter(
+            sea_orm::Condition::any()
+                .add(producer_order_line::Column::CarryUsedGrams.ne("0"))
+                .add(producer_order_line::Column::CarryAddedGrams.ne("0")),
+        )
+        .order_by_asc(producer_order_line::Column::Id)
+        .all(db)
+        .await?;
+    let mut ids: Vec<Uuid> = lines.iter().map(|l| l.producer_order_id).collect();
+    ids.sort();
+    ids.dedup();
+    let mut orders: HashMap<Uuid, producer_order::Model> = HashMap::new();
+    for chunk in ids.chunks(500) {
+        for order in producer_order::Entity::find()
+            .filter(producer_order::Column::Id.is_in(chunk.iter().copied()))
+            .all(db)
+            .await?
+        {
+            orders.insert(order.id, order);
+        }
+    }
+    Ok(lines
+        .into_iter()
+        .filter_map(|l| Some((orders.get(&l.producer_order_id)?.clone(), l)))
+        .map(|(o, l)| (l, o))
+        .collect())
 }
 
 /// Replaces the lines a producer order says by those the producer just acknowledged.

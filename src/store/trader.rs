@@ -576,6 +576,20 @@ impl Store {
         write.commit().await
     }
 
+    /// Nothing more may be sent for a producer order (it is complete or settled): a send queued
+    /// for it (a retry asked for, say) is dropped rather than polled for ever.
+    pub async fn drop_queued_send(&self, id: Uuid) -> Result<(), StoreError> {
+        let write = self.begin_write().await?;
+        producer_order::Entity::update_many()
+            .col_expr(producer_order::Column::DeliveryState, Expr::value(DELIVERY_DELIVERED))
+            .col_expr(producer_order::Column::NextAttemptAt, Expr::value(Option::<DateTime<Utc>>::None))
+            .filter(producer_order::Column::Id.eq(id))
+            .filter(producer_order::Column::DeliveryState.ne(DELIVERY_DELIVERED))
+            .exec(&write.txn)
+            .await?;
+        write.commit().await
+    }
+
     /// A send failed: try again at `retry_at`, or give up (FAILED) when `retry_at` is None.
     pub async fn mark_attempt_failed(
         &self,

@@ -114,3 +114,62 @@ fn pack_links(document: &Document) -> HashMap<String, (String, i64)> {
     }
     packs
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn product(id: &str, value: &str, unit: &str) -> serde_json::Value {
+        json!({"@id": id, "@type": "dfc-b:SuppliedProduct", "dfc-b:name": id,
+               "dfc-b:hasQuantity": {"@type": "dfc-b:QuantitativeValue", "dfc-b:hasUnit": unit, "dfc-b:value": value}})
+    }
+
+    /// The Shopify app's shape: flows as nodes of their own, quantities as blank nodes, strings.
+    fn transformation(pack: &str, retail: &str, consumed: Option<&str>) -> Vec<serde_json::Value> {
+        let mut income =
+            json!({"@id": format!("{pack}/in"), "@type": "dfc-b:AsPlannedConsumptionFlow", "dfc-b:consumes": retail});
+        if consumed.is_some() {
+            income["dfc-b:hasQuantity"] = json!(format!("_:{pack}-n"));
+        }
+        vec![
+            json!({"@id": format!("{pack}/t"), "@type": "dfc-b:AsPlannedTransformation",
+                   "dfc-b:hasIncome": format!("{pack}/in"), "dfc-b:hasOutcome": format!("{pack}/out")}),
+            income,
+            json!({"@id": format!("{pack}/out"), "@type": "dfc-b:AsPlannedProductionFlow", "dfc-b:produces": pack}),
+            json!({"@id": format!("_:{pack}-n"), "@type": "dfc-b:QuantitativeValue", "dfc-b:hasUnit": "dfc-m:Piece",
+                   "dfc-b:value": consumed.unwrap_or("0")}),
+        ]
+    }
+
+    fn links(graph: Vec<serde_json::Value>) -> HashMap<String, (String, i64)> {
+        let body = json!({"@context": crate::dfc::vocab::CONTEXT_1_16, "@graph": graph});
+        pack_links(&crate::dfc::read_document(body.to_string().as_bytes()).expect("reads"))
+    }
+
+    #[test]
+    fn a_pack_holds_what_its_transformation_consumes() {
+        let mut graph = vec![product("bottle", "0.04", "dfc-m:Kilogram"), product("case", "0.24", "dfc-m:Kilogram")];
+        graph.extend(transformation("case", "bottle", Some("6")));
+        assert_eq!(links(graph), HashMap::from([("case".to_owned(), ("bottle".to_owned(), 6))]));
+    }
+
+    #[test]
+    fn without_a_count_a_whole_multiple_of_the_weight_makes_the_pack() {
+        let mut graph = vec![product("bag", "500", "dfc-m:Gram"), product("sack", "25", "dfc-m:Kilogram")];
+        graph.extend(transformation("sack", "bag", None));
+        assert_eq!(links(graph), HashMap::from([("sack".to_owned(), ("bag".to_owned(), 50))]));
+    }
+
+    #[test]
+    fn fractional_or_unweighable_packs_are_no_packs() {
+        let mut graph = vec![product("bag", "400", "dfc-m:Gram"), product("sack", "1", "dfc-m:Kilogram")];
+        graph.extend(transformation("sack", "bag", None));
+        graph.push(product("box", "1", "dfc-m:Piece"));
+        graph.push(product("crate", "1", "dfc-m:Piece"));
+        graph.extend(transformation("crate", "box", None));
+        graph.push(product("half", "1", "dfc-m:Piece"));
+        graph.extend(transformation("half", "box", Some("2.5")));
+        assert_eq!(links(graph), HashMap::new(), "1 kg / 400 g, no weight, and 2.5 units are not whole packs");
+    }
+}

@@ -47,14 +47,23 @@ impl Default for DeliverySettings {
     }
 }
 
+/// What a delivery locks in this process.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+enum LockKey {
+    /// One send at a time per producer order.
+    ProducerOrder(Uuid),
+    /// One BY_WEIGHT plan at a time per (trader, producer): they share the carried-over stock.
+    CarriedStock(String, String),
+}
+
 /// Per-key async locks, dropped when nobody holds them.
 #[derive(Default)]
 pub struct KeyedLocks {
-    locks: Mutex<HashMap<Uuid, Arc<tokio::sync::Mutex<()>>>>,
+    locks: Mutex<HashMap<LockKey, Arc<tokio::sync::Mutex<()>>>>,
 }
 
 impl KeyedLocks {
-    async fn lock(&self, key: Uuid) -> tokio::sync::OwnedMutexGuard<()> {
+    async fn lock(&self, key: LockKey) -> tokio::sync::OwnedMutexGuard<()> {
         let lock = {
             let mut locks = self.locks.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
             locks.retain(|_, l| Arc::strong_count(l) > 1);
@@ -78,14 +87,26 @@ pub enum DeliveryError {
 impl Trader {
     /// Recomputes the producer order and sends it; records the outcome for the outbox.
     pub async fn deliver(&self, producer_order: Uuid) -> Result<(), DeliveryError> {
-        let _one_writer_here = self.locks.lock(producer_order).await;
+        let _one_writer_here = self.locks.lock(LockKey::ProducerOrder(producer_order)).await;
         let Some(_one_writer_anywhere) = self.store.try_lock_producer_order_send(producer_order).await? else {
             // Another replica is sending this order; what it sends includes every committed change.
             return Err(DeliveryError::SentElsewhere);
         };
-        let Some(plan) = self.store.producer_order_plan(producer_order).await? else { return Ok(()) };
-        if plan.order.status == "Complete" {
-            // A completed producer order is never amended (the producer prepares the goods).
+        let Some(mut plan) = self.store.producer_order_plan(producer_order).await? else { return Ok(()) };
+        let mut _stock_shared_with_other_orders = None;
+        if plan.mode == ConsolidationMode::ByWeight {
+            // Two orders with this producer planned at once could both count on the same kilos of
+            // carried-over stock; planned under the lock, each sees what the other took (its
+            // lines are recorded before the lock is released). Lock order: producer order first.
+            let key = LockKey::CarriedStock(plan.order.trader_enterprise_id.clone(), plan.order.peer_id.clone());
+            _stock_shared_with_other_orders = Some(self.locks.lock(key).await);
+            let Some(replanned) = self.store.producer_order_plan(producer_order).await? else { return Ok(()) };
+            plan = replanned;
+        }
+        if plan.order.status == "Complete" || plan.order.settled_at.is_some() {
+            // A completed producer order is never amended (the producer prepares the goods), and
+            // a settled one's lines are final: the carried-over stock is counted from them.
+            self.store.drop_queued_send(producer_order).await?;
             return Ok(());
         }
         if plan.order.delivery_state == DELIVERY_DELIVERED && plan.order.delivered_version >= plan.order.version {
@@ -100,8 +121,9 @@ impl Trader {
         // After the session closed (plus grace), the last send completes the order.
         let closing = plan.session.closed_at.is_some();
         let outcome = match (&remote, plan.sent_lines().is_empty()) {
-            // Nothing ordered and nothing at the producer: nothing to say.
-            (None, true) => Ok((None, "Held")),
+            // Nothing ordered and nothing at the producer: nothing to say, and the state stays
+            // what it was (Cancelled at the producer, or never sent).
+            (None, true) => Ok((None, if plan.order.status == "Cancelled" { "Cancelled" } else { "Held" })),
             (None, false) if closing => match self.client.place_order(&peer, &payload).await {
                 Ok((iri, _)) => {
                     let complete = self.payload_with_status(&plan, Some(&iri), "Complete");

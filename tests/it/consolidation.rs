@@ -11,7 +11,7 @@ const SET_MODE: &str = "mutation($trader: ID!, $producer: ID, $mode: Consolidati
         defaultMode producerOverrides { producer { id } mode } } }";
 
 const PRODUCER_ORDERS: &str = "query($id: ID!) { salesSession(id: $id) { producerOrders {
-    producer { id } status deliveryState remoteId settledAt consolidationMode customerOrder { id }
+    id producer { id } status deliveryState remoteId settledAt consolidationMode customerOrder { id }
     lines { productId orderedProductId name quantity neededUnits neededKg carriedOverUsedKg
             carriedOverAddedKg basis note } } } }";
 
@@ -175,6 +175,13 @@ async fn per_customer_order_mode_gives_one_producer_order_each_and_a_mode_change
     assert_eq!(cleared["setConsolidationMode"]["producerOverrides"], json!([]));
     let unknown = p.trader.graphql(SET_MODE, json!({"trader": "hub", "producer": "nobody", "mode": "BY_WEIGHT"})).await;
     assert_eq!(unknown["errors"][0]["extensions"]["code"], "NOT_FOUND", "{unknown}");
+
+    // Closing completes the one live order; the regrouped ones stay cancelled.
+    p.close_session().await;
+    let mut states: Vec<String> =
+        p.orders_with("farm").await.iter().map(|po| po["status"].as_str().expect("status").to_owned()).collect();
+    states.sort();
+    assert_eq!(states, ["Cancelled", "Cancelled", "Cancelled", "Complete"]);
     p.assert_no_personal_data();
 }
 
@@ -241,6 +248,8 @@ async fn by_weight_a_25_kg_sack_is_ordered_whole_and_the_next_session_uses_the_e
         p.carried_over_stock().await,
         json!([{"producer": {"id": "mill"}, "name": "Flour 500 g", "kg": "20", "plannedUseKg": "0"}])
     );
+    let settled = p.orders_with("mill").await[0].clone();
+    assert!(settled["settledAt"].is_string(), "{settled}");
 
     // The next session's 5 kg come out of the 20 kg: the mill gets no order at all.
     p.new_session("Next week").await;
@@ -250,6 +259,19 @@ async fn by_weight_a_25_kg_sack_is_ordered_whole_and_the_next_session_uses_the_e
     assert_eq!(Platforms::received_orders(&p.mill, "mill").await.len(), 1, "no new order at the mill");
     let line = p.orders_with("mill").await[0]["lines"][0].clone();
     assert_eq!((&line["quantity"], &line["carriedOverUsedKg"]), (&json!(0), &json!("5")));
+    assert_eq!(
+        p.carried_over_stock().await,
+        json!([{"producer": {"id": "mill"}, "name": "Flour 500 g", "kg": "20", "plannedUseKg": "5"}])
+    );
+    // A settled order is final: asking to send it again changes neither it nor the stock.
+    let retried = p
+        .trader
+        .graphql_ok(
+            "mutation($id: ID!) { retryProducerOrder(id: $id) { deliveryState status } }",
+            json!({"id": settled["id"]}),
+        )
+        .await;
+    assert_eq!(retried["retryProducerOrder"], json!({"deliveryState": "DELIVERED", "status": "Complete"}));
     assert_eq!(
         p.carried_over_stock().await,
         json!([{"producer": {"id": "mill"}, "name": "Flour 500 g", "kg": "20", "plannedUseKg": "5"}])

@@ -808,6 +808,14 @@ async fn closing_a_session_completes_every_producer_order_once() {
         )
         .await;
     assert_eq!(cancel["errors"][0]["extensions"]["code"], "ORDER_COMPLETE", "{cancel}");
+    let amend = p
+        .trader
+        .graphql(
+            "mutation($id: ID!, $lines: [CheckoutLineInput!]!) { amendOrder(orderId: $id, lines: $lines) { id } }",
+            json!({"id": first["data"]["checkout"]["id"], "lines": [{"offerId": carrot_offer, "quantity": 1}]}),
+        )
+        .await;
+    assert_eq!(amend["errors"][0]["extensions"]["code"], "ORDER_COMPLETE", "{amend}");
     let late = p.checkout("s-3", &[(carrot_offer, 1)]).await;
     assert_eq!(late["errors"][0]["extensions"]["code"], "SESSION_CLOSED");
     p.trader.graphql_ok(close, json!({"id": p.session})).await;
