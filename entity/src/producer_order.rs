@@ -18,6 +18,9 @@ pub struct Model {
     pub remote_iri: Option<String>,
     /// `dfc-v` order state at the producer: Held, Complete or Cancelled.
     pub status: String,
+    /// What the producer last said it does with the order (`dfc-v` fulfilment state, e.g.
+    /// Unfulfilled once complete), when it said.
+    pub fulfilment_status: Option<String>,
     /// Incremented by every change of the customer orders it derives from.
     pub version: i64,
     /// The version the producer last acknowledged.

@@ -1,6 +1,7 @@
 //! Consolidation: how a trader groups customer orders into producer orders (a trader default and
 //! per-producer overrides), the pack links of producers' catalogues, and the lines each producer
-//! order last said, which also hold the stock that whole packs carry over between sessions.
+//! order last said, which also hold the stock that whole packs carry over between sessions; and
+//! the fulfilment state producers answer.
 use sea_orm_migration::{prelude::*, schema::*};
 
 #[derive(DeriveMigrationName)]
@@ -44,6 +45,14 @@ impl MigrationTrait for Migration {
                 Table::alter()
                     .table(ProducerOrder::Table)
                     .add_column(timestamp_with_time_zone_null(ProducerOrder::SettledAt))
+                    .to_owned(),
+            )
+            .await?;
+        manager
+            .alter_table(
+                Table::alter()
+                    .table(ProducerOrder::Table)
+                    .add_column(string_null(ProducerOrder::FulfilmentStatus))
                     .to_owned(),
             )
             .await?;
@@ -122,6 +131,7 @@ impl MigrationTrait for Migration {
             .await?;
         for (table, column) in [
             (ProducerOrder::Table.into_iden(), ProducerOrder::SettledAt.into_iden()),
+            (ProducerOrder::Table.into_iden(), ProducerOrder::FulfilmentStatus.into_iden()),
             (ProducerOrder::Table.into_iden(), ProducerOrder::GroupKey.into_iden()),
             (PeerOffer::Table.into_iden(), PeerOffer::PackUnits.into_iden()),
             (PeerOffer::Table.into_iden(), PeerOffer::PackOf.into_iden()),
@@ -163,6 +173,7 @@ enum ProducerOrder {
     PeerId,
     GroupKey,
     SettledAt,
+    FulfilmentStatus,
 }
 
 #[derive(DeriveIden)]

@@ -684,6 +684,12 @@ impl ProducerOrder {
         &self.0.status
     }
 
+    /// What the producer last said it does with the order (`dfc-v` fulfilment state:
+    /// Unfulfilled once complete, then Fulfilled ...), when it said.
+    async fn fulfilment_status(&self) -> Option<&str> {
+        self.0.fulfilment_status.as_deref()
+    }
+
     async fn delivery_state(&self) -> DeliveryState {
         match self.0.delivery_state.as_str() {
             "DELIVERED" => DeliveryState::Delivered,

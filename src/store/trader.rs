@@ -81,6 +81,20 @@ impl ProducerOrderPlan {
     }
 }
 
+/// What a producer acknowledged.
+#[derive(Clone, Debug)]
+pub struct Acknowledged<'s> {
+    pub version: i64,
+    pub remote_iri: Option<String>,
+    /// `dfc-v` order state now: Held, Complete or Cancelled.
+    pub status: &'s str,
+    /// The producer's `dfc-b:hasFulfilmentStatus`, when it answered one.
+    pub fulfilment: Option<String>,
+    /// The send after the session closed: the lines are final, and the pack excess in them
+    /// becomes the trader's stock.
+    pub last: bool,
+}
+
 /// Held while one replica sends a producer order; dropping it lets the next one in.
 pub struct SendLock {
     _txn: Option<sea_orm::DatabaseTransaction>,
@@ -543,28 +557,27 @@ impl Store {
             .await?)
     }
 
-    /// The producer acknowledged `version` saying `lines`: delivered, unless a newer change is
-    /// already queued. `last` marks the send after the session closed: the lines are final, and
-    /// the pack excess in them becomes the trader's stock.
+    /// The producer acknowledged a version saying `lines`: delivered, unless a newer change is
+    /// already queued.
     pub async fn mark_delivered(
         &self,
         id: Uuid,
-        version: i64,
-        remote_iri: Option<String>,
-        status: &str,
+        ack: Acknowledged<'_>,
         lines: &[PlannedLine],
-        last: bool,
     ) -> Result<(), StoreError> {
         let write = self.begin_write().await?;
         if let Some(order) = producer_order::Entity::find_by_id(id).lock_exclusive().one(&write.txn).await? {
+            let Acknowledged { version, remote_iri, status, fulfilment, last } = ack;
             let newer_queued = order.version > version;
             super::consolidation::record_lines(&write, id, lines).await?;
             if last && !newer_queued {
                 mark_settled(&write, id).await?;
             }
+            let fulfilment = fulfilment.or_else(|| order.fulfilment_status.clone());
             let mut active: producer_order::ActiveModel = order.into();
             active.remote_iri = Set(remote_iri);
             active.status = Set(status.to_owned());
+            active.fulfilment_status = Set(fulfilment);
             active.delivered_version = Set(version);
             active.attempts = Set(0);
             active.last_error = Set(None);
@@ -791,6 +804,7 @@ pub(super) async fn queue_producer_order(
         next_attempt_at: Set(Some(hold_sends_until)),
         updated_at: Set(now),
         settled_at: Set(None),
+        fulfilment_status: Set(None),
     };
     producer_order::Entity::insert(fresh)
         .on_conflict(

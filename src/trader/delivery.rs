@@ -16,7 +16,7 @@ use crate::dfc::vocab::CONTEXT_1_16;
 use crate::domain::ConsolidationMode;
 use crate::peers::PeerError;
 use crate::store::StoreError;
-use crate::store::trader::{DELIVERY_DELIVERED, ProducerOrderPlan};
+use crate::store::trader::{Acknowledged, DELIVERY_DELIVERED, ProducerOrderPlan};
 
 /// How many producer orders the outbox worker sends at once.
 const SENDS_AT_ONCE: usize = 8;
@@ -92,14 +92,18 @@ impl Trader {
             // Another replica is sending this order; what it sends includes every committed change.
             return Err(DeliveryError::SentElsewhere);
         };
+        let Some(order) = self.store.producer_order(producer_order).await? else { return Ok(()) };
+        // Two orders with one producer planned at once by weight could both count on the same
+        // kilos of carried-over stock; planned under this lock, each sees what the other took
+        // (its lines are recorded before the lock is released). Lock order: producer order first.
+        let stock_key = LockKey::CarriedStock(order.trader_enterprise_id.clone(), order.peer_id.clone());
+        let mode = self.store.consolidation_mode_of(&order.trader_enterprise_id, &order.peer_id).await?;
+        let mut _stock_shared_with_other_orders =
+            if mode == ConsolidationMode::ByWeight { Some(self.locks.lock(stock_key.clone()).await) } else { None };
         let Some(mut plan) = self.store.producer_order_plan(producer_order).await? else { return Ok(()) };
-        let mut _stock_shared_with_other_orders = None;
-        if plan.mode == ConsolidationMode::ByWeight {
-            // Two orders with this producer planned at once could both count on the same kilos of
-            // carried-over stock; planned under the lock, each sees what the other took (its
-            // lines are recorded before the lock is released). Lock order: producer order first.
-            let key = LockKey::CarriedStock(plan.order.trader_enterprise_id.clone(), plan.order.peer_id.clone());
-            _stock_shared_with_other_orders = Some(self.locks.lock(key).await);
+        if plan.mode == ConsolidationMode::ByWeight && _stock_shared_with_other_orders.is_none() {
+            // The mode changed to BY_WEIGHT since it was read: plan again, under the lock.
+            _stock_shared_with_other_orders = Some(self.locks.lock(stock_key).await);
             let Some(replanned) = self.store.producer_order_plan(producer_order).await? else { return Ok(()) };
             plan = replanned;
         }
@@ -123,31 +127,36 @@ impl Trader {
         let outcome = match (&remote, plan.sent_lines().is_empty()) {
             // Nothing ordered and nothing at the producer: nothing to say, and the state stays
             // what it was (Cancelled at the producer, or never sent).
-            (None, true) => Ok((None, if plan.order.status == "Cancelled" { "Cancelled" } else { "Held" })),
+            (None, true) => Ok((None, if plan.order.status == "Cancelled" { "Cancelled" } else { "Held" }, None)),
             (None, false) if closing => match self.client.place_order(&peer, &payload).await {
                 Ok((iri, _)) => {
                     let complete = self.payload_with_status(&plan, Some(&iri), "Complete");
-                    self.client.replace_order(&peer, &iri, &complete).await.map(|_| (Some(iri), "Complete"))
+                    self.client.replace_order(&peer, &iri, &complete).await.map(|a| (Some(iri), "Complete", Some(a)))
                 }
                 Err(e) => Err(e),
             },
-            (None, false) => self.client.place_order(&peer, &payload).await.map(|(iri, _)| (Some(iri), "Held")),
+            (None, false) => {
+                self.client.place_order(&peer, &payload).await.map(|(iri, a)| (Some(iri), "Held", Some(a)))
+            }
             (Some(iri), true) => {
                 let cancel = self.cancellation(iri);
-                self.client.replace_order(&peer, iri, &cancel).await.map(|_| (Some(iri.clone()), "Cancelled"))
+                self.client.replace_order(&peer, iri, &cancel).await.map(|a| (Some(iri.clone()), "Cancelled", Some(a)))
             }
             (Some(iri), false) if closing => {
                 let complete = self.payload_with_status(&plan, Some(iri), "Complete");
-                self.client.replace_order(&peer, iri, &complete).await.map(|_| (Some(iri.clone()), "Complete"))
+                self.client.replace_order(&peer, iri, &complete).await.map(|a| (Some(iri.clone()), "Complete", Some(a)))
             }
             (Some(iri), false) => {
-                self.client.replace_order(&peer, iri, &payload).await.map(|_| (Some(iri.clone()), "Held"))
+                self.client.replace_order(&peer, iri, &payload).await.map(|a| (Some(iri.clone()), "Held", Some(a)))
             }
         };
         match outcome {
-            Ok((iri, status)) => {
+            Ok((iri, status, answer)) => {
                 let iri = iri.or(plan.order.remote_iri.clone());
-                self.store.mark_delivered(producer_order, version, iri, status, &plan.lines, closing).await?;
+                // What the producer says it does with the order (Unfulfilled once complete).
+                let fulfilment = answer.and_then(|a| a.orders.into_iter().find_map(|o| o.fulfilment_status));
+                let acknowledged = Acknowledged { version, remote_iri: iri, status, fulfilment, last: closing };
+                self.store.mark_delivered(producer_order, acknowledged, &plan.lines).await?;
                 tracing::info!(%producer_order, peer = %peer.id, version, lines = plan.lines.len(), mode = plan.mode.as_str(), "producer order delivered");
                 Ok(())
             }

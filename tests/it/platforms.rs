@@ -137,7 +137,8 @@ impl Platforms {
             .trader
             .graphql_ok(
                 "query($id: ID!) { salesSession(id: $id) { producerOrders {
-                    producer { id } status remoteId deliveryState attempts lastError lines { quantity } } } }",
+                    producer { id } status fulfilmentStatus remoteId deliveryState attempts lastError
+                    lines { quantity } } } }",
                 json!({"id": self.session}),
             )
             .await;
@@ -798,6 +799,7 @@ async fn closing_a_session_completes_every_producer_order_once() {
     assert_eq!(p.farm().stock("farm", "CARROT").await, (5, 0), "the reservation became a sale");
     let pos = p.producer_orders().await;
     assert!(pos.iter().all(|po| po["status"] == "Complete" && po["deliveryState"] == "DELIVERED"), "{pos:?}");
+    assert!(pos.iter().all(|po| po["fulfilmentStatus"] == "Unfulfilled"), "the producers prepare the goods: {pos:?}");
 
     // Closed means closed: no amendment, no new order, no second completion.
     let cancel = p
