@@ -324,3 +324,209 @@ async fn two_overlapping_sessions_keep_separate_orders() {
     );
     p.assert_no_personal_data();
 }
+
+/// The consolidation rules through the real store: random customer orders, cancellations, a
+/// trader mode, a producer override and a mode change midway; every producer order of the session
+/// is planned as delivery would, and what would be sent must be what the remaining orders need.
+mod store_properties {
+    use std::collections::BTreeMap;
+
+    use chrono::Utc;
+    use entity::{peer, peer_offer};
+    use orderhub::domain::ConsolidationMode;
+    use orderhub::store::Store;
+    use orderhub::store::trader::{NewCustomerOrder, NewLine, Recorded};
+    use proptest::prelude::*;
+    use proptest::test_runner::{Config, TestCaseError, TestRunner};
+
+    use crate::support::TestDb;
+
+    /// `(value, DFC unit)` of one unit, and `(product, units)` a pack holds.
+    type Size = Option<(&'static str, &'static str)>;
+    type PackOf = Option<(&'static str, i64)>;
+
+    /// `(producer, product, size of a unit, pack of)`.
+    const PRODUCTS: [(&str, &str, Size, PackOf); 4] = [
+        ("mill", "flour", Some(("500", "Gram")), None),
+        ("mill", "sack", Some(("25", "Kilogram")), Some(("flour", 50))),
+        ("farm", "carrots", Some(("1", "Kilogram")), None),
+        ("farm", "eggs", Some(("1", "HalfDozen")), None),
+    ];
+
+    #[derive(Clone, Debug)]
+    struct Case {
+        orders: Vec<(Vec<(usize, i64)>, bool)>,
+        first_mode: ConsolidationMode,
+        final_mode: ConsolidationMode,
+        mill_override: Option<ConsolidationMode>,
+    }
+
+    fn mode() -> impl Strategy<Value = ConsolidationMode> {
+        proptest::sample::select(ConsolidationMode::ALL.to_vec())
+    }
+
+    fn case() -> impl Strategy<Value = Case> {
+        let orders = proptest::collection::vec(
+            (proptest::collection::vec((0..PRODUCTS.len(), 1i64..40), 1..4), proptest::bool::weighted(0.3)),
+            1..10,
+        );
+        (orders, mode(), mode(), proptest::option::of(mode())).prop_map(
+            |(orders, first_mode, final_mode, mill_override)| Case { orders, first_mode, final_mode, mill_override },
+        )
+    }
+
+    async fn seed(store: &Store) {
+        store.upsert_enterprise("hub", "Hub", None).await.expect("trader");
+        for producer in ["mill", "farm"] {
+            let model = peer::Model {
+                id: producer.into(),
+                trader_enterprise_id: "hub".into(),
+                name: producer.into(),
+                base_url: "http://127.0.0.1:9".into(),
+                enterprise: producer.into(),
+                timeout_ms: 1_000,
+                consolidation_mode: None,
+                updated_at: Utc::now(),
+            };
+            store.upsert_peer(model).await.expect("peer");
+            let offers = PRODUCTS
+                .iter()
+                .filter(|p| p.0 == producer)
+                .map(|(_, product, unit, pack)| peer_offer::Model {
+                    peer_id: producer.into(),
+                    product_iri: (*product).into(),
+                    offer_iri: format!("{product}-offer"),
+                    name: (*product).into(),
+                    sku: None,
+                    price: "1".into(),
+                    currency: "EUR".into(),
+                    vat_rate: "0".into(),
+                    unit_value: unit.map(|u| u.0.to_owned()),
+                    unit_code: unit.map(|u| u.1.to_owned()),
+                    available: None,
+                    pack_of: pack.map(|p| p.0.to_owned()),
+                    pack_units: pack.map(|p| p.1),
+                    fetched_at: Utc::now(),
+                })
+                .collect();
+            store.replace_peer_offers(producer, offers).await.expect("offers");
+        }
+    }
+
+    /// What one producer's orders must say in all: `(product, offer) -> units`.
+    fn expected(case: &Case, producer: &str) -> BTreeMap<(String, String), i64> {
+        let mode = match producer {
+            "mill" => case.mill_override.unwrap_or(case.final_mode),
+            _ => case.final_mode,
+        };
+        let mut units: BTreeMap<usize, i64> = BTreeMap::new();
+        for (lines, _) in case.orders.iter().filter(|(_, cancelled)| !cancelled) {
+            for (product, quantity) in lines.iter().filter(|(p, _)| PRODUCTS[*p].0 == producer) {
+                *units.entry(*product).or_default() += quantity;
+            }
+        }
+        let mut sent = BTreeMap::new();
+        for (product, quantity) in units {
+            let name = PRODUCTS[product].1;
+            let (ordered, quantity) = match (mode, name) {
+                // 500 g bags in 25 kg sacks: whole sacks.
+                (ConsolidationMode::ByWeight, "flour") => ("sack", (quantity * 500 + 24_999) / 25_000),
+                _ => (name, quantity),
+            };
+            *sent.entry((ordered.to_owned(), format!("{ordered}-offer"))).or_insert(0) += quantity;
+        }
+        sent
+    }
+
+    async fn check(store: &Store, case: Case) -> Result<(), TestCaseError> {
+        let far = Utc::now() + chrono::Duration::days(1);
+        let producers = ["mill".to_owned(), "farm".to_owned()];
+        let session = store
+            .create_sales_session("hub", "Property", Utc::now(), far, &producers)
+            .await
+            .map_err(|e| TestCaseError::fail(e.to_string()))?;
+        let fail = |e: orderhub::store::StoreError| TestCaseError::fail(e.to_string());
+        store.set_consolidation_mode("hub", None, Some(case.first_mode), far).await.map_err(fail)?;
+        store.set_consolidation_mode("hub", Some("mill"), case.mill_override, far).await.map_err(fail)?;
+        let mut placed = Vec::new();
+        for (i, (lines, _)) in case.orders.iter().enumerate() {
+            let lines = lines
+                .iter()
+                .map(|(p, quantity)| NewLine {
+                    peer_id: PRODUCTS[*p].0.into(),
+                    product_iri: PRODUCTS[*p].1.into(),
+                    offer_iri: format!("{}-offer", PRODUCTS[*p].1),
+                    name: PRODUCTS[*p].1.into(),
+                    quantity: *quantity,
+                    unit_price: "1".into(),
+                    currency: "EUR".into(),
+                    vat_rate: "0".into(),
+                })
+                .collect();
+            let order = NewCustomerOrder {
+                trader: "hub".into(),
+                session_id: session.id,
+                customer_id: format!("c{i}"),
+                idempotency_key: format!("{}-{i}", session.id),
+                request_digest: String::new(),
+                contact_name: None,
+                contact_email: None,
+                delivery_address: None,
+                total: "0".into(),
+                currency: "EUR".into(),
+                lines,
+            };
+            match store.record_checkout(order, far).await.map_err(fail)? {
+                Recorded::New { order, .. } => placed.push(order.id),
+                Recorded::Existing(_) => return Err(TestCaseError::fail("a fresh key found an order")),
+            }
+        }
+        for (id, (_, cancelled)) in placed.iter().zip(&case.orders) {
+            if *cancelled {
+                store.cancel_customer_order(*id, far).await.map_err(fail)?;
+            }
+        }
+        store.set_consolidation_mode("hub", None, Some(case.final_mode), far).await.map_err(fail)?;
+
+        let mut sent: BTreeMap<String, BTreeMap<(String, String), i64>> = BTreeMap::new();
+        for order in store.producer_orders_of_session(session.id).await.map_err(fail)? {
+            let plan = store.producer_order_plan(order.id).await.map_err(fail)?.expect("a plan");
+            for line in &plan.lines {
+                prop_assert!(line.quantity >= 0 && line.needed_units > 0, "{line:?}");
+            }
+            if let Ok(customer_order) = uuid::Uuid::parse_str(&order.group_key) {
+                let index = placed.iter().position(|id| *id == customer_order).expect("one of ours");
+                let needed: i64 =
+                    case.orders[index].0.iter().filter(|(p, _)| PRODUCTS[*p].0 == order.peer_id).map(|l| l.1).sum();
+                let planned: i64 = plan.lines.iter().map(|l| l.needed_units).sum();
+                prop_assert!(planned == needed || planned == 0, "a customer order's producer order holds it alone");
+            }
+            let of_producer = sent.entry(order.peer_id.clone()).or_default();
+            for (key, quantity) in plan.sent_lines() {
+                *of_producer.entry(key).or_default() += quantity;
+            }
+        }
+        for producer in &producers {
+            prop_assert_eq!(sent.remove(producer).unwrap_or_default(), expected(&case, producer), "{}", producer);
+        }
+        // Closed, so that later cases do not regroup this session again.
+        store.claim_session_closing(session.id, Utc::now()).await.map_err(fail)?;
+        Ok(())
+    }
+
+    #[test]
+    fn sent_quantities_are_what_the_remaining_orders_need_through_the_store() {
+        let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().expect("rt");
+        let (_db, store) = runtime.block_on(async {
+            let (db, url) = TestDb::fresh().await;
+            let store = Store::connect(&url).await.expect("connect");
+            store.migrate().await.expect("migrate");
+            seed(&store).await;
+            (db, store)
+        });
+        let mut runner = TestRunner::new(Config { cases: 64, ..Config::default() });
+        let outcome = runner.run(&case(), |case| runtime.block_on(check(&store, case)));
+        drop(store);
+        outcome.expect("consolidation through the store");
+    }
+}
