@@ -589,6 +589,34 @@ impl Store {
         write.commit().await
     }
 
+    /// Units of a product that a session's active customer orders other than `except` need.
+    pub async fn active_units_except(
+        &self,
+        session_id: Uuid,
+        except: Uuid,
+        peer_id: &str,
+        product_iri: &str,
+    ) -> Result<i64, StoreError> {
+        let orders: Vec<Uuid> = customer_order::Entity::find()
+            .filter(customer_order::Column::SalesSessionId.eq(session_id))
+            .filter(customer_order::Column::Status.eq(ORDER_ACTIVE))
+            .filter(customer_order::Column::Id.ne(except))
+            .all(&self.db)
+            .await?
+            .into_iter()
+            .map(|o| o.id)
+            .collect();
+        Ok(customer_order_line::Entity::find()
+            .filter(customer_order_line::Column::OrderId.is_in(orders))
+            .filter(customer_order_line::Column::PeerId.eq(peer_id))
+            .filter(customer_order_line::Column::ProductIri.eq(product_iri))
+            .all(&self.db)
+            .await?
+            .iter()
+            .map(|l| l.quantity)
+            .sum())
+    }
+
     /// Nothing more may be sent for a producer order (it is complete or settled): a send queued
     /// for it (a retry asked for, say) is dropped rather than polled for ever.
     pub async fn drop_queued_send(&self, id: Uuid) -> Result<(), StoreError> {

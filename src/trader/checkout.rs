@@ -204,14 +204,16 @@ impl Trader {
         let requeued = self.store.remove_customer_order(order.id, hold).await?;
         join_all(requeued.iter().map(|po| self.deliver(*po))).await;
         tracing::info!(order = %order.id, code = refusal.code(), "checkout refused by a producer and undone");
-        Err(self.refusal_error(&peer_ids, &request.lines, refusal).await?)
+        Err(self.refusal_error(&peer_ids, (session.id, order.id), &request.lines, refusal).await?)
     }
 
     /// What the customer is told when a producer refused: for a lack of stock, each line short
     /// and what is available to it.
+    /// `(session, order)`: the order refused, whose own needs are not held by others.
     async fn refusal_error(
         &self,
         peer_ids: &[String],
+        (session_id, order_id): (Uuid, Uuid),
         requested: &[CheckoutLineRequest],
         refusal: PeerError,
     ) -> Result<CheckoutError, StoreError> {
@@ -225,9 +227,8 @@ impl Trader {
             shortages.iter().map(|s| (s.product_iri.as_str(), s)).collect();
         let mut found = Vec::new();
         for (index, line) in requested.iter().enumerate() {
-            if let Some(offer) = self.store.find_peer_offer(peer_ids, &line.offer).await?
-                && let Some(shortage) = by_product.get(offer.product_iri.as_str())
-            {
+            let Some(offer) = self.store.find_peer_offer(peer_ids, &line.offer).await? else { continue };
+            if let Some(shortage) = by_product.get(offer.product_iri.as_str()) {
                 // The producer speaks of the whole producer order; the customer of this line:
                 // what other customers already hold is not available to it.
                 let held_by_others = shortage.requested.map_or(Decimal::ZERO, |r| r - Decimal::from(line.quantity));
@@ -238,9 +239,42 @@ impl Trader {
                     requested: line.quantity,
                     available: (shortage.available - held_by_others).max(Decimal::ZERO),
                 });
+            } else if let Some((pack, shortage)) = self.pack_shortage(&offer, &by_product).await? {
+                // Ordered by weight in whole packs: the packs the producer has left hold
+                // `available x units` of the product, of which the session's other orders need some.
+                let units = Decimal::from(pack.pack_units.unwrap_or(1));
+                let others =
+                    self.store.active_units_except(session_id, order_id, &offer.peer_id, &offer.product_iri).await?;
+                found.push(LineShortage {
+                    line: index,
+                    offer: line.offer.clone(),
+                    name: format!("{} (ordered in packs: {})", offer.name, pack.name),
+                    requested: line.quantity,
+                    available: (shortage.available * units - Decimal::from(others)).max(Decimal::ZERO),
+                });
             }
         }
+        if found.is_empty() {
+            // The shortage is of nothing this customer asked for: say the producer refused.
+            return Ok(CheckoutError::ProducerRefused { error: refusal });
+        }
         Ok(CheckoutError::OutOfStock(found))
+    }
+
+    /// A shortage of a pack that holds the offer's product, with that pack.
+    async fn pack_shortage<'s>(
+        &self,
+        offer: &entity::peer_offer::Model,
+        shortages: &HashMap<&str, &'s crate::peers::PeerShortage>,
+    ) -> Result<Option<(entity::peer_offer::Model, &'s crate::peers::PeerShortage)>, StoreError> {
+        for (product, shortage) in shortages {
+            if let Some(pack) = self.store.find_peer_offer(std::slice::from_ref(&offer.peer_id), product).await?
+                && pack.pack_of.as_deref() == Some(offer.product_iri.as_str())
+            {
+                return Ok(Some((pack, *shortage)));
+            }
+        }
+        Ok(None)
     }
 }
 
@@ -287,7 +321,7 @@ impl Trader {
         }
         tracing::info!(order = %id, code = refusal.code(), "amendment refused by a producer and undone");
         let peer_ids: Vec<String> = self.store.session_peers(session.id).await?.into_iter().map(|p| p.id).collect();
-        Err(self.refusal_error(&peer_ids, &requested, refusal).await?)
+        Err(self.refusal_error(&peer_ids, (session.id, id), &requested, refusal).await?)
     }
 }
 

@@ -292,6 +292,34 @@ async fn by_weight_a_25_kg_sack_is_ordered_whole_and_the_next_session_uses_the_e
 }
 
 #[tokio::test]
+async fn by_weight_a_lack_of_packs_is_reported_on_the_customers_line() {
+    let p = platforms_seeded("catalogue-one-sack.json", |_| {}).await;
+    p.set_mode(Some("mill"), Some("BY_WEIGHT")).await;
+    let flour = p.offer(&p.mill, "mill", p.mill.product("mill", "FLOUR").await.id);
+    for i in 0..10 {
+        ok(&p.checkout(&format!("k-{i}"), &[(flour.clone(), 1)]).await);
+    }
+    assert_eq!(p.mill.stock("mill", "SACK").await, (1, 1));
+
+    // 30 kg more would take a second sack, which the mill does not have. Of the one it has,
+    // 20 kg (40 bags) are not needed by the other customers.
+    let refused = p.checkout("k-big", &[(flour.clone(), 60)]).await;
+    assert_eq!(refused["errors"][0]["extensions"]["code"], "OUT_OF_STOCK", "{refused}");
+    assert_eq!(
+        refused["errors"][0]["extensions"]["shortages"],
+        json!([{"line": 0, "offerId": flour, "name": "Flour 500 g (ordered in packs: Flour 25 kg sack)",
+                "requested": 60, "available": "40"}])
+    );
+    assert_eq!(p.mill.stock("mill", "SACK").await, (1, 1), "nothing changed at the mill");
+    ok(&p.checkout("k-fits", &[(flour, 40)]).await);
+    assert_eq!(
+        Platforms::received_orders(&p.mill, "mill").await,
+        vec![("Held".into(), vec![("Flour 25 kg sack".into(), 1)])]
+    );
+    p.assert_no_personal_data();
+}
+
+#[tokio::test]
 async fn two_overlapping_sessions_keep_separate_orders() {
     let mut p = platforms().await;
     let (carrots, _) = p.carrot_and_flour_offers().await;
