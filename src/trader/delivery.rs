@@ -227,7 +227,7 @@ impl Trader {
     pub async fn close_session(&self, session: Uuid) -> Result<bool, StoreError> {
         let Some(orders) = self.store.claim_session_closing(session, Utc::now()).await? else { return Ok(false) };
         tracing::info!(%session, producer_orders = orders.len(), "sales session closed; completing producer orders");
-        futures::future::join_all(orders.iter().map(|po| self.deliver(*po))).await;
+        self.deliver_all(&orders).await;
         Ok(true)
     }
 
@@ -252,9 +252,20 @@ impl Trader {
             "consolidation mode changed"
         );
         // Failures are recorded on each producer order and retried by the outbox.
-        futures::future::join_all(emptied.iter().map(|po| self.deliver(*po))).await;
-        futures::future::join_all(filled.iter().map(|po| self.deliver(*po))).await;
+        self.deliver_all(&emptied).await;
+        self.deliver_all(&filled).await;
         Ok(true)
+    }
+
+    /// Delivers producer orders a few at a time (a session in PER_CUSTOMER_ORDER mode has one per
+    /// customer order); failures are recorded on each and retried by the outbox.
+    async fn deliver_all(&self, orders: &[Uuid]) {
+        use futures::StreamExt;
+        futures::stream::iter(orders)
+            .for_each_concurrent(SENDS_AT_ONCE, |po| async move {
+                let _ = self.deliver(*po).await;
+            })
+            .await;
     }
 
     pub async fn run_outbox(self, mut shutdown: tokio::sync::watch::Receiver<bool>) {
