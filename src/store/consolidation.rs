@@ -466,6 +466,9 @@ pub(super) async fn queue_groups(
         .filter(producer_order::Column::SalesSessionId.eq(session_id))
         .filter(producer_order::Column::PeerId.eq(peer_id))
         .filter(producer_order::Column::Status.eq("Held"))
+        // Nothing at the producer, nothing to empty: a send still queued for it finds that it
+        // gathers nothing under the mode now, and sends nothing.
+        .filter(producer_order::Column::RemoteIri.is_not_null())
         .filter(producer_order::Column::SettledAt.is_null())
         .all(&write.txn)
         .await?
