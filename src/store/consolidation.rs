@@ -466,9 +466,13 @@ pub(super) async fn queue_groups(
         .filter(producer_order::Column::SalesSessionId.eq(session_id))
         .filter(producer_order::Column::PeerId.eq(peer_id))
         .filter(producer_order::Column::Status.eq("Held"))
-        // Nothing at the producer, nothing to empty: a send still queued for it finds that it
-        // gathers nothing under the mode now, and sends nothing.
-        .filter(producer_order::Column::RemoteIri.is_not_null())
+        // Nothing at the producer and no send on its way: nothing to empty. (One on its way may
+        // be placing the old grouping right now; bumped, it is sent again, emptied.)
+        .filter(
+            sea_orm::Condition::any()
+                .add(producer_order::Column::RemoteIri.is_not_null())
+                .add(producer_order::Column::DeliveryState.ne(super::trader::DELIVERY_DELIVERED)),
+        )
         .filter(producer_order::Column::SettledAt.is_null())
         .all(&write.txn)
         .await?
