@@ -125,6 +125,27 @@ impl Store {
         Ok(locked.then_some(SendLock { _txn: Some(txn) }))
     }
 
+    /// Waits until no other replica plans a BY_WEIGHT order of this trader with this producer
+    /// (they share the carried-over stock), then holds that until the guard drops. A PostgreSQL
+    /// advisory lock in an open transaction; SQLite has one process, where the caller's
+    /// in-process lock is enough.
+    pub async fn lock_carried_stock(&self, trader: &str, peer_id: &str) -> Result<SendLock, StoreError> {
+        if self.backend() != sea_orm::DbBackend::Postgres {
+            return Ok(SendLock { _txn: None });
+        }
+        let txn = sea_orm::TransactionTrait::begin(&self.db).await?;
+        sea_orm::ConnectionTrait::execute_raw(
+            &txn,
+            sea_orm::Statement::from_sql_and_values(
+                sea_orm::DbBackend::Postgres,
+                "SELECT pg_advisory_xact_lock($1)",
+                [stable_key(&["carried-stock", trader, peer_id]).into()],
+            ),
+        )
+        .await?;
+        Ok(SendLock { _txn: Some(txn) })
+    }
+
     pub async fn upsert_peer(&self, model: peer::Model) -> Result<(), StoreError> {
         let active = peer::ActiveModel {
             id: Set(model.id),
@@ -877,6 +898,16 @@ async fn mark_settled(write: &WriteTxn<'_>, id: Uuid) -> Result<(), StoreError> 
         .exec(&write.txn)
         .await?;
     Ok(())
+}
+
+/// A lock key every replica computes alike (FNV-1a: std's hasher may change between releases).
+fn stable_key(parts: &[&str]) -> i64 {
+    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
+    for byte in parts.join("\u{1f}").bytes() {
+        hash ^= u64::from(byte);
+        hash = hash.wrapping_mul(0x0100_0000_01b3);
+    }
+    i64::from_ne_bytes(hash.to_ne_bytes())
 }
 
 fn is_unique_violation(err: &sea_orm::DbErr) -> bool {

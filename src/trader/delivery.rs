@@ -96,14 +96,15 @@ impl Trader {
         // Two orders with one producer planned at once by weight could both count on the same
         // kilos of carried-over stock; planned under this lock, each sees what the other took
         // (its lines are recorded before the lock is released). Lock order: producer order first.
-        let stock_key = LockKey::CarriedStock(order.trader_enterprise_id.clone(), order.peer_id.clone());
         let mode = self.store.consolidation_mode_of(&order.trader_enterprise_id, &order.peer_id).await?;
-        let mut _stock_shared_with_other_orders =
-            if mode == ConsolidationMode::ByWeight { Some(self.locks.lock(stock_key.clone()).await) } else { None };
+        let mut _stock_shared_with_other_orders = None;
+        if mode == ConsolidationMode::ByWeight {
+            _stock_shared_with_other_orders = Some(self.lock_carried_stock(&order).await?);
+        }
         let Some(mut plan) = self.store.producer_order_plan(producer_order).await? else { return Ok(()) };
         if plan.mode == ConsolidationMode::ByWeight && _stock_shared_with_other_orders.is_none() {
             // The mode changed to BY_WEIGHT since it was read: plan again, under the lock.
-            _stock_shared_with_other_orders = Some(self.locks.lock(stock_key).await);
+            _stock_shared_with_other_orders = Some(self.lock_carried_stock(&order).await?);
             let Some(replanned) = self.store.producer_order_plan(producer_order).await? else { return Ok(()) };
             plan = replanned;
         }
@@ -168,6 +169,18 @@ impl Trader {
                 Err(err.into())
             }
         }
+    }
+
+    /// The carried-over stock of (trader, producer), here and across replicas. In-process first:
+    /// then at most one delivery per process holds a connection while it waits for the others.
+    async fn lock_carried_stock(
+        &self,
+        order: &entity::producer_order::Model,
+    ) -> Result<(tokio::sync::OwnedMutexGuard<()>, crate::store::trader::SendLock), StoreError> {
+        let (trader, peer) = (&order.trader_enterprise_id, &order.peer_id);
+        let here = self.locks.lock(LockKey::CarriedStock(trader.clone(), peer.clone())).await;
+        let everywhere = self.store.lock_carried_stock(trader, peer).await?;
+        Ok((here, everywhere))
     }
 
     fn backoff(&self, attempts: i32) -> chrono::Duration {
