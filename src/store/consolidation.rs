@@ -162,24 +162,21 @@ impl Store {
             .await?
             .ok_or_else(|| super::corrupt("producer order of a missing peer"))?;
         let mode = mode_of(&self.db, &order.trader_enterprise_id, &peer).await?;
-        let mut customers = customer_order::Entity::find()
+        let active = customer_order::Entity::find()
             .filter(customer_order::Column::TraderEnterpriseId.eq(order.trader_enterprise_id.as_str()))
             .filter(customer_order::Column::SalesSessionId.eq(order.sales_session_id))
             .filter(customer_order::Column::Status.eq(ORDER_ACTIVE));
         let gathered = match (mode, order.group_key.as_str()) {
             (ConsolidationMode::PerCustomerOrder, WHOLE_SESSION) => None,
             (ConsolidationMode::PerCustomerOrder, key) => {
-                Uuid::parse_str(key).ok().map(|id| customer_order::Column::Id.eq(id))
+                Uuid::parse_str(key).ok().map(|id| active.filter(customer_order::Column::Id.eq(id)))
             }
-            (_, WHOLE_SESSION) => Some(customer_order::Column::Id.is_not_null()),
+            (_, WHOLE_SESSION) => Some(active),
             // A group left over from an earlier mode: it gathers nothing now.
             (_, _) => None,
         };
         let active_orders: Vec<Uuid> = match gathered {
-            Some(condition) => {
-                customers = customers.filter(condition);
-                customers.all(&self.db).await?.into_iter().map(|o| o.id).collect()
-            }
+            Some(query) => query.all(&self.db).await?.into_iter().map(|o| o.id).collect(),
             None => Vec::new(),
         };
         let mut needed: BTreeMap<(String, String), (String, i64)> = BTreeMap::new();
@@ -191,8 +188,15 @@ impl Store {
         {
             needed.entry((line.product_iri, line.offer_iri)).or_insert((line.name, 0)).1 += line.quantity;
         }
+        // The offers of the products needed and of their packs, not the whole catalogue.
+        let products: Vec<String> = needed.keys().map(|(product, _)| product.clone()).collect();
         let offers: HashMap<String, peer_offer::Model> = peer_offer::Entity::find()
             .filter(peer_offer::Column::PeerId.eq(order.peer_id.as_str()))
+            .filter(
+                sea_orm::Condition::any()
+                    .add(peer_offer::Column::ProductIri.is_in(products.iter().cloned()))
+                    .add(peer_offer::Column::PackOf.is_in(products)),
+            )
             .all(&self.db)
             .await?
             .into_iter()
