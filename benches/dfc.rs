@@ -1,5 +1,6 @@
 //! The DFC wire format's cost: reading a catalogue as large as a busy producer's (500 products,
-//! ~1,500 nodes) and an order, and writing a catalogue.
+//! ~1,500 nodes) and an order, and writing a catalogue; and the consolidation rule on a producer
+//! order as large (500 products by weight, half of them in packs, with carried-over stock).
 //!
 //! `cargo bench --bench dfc`
 
@@ -65,5 +66,35 @@ fn bench(c: &mut Criterion) {
     });
 }
 
-criterion_group!(benches, bench);
+fn consolidation(c: &mut Criterion) {
+    use orderhub::domain::consolidation::{ConsolidationMode, Demand, Pack, plan};
+    use std::collections::BTreeMap;
+    let demands: Vec<Demand> = (0..500)
+        .map(|i| Demand {
+            product_iri: format!("p{i}"),
+            offer_iri: format!("o{i}"),
+            name: format!("Product {i}"),
+            units: 1 + i % 37,
+            unit_grams: Ok(Decimal::new(250 + i % 7 * 125, 0)),
+        })
+        .collect();
+    let packs: BTreeMap<String, Vec<Pack>> = (0..500)
+        .step_by(2)
+        .map(|i| {
+            let pack =
+                Pack { product_iri: format!("k{i}"), offer_iri: format!("ko{i}"), name: "Pack".into(), units: 24 };
+            (format!("p{i}"), vec![pack])
+        })
+        .collect();
+    let carry: BTreeMap<String, Decimal> =
+        (0..500).step_by(3).map(|i| (format!("p{i}"), Decimal::new(1_500, 0))).collect();
+    c.bench_function("consolidate by weight, 500 products", |b| {
+        b.iter(|| {
+            let lines = plan(ConsolidationMode::ByWeight, black_box(demands.clone()), &packs, &carry);
+            assert_eq!(lines.len(), 500);
+        })
+    });
+}
+
+criterion_group!(benches, bench, consolidation);
 criterion_main!(benches);
