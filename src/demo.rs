@@ -118,6 +118,8 @@ pub async fn run(options: DemoOptions) -> anyhow::Result<()> {
          with variables {{\"id\": \"{session}\"}}\n\n\
          Check out (paste the mutation, then the variables below it):\n\n{CHECKOUT}\n\n{pretty}\n\n\
          Or with curl:\n\ncurl -s -H 'content-type: application/json' {graphql} -d '{body}'\n\n\
+         Consolidate by weight (the mill's flour then goes in whole 25 kg sacks, the excess carried\n\
+         over to later sessions), and see what each producer order says and why:\n\n{CONSOLIDATE}\n\n\
          DEMO-REQUEST {body}\n",
         session = session.id,
     );
@@ -142,6 +144,14 @@ const CATALOGUE: &str = "query Catalogue($id: ID!) {
       offers { id name producer { name } price { amount currency } stockManaged available }
       errors { producer { name } code message }
     }
+  }
+}";
+
+const CONSOLIDATE: &str = "mutation { setConsolidationMode(traderId: \"hub\", mode: BY_WEIGHT) { defaultMode } }
+
+query Orders($id: ID!) {
+  salesSession(id: $id) {
+    producerOrders { producer { name } status lines { name quantity neededKg basis carriedOverAddedKg note } }
   }
 }";
 
