@@ -123,7 +123,11 @@ pub struct ConsolidationQuery;
 impl ConsolidationQuery {
     /// How a trader's customer orders are grouped into producer orders.
     async fn consolidation(&self, ctx: &Context<'_>, trader_id: ID) -> Result<Consolidation> {
-        let settings = store(ctx).consolidation_settings(&trader_id).await.map_err(store_error)?;
+        let store = store(ctx);
+        if store.enterprise(&trader_id).await.map_err(store_error)?.is_none() {
+            return Err(coded("no such trader enterprise", "NOT_FOUND"));
+        }
+        let settings = store.consolidation_settings(&trader_id).await.map_err(store_error)?;
         Ok(Consolidation { trader: trader_id.to_string(), settings })
     }
 

@@ -175,6 +175,15 @@ async fn per_customer_order_mode_gives_one_producer_order_each_and_a_mode_change
     assert_eq!(cleared["setConsolidationMode"]["producerOverrides"], json!([]));
     let unknown = p.trader.graphql(SET_MODE, json!({"trader": "hub", "producer": "nobody", "mode": "BY_WEIGHT"})).await;
     assert_eq!(unknown["errors"][0]["extensions"]["code"], "NOT_FOUND", "{unknown}");
+    let settings = p
+        .trader
+        .graphql_ok("{ consolidation(traderId: \"hub\") { defaultMode producerOverrides { mode } } }", json!({}))
+        .await;
+    assert_eq!(settings["consolidation"], json!({"defaultMode": "PER_SESSION", "producerOverrides": []}));
+    let nobody = p.trader.graphql("{ consolidation(traderId: \"nobody\") { defaultMode } }", json!({})).await;
+    assert_eq!(nobody["errors"][0]["extensions"]["code"], "NOT_FOUND", "{nobody}");
+    let cleared = p.trader.graphql(SET_MODE, json!({"trader": "hub", "producer": null, "mode": null})).await;
+    assert_eq!(cleared["errors"][0]["extensions"]["code"], "BAD_USER_INPUT", "a trader always has a mode");
 
     // Closing completes the one live order; the regrouped ones stay cancelled.
     p.close_session().await;
