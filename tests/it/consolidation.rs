@@ -111,7 +111,7 @@ async fn ten_customer_orders_make_one_order_per_producer_with_summed_lines() {
 
 #[tokio::test]
 async fn per_customer_order_mode_gives_one_producer_order_each_and_a_mode_change_regroups() {
-    let p = platforms().await;
+    let mut p = platforms().await;
     let set = p.set_mode(None, Some("PER_CUSTOMER_ORDER")).await;
     assert_eq!(set["setConsolidationMode"]["defaultMode"], "PER_CUSTOMER_ORDER");
     let (carrots, flour) = p.carrot_and_flour_offers().await;
@@ -171,6 +171,13 @@ async fn per_customer_order_mode_gives_one_producer_order_each_and_a_mode_change
         json!([{"producer": {"id": "mill"}, "mode": "PER_CUSTOMER_ORDER"}])
     );
     assert_eq!(p.orders_with("mill").await.iter().filter(|po| po["customerOrder"]["id"] == first.as_str()).count(), 1);
+    // Settings live in the database: a restart (which loads the peers from the configuration
+    // again) keeps them.
+    let stopped = p.trader.stop().await;
+    p.trader = stopped.start().await;
+    let settings =
+        p.trader.graphql_ok("{ consolidation(traderId: \"hub\") { producerOverrides { mode } } }", json!({})).await;
+    assert_eq!(settings["consolidation"]["producerOverrides"], json!([{"mode": "PER_CUSTOMER_ORDER"}]));
     let cleared = p.set_mode(Some("mill"), None).await;
     assert_eq!(cleared["setConsolidationMode"]["producerOverrides"], json!([]));
     let unknown = p.trader.graphql(SET_MODE, json!({"trader": "hub", "producer": "nobody", "mode": "BY_WEIGHT"})).await;
