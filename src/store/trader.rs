@@ -638,6 +638,18 @@ impl Store {
             .sum())
     }
 
+    /// The producer placed the order (Held) under `iri`; its delivery is not settled by this.
+    pub async fn record_remote_order(&self, id: Uuid, iri: &str) -> Result<(), StoreError> {
+        let write = self.begin_write().await?;
+        producer_order::Entity::update_many()
+            .col_expr(producer_order::Column::RemoteIri, Expr::value(Some(iri.to_owned())))
+            .col_expr(producer_order::Column::Status, Expr::value("Held"))
+            .filter(producer_order::Column::Id.eq(id))
+            .exec(&write.txn)
+            .await?;
+        write.commit().await
+    }
+
     /// Nothing more may be sent for a producer order (it is complete or settled): a send queued
     /// for it (a retry asked for, say) is dropped rather than polled for ever.
     pub async fn drop_queued_send(&self, id: Uuid) -> Result<(), StoreError> {

@@ -131,6 +131,9 @@ impl Trader {
             (None, true) => Ok((None, if plan.order.status == "Cancelled" { "Cancelled" } else { "Held" }, None)),
             (None, false) if closing => match self.client.place_order(&peer, &payload).await {
                 Ok((iri, _)) => {
+                    // Known before the second call: if completing fails, the retry completes this
+                    // order instead of placing another.
+                    self.store.record_remote_order(producer_order, &iri).await?;
                     let complete = self.payload_with_status(&plan, Some(&iri), "Complete");
                     self.client.replace_order(&peer, &iri, &complete).await.map(|a| (Some(iri), "Complete", Some(a)))
                 }

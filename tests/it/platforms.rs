@@ -137,7 +137,7 @@ impl Platforms {
             .trader
             .graphql_ok(
                 "query($id: ID!) { salesSession(id: $id) { producerOrders {
-                    producer { id } status fulfilmentStatus remoteId deliveryState attempts lastError
+                    id producer { id } status fulfilmentStatus remoteId deliveryState attempts lastError
                     lines { quantity } } } }",
                 json!({"id": self.session}),
             )
@@ -848,6 +848,41 @@ async fn closing_a_session_completes_every_producer_order_once() {
     p.trader.graphql_ok(close, json!({"id": p.session})).await;
     assert_eq!(p.farm_proxy.received().matches("dfc-v:Complete").count(), 1, "completed exactly once");
     assert_eq!(p.farm().stock("farm", "CARROT").await, (5, 0));
+    p.assert_no_personal_data();
+}
+
+#[tokio::test]
+async fn a_producer_failing_between_placing_and_completing_gets_no_second_order() {
+    let p = platforms().await;
+    let (carrots, _) = p.carrot_and_flour_offers().await;
+    let catalogue = "query($id: ID!) { salesSession(id: $id) { catalogue { offers { id } } } }";
+    p.trader.graphql_ok(catalogue, json!({"id": p.session})).await;
+    // Down at checkout: the order waits in the outbox, never placed.
+    p.farm_proxy.refuse();
+    let placed = p.checkout("pc-1", &[(carrots, 2)]).await;
+    assert!(placed.get("errors").is_none(), "{placed}");
+    // At closing it takes the order (POST) and then fails (PUT Complete).
+    p.farm_proxy.refuse_puts();
+    p.trader.graphql_ok("mutation($id: ID!) { closeSalesSession(id: $id) { open } }", json!({"id": p.session})).await;
+    let pending = p.producer_orders().await.into_iter().find(|po| po["producer"]["id"] == "farm").expect("farm order");
+    assert_eq!(pending["deliveryState"], "PENDING", "{pending}");
+    assert!(pending["remoteId"].is_string(), "the placed order is remembered: {pending}");
+
+    p.farm_proxy.forward_to(p.farm().addr);
+    let id = p.producer_orders().await.into_iter().find(|po| po["producer"]["id"] == "farm").expect("farm order");
+    let retried = p
+        .trader
+        .graphql_ok(
+            "mutation($id: ID!) { retryProducerOrder(id: $id) { status deliveryState } }",
+            json!({"id": id["id"]}),
+        )
+        .await;
+    assert_eq!(retried["retryProducerOrder"], json!({"status": "Complete", "deliveryState": "DELIVERED"}));
+    assert_eq!(
+        Platforms::received_orders(p.farm(), "farm").await,
+        vec![("Complete".into(), vec![("Carrots 1 kg".into(), 2)])],
+        "one order, completed"
+    );
     p.assert_no_personal_data();
 }
 

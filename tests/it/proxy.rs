@@ -1,5 +1,6 @@
 //! A TCP proxy in front of a platform, to see everything it receives and to break the link on
-//! purpose: forward, hang (accept and never answer), or refuse (close at once).
+//! purpose: forward, hang (accept and never answer), refuse (close at once), or refuse only PUTs
+//! (a producer that takes a new order and then fails).
 
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU8, Ordering};
@@ -12,6 +13,7 @@ const FORWARD: u8 = 0;
 const HANG: u8 = 1;
 const REFUSE: u8 = 2;
 const GARBAGE: u8 = 3;
+const REFUSE_PUTS: u8 = 4;
 
 pub struct Proxy {
     pub addr: SocketAddr,
@@ -57,6 +59,11 @@ impl Proxy {
     }
 
     /// Answers every request `200 OK` with a body that is not JSON-LD.
+    /// Forwards everything but PUT requests, whose connection it closes.
+    pub fn refuse_puts(&self) {
+        self.mode.store(REFUSE_PUTS, Ordering::SeqCst);
+    }
+
     pub fn garbage(&self) {
         self.mode.store(GARBAGE, Ordering::SeqCst);
     }
@@ -106,7 +113,8 @@ async fn relay(mut inbound: TcpStream, target: SocketAddr, mode: Arc<AtomicU8>, 
                 Ok(0) | Err(_) => break,
                 // Breaking the link also affects connections already open (clients pool them).
                 Ok(_) if mode.load(Ordering::SeqCst) == HANG => continue,
-                Ok(_) if mode.load(Ordering::SeqCst) != FORWARD => break,
+                Ok(n) if mode.load(Ordering::SeqCst) == REFUSE_PUTS && buf[..n].starts_with(b"PUT ") => break,
+                Ok(_) if !matches!(mode.load(Ordering::SeqCst), FORWARD | REFUSE_PUTS) => break,
                 Ok(n) => {
                     received.lock().expect("lock").extend_from_slice(&buf[..n]);
                     if out_write.write_all(&buf[..n]).await.is_err() {
