@@ -264,6 +264,20 @@ mod tests {
     }
 
     #[test]
+    fn absurd_weights_from_a_peer_are_counted_not_a_panic() {
+        let huge = Demand { unit_grams: Ok(Decimal::MAX / Decimal::TWO), units: 1_000_000, ..flour(1) };
+        let pack =
+            Pack { product_iri: "sack".into(), offer_iri: "sack-offer".into(), name: "Sack".into(), units: i64::MAX };
+        let packs = BTreeMap::from([("flour".to_owned(), vec![pack])]);
+        let carry = BTreeMap::from([("flour".to_owned(), Decimal::MAX)]);
+        let lines = plan(ConsolidationMode::ByWeight, vec![huge, flour(3)], &packs, &carry);
+        assert_eq!((lines[0].quantity, lines[0].basis), (1_000_000, Basis::Count));
+        assert!(lines[0].note.is_some());
+        // Stock covers it: no pack at all.
+        assert_eq!((lines[1].quantity, lines[1].carry_used_grams), (0, d("1500")));
+    }
+
+    #[test]
     fn counting_modes_ignore_packs_and_stock() {
         let carry = BTreeMap::from([("flour".to_owned(), d("20000"))]);
         for mode in [ConsolidationMode::PerSession, ConsolidationMode::PerCustomerOrder] {
