@@ -413,7 +413,14 @@ fn unit_grams(offer: Option<&peer_offer::Model>) -> Result<Decimal, String> {
         return Err("the producer publishes no quantity for it".to_owned());
     };
     let value = Decimal::from_str(value).map_err(|_| format!("its quantity `{value}` is not a number"))?;
-    Unit::from_name(code).grams(value).ok_or_else(|| format!("it is sold by {code}, not by weight"))
+    let unit = Unit::from_name(code);
+    match unit.grams(value) {
+        Some(grams) => Ok(grams),
+        None if unit.dimension() == crate::domain::units::Dimension::Weight => {
+            Err(format!("its published weight ({value} {code}) is out of range"))
+        }
+        None => Err(format!("it is sold by {code}, not by weight")),
+    }
 }
 
 /// Packs by the product they hold.
