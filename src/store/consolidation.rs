@@ -499,3 +499,43 @@ pub(super) async fn queue_groups(
     }
     Ok(Queued { current, stale })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn offer(value: Option<&str>, unit: Option<&str>) -> peer_offer::Model {
+        peer_offer::Model {
+            peer_id: "mill".into(),
+            product_iri: "flour".into(),
+            offer_iri: "flour-offer".into(),
+            name: "Flour".into(),
+            sku: None,
+            price: "1".into(),
+            currency: "EUR".into(),
+            vat_rate: "0".into(),
+            unit_value: value.map(str::to_owned),
+            unit_code: unit.map(str::to_owned),
+            available: None,
+            pack_of: None,
+            pack_units: None,
+            fetched_at: Utc::now(),
+        }
+    }
+
+    #[test]
+    fn a_unit_weight_or_why_there_is_none() {
+        assert_eq!(unit_grams(Some(&offer(Some("0.5"), Some("Kilogram")))), Ok(Decimal::new(500, 0)));
+        assert_eq!(unit_grams(Some(&offer(Some("1"), Some("PoundMass")))), Ok(Decimal::new(45_359_237, 5)));
+        let why = |o: Option<&peer_offer::Model>| unit_grams(o).expect_err("no weight");
+        assert_eq!(why(None), "the producer no longer lists it");
+        assert_eq!(why(Some(&offer(None, None))), "the producer publishes no quantity for it");
+        assert_eq!(why(Some(&offer(Some("1"), Some("HalfDozen")))), "it is sold by HalfDozen, not by weight");
+        assert_eq!(why(Some(&offer(Some("x"), Some("Gram")))), "its quantity `x` is not a number");
+        let huge = "79228162514264337593543950335";
+        assert_eq!(
+            why(Some(&offer(Some(huge), Some("Tonne")))),
+            format!("its published weight ({huge} Tonne) is out of range")
+        );
+    }
+}
