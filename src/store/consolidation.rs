@@ -463,6 +463,9 @@ pub(super) async fn queue_groups(
     let mode = mode_of(&write.txn, trader, &peer).await?;
     let groups: Vec<String> = if mode == ConsolidationMode::PerCustomerOrder {
         customer_orders.iter().map(Uuid::to_string).collect()
+    } else if customer_orders.is_empty() {
+        // A regrouping of a session without orders from this producer: nothing to create.
+        Vec::new()
     } else {
         vec![WHOLE_SESSION.to_owned()]
     };

@@ -205,6 +205,7 @@ async fn per_customer_order_mode_gives_one_producer_order_each_and_a_mode_change
 async fn by_weight_ten_bags_of_500_g_are_one_5_kg_line_and_unweighed_products_are_counted() {
     let p = platforms_seeded("catalogue-no-packs.json", |_| {}).await;
     p.set_mode(None, Some("BY_WEIGHT")).await;
+    assert_eq!(p.orders_with("mill").await, Vec::<Value>::new(), "a regrouping without orders creates none");
     let flour = p.offer(&p.mill, "mill", p.mill.product("mill", "FLOUR").await.id);
     let eggs = p.offer(p.farm(), "farm", p.farm().product("farm", "EGGS").await.id);
     for i in 0..10 {
