@@ -563,6 +563,7 @@ impl Store {
         Ok(producer_order::Entity::find()
             .filter(producer_order::Column::SalesSessionId.eq(session_id))
             .order_by_asc(producer_order::Column::PeerId)
+            .order_by_asc(producer_order::Column::GroupKey)
             .all(&self.db)
             .await?)
     }
