@@ -107,7 +107,8 @@ fn is_placeholder(iri: &str) -> bool {
 }
 
 /// The producer's order rules on a parsed payload, shared by the HTTP handlers and by traders
-/// hosted on this same platform (which reach their producers without HTTP).
+/// hosted on this same platform (which reach their producers without HTTP). Callers have checked
+/// that the enterprise exists, first, as a 404 comes before any complaint about the payload.
 pub async fn place(
     store: &Store,
     urls: &Urls,
@@ -115,9 +116,6 @@ pub async fn place(
     client: &str,
     document: &Document,
 ) -> Result<IncomingOrder, ApiError> {
-    if store.enterprise(enterprise).await?.is_none() {
-        return Err(ApiError::NotFound("enterprise"));
-    }
     let order = the_order(document)?;
     match order.order_status {
         None | Some(OrderStatus::Draft | OrderStatus::Held) => {}
@@ -145,7 +143,8 @@ pub async fn place(
     Ok(placed)
 }
 
-/// A full replacement (or a state change) of one of `client`'s orders.
+/// A full replacement (or a state change) of one of `client`'s orders (the enterprise checked, as
+/// for [`place`]).
 pub async fn replace(
     store: &Store,
     urls: &Urls,
@@ -154,9 +153,6 @@ pub async fn replace(
     id: i64,
     document: &Document,
 ) -> Result<IncomingOrder, ApiError> {
-    if store.enterprise(enterprise).await?.is_none() {
-        return Err(ApiError::NotFound("enterprise"));
-    }
     let order = the_order(document)?;
     let requested = order.order_status.unwrap_or(OrderStatus::Held);
     // A PUT that only moves a Held order to Complete or Cancelled, without any line, keeps the

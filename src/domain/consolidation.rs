@@ -161,9 +161,11 @@ fn counted(demand: Demand, note: Option<String>) -> PlannedLine {
     }
 }
 
+const TOO_HEAVY: &str = "its total weight is too large to compute: counted instead";
+
 fn by_weight(demand: Demand, unit_grams: Decimal, pack: Option<&Pack>, carried: Decimal) -> PlannedLine {
     let Some(needed) = unit_grams.checked_mul(Decimal::from(demand.units)) else {
-        return counted(demand, Some("its total weight is too large to compute: counted instead".to_owned()));
+        return counted(demand, Some(TOO_HEAVY.to_owned()));
     };
     let used = carried.max(Decimal::ZERO).min(needed);
     let remaining = needed - used;
@@ -172,7 +174,7 @@ fn by_weight(demand: Demand, unit_grams: Decimal, pack: Option<&Pack>, carried: 
         None => (unit_grams, Basis::Weight),
     };
     let Some(quantity) = whole_chunks(remaining, chunk) else {
-        return counted(demand, Some("its total weight is too large to compute: counted instead".to_owned()));
+        return counted(demand, Some(TOO_HEAVY.to_owned()));
     };
     let added = chunk * Decimal::from(quantity) - remaining;
     let (ordered_product_iri, offer_iri, name) = match (basis, pack) {

@@ -6,12 +6,11 @@ use rust_decimal::Decimal;
 
 use super::store_error;
 use super::trader::{PeerKey, Producer, TraderLoader, coded, kilograms, store, trader};
-use crate::domain::ConsolidationMode;
 use crate::store::consolidation::{CarriedStock, ConsolidationSettings};
 
 /// How customer orders are grouped into producer orders.
 #[derive(Enum, Copy, Clone, Debug, Default, Eq, PartialEq)]
-#[graphql(name = "ConsolidationMode")]
+#[graphql(name = "ConsolidationMode", remote = "crate::domain::ConsolidationMode")]
 pub enum ConsolidationModeValue {
     /// Each customer order gives its own producer order.
     PerCustomerOrder,
@@ -21,26 +20,6 @@ pub enum ConsolidationModeValue {
     /// As PER_SESSION, but per product the total weight is ordered as one bulk quantity, in whole
     /// packs where the producer sells a bigger pack; pack excess becomes carried-over stock.
     ByWeight,
-}
-
-impl From<ConsolidationMode> for ConsolidationModeValue {
-    fn from(mode: ConsolidationMode) -> Self {
-        match mode {
-            ConsolidationMode::PerCustomerOrder => ConsolidationModeValue::PerCustomerOrder,
-            ConsolidationMode::PerSession => ConsolidationModeValue::PerSession,
-            ConsolidationMode::ByWeight => ConsolidationModeValue::ByWeight,
-        }
-    }
-}
-
-impl From<ConsolidationModeValue> for ConsolidationMode {
-    fn from(mode: ConsolidationModeValue) -> Self {
-        match mode {
-            ConsolidationModeValue::PerCustomerOrder => ConsolidationMode::PerCustomerOrder,
-            ConsolidationModeValue::PerSession => ConsolidationMode::PerSession,
-            ConsolidationModeValue::ByWeight => ConsolidationMode::ByWeight,
-        }
-    }
 }
 
 /// A trader's consolidation: its default mode and the producers that override it.

@@ -14,7 +14,7 @@ use uuid::Uuid;
 
 use super::producer::Money;
 use super::store_error;
-use crate::domain::consolidation::{Basis, PlannedLine};
+use crate::domain::consolidation::PlannedLine;
 use crate::store::consolidation::WHOLE_SESSION;
 use crate::store::trader::CustomerOrderFilter;
 use crate::store::{Store, StoreError};
@@ -443,13 +443,9 @@ impl SaleSession {
 
     /// The orders the trader keeps with each producer for this session.
     async fn producer_orders(&self, ctx: &Context<'_>) -> Result<Vec<ProducerOrder>> {
-        Ok(store(ctx)
-            .producer_orders_of_session(self.0.id)
-            .await
-            .map_err(store_error)?
-            .into_iter()
-            .map(ProducerOrder)
-            .collect())
+        let loader = ctx.data_unchecked::<DataLoader<TraderLoader>>();
+        let orders = loader.load_one(SessionProducerOrdersKey(self.0.id)).await?.unwrap_or_default();
+        Ok(orders.into_iter().map(ProducerOrder).collect())
     }
 }
 
@@ -649,7 +645,7 @@ impl OrderLine {
         let of_producer =
             |group: &str| orders.iter().find(|po| po.peer_id == self.line.peer_id && po.group_key == group).cloned();
         Ok(of_producer(&own_group)
-            .filter(|po| po.status != "Cancelled")
+            .filter(|po| po.status != crate::domain::OrderStatus::Cancelled.dfc_name())
             .or_else(|| of_producer(WHOLE_SESSION))
             .or_else(|| of_producer(&own_group))
             .map(ProducerOrder))
@@ -792,11 +788,7 @@ impl ProducerOrderLine {
     }
 
     async fn basis(&self) -> LineBasis {
-        match self.0.basis {
-            Basis::Count => LineBasis::Count,
-            Basis::Weight => LineBasis::Weight,
-            Basis::Pack => LineBasis::Pack,
-        }
+        self.0.basis.into()
     }
 
     /// Why the line is counted although the mode weighs (no weight known, say).
@@ -807,6 +799,7 @@ impl ProducerOrderLine {
 
 /// What a producer order line's quantity counts.
 #[derive(Enum, Copy, Clone, Eq, PartialEq)]
+#[graphql(remote = "crate::domain::consolidation::Basis")]
 pub enum LineBasis {
     /// Units as customers ordered them.
     Count,

@@ -30,15 +30,22 @@ impl LocalProducers {
         peer.base_url.trim_end_matches('/') == self.base_url
     }
 
-    pub async fn catalogue(&self, peer: &Peer) -> Result<Document, PeerError> {
-        if self.store.enterprise(&peer.enterprise).await.map_err(internal)?.is_none() {
-            return Err(rejected(ApiError::NotFound("enterprise")).await);
+    /// The producer's enterprise exists, as the HTTP API checks first.
+    async fn known(&self, peer: &Peer) -> Result<(), PeerError> {
+        match self.store.enterprise(&peer.enterprise).await.map_err(internal)? {
+            Some(_) => Ok(()),
+            None => Err(rejected(ApiError::NotFound("enterprise")).await),
         }
+    }
+
+    pub async fn catalogue(&self, peer: &Peer) -> Result<Document, PeerError> {
+        self.known(peer).await?;
         let products = self.store.products(&peer.enterprise).await.map_err(internal)?;
         reread(&writer::catalogue(&self.urls, &products))
     }
 
     pub async fn place_order(&self, peer: &Peer, order: &Value) -> Result<(String, Document), PeerError> {
+        self.known(peer).await?;
         let document = reread(order)?;
         match orders::place(&self.store, &self.urls, &peer.enterprise, LOCAL_CLIENT, &document).await {
             Ok(placed) => {
@@ -49,6 +56,7 @@ impl LocalProducers {
     }
 
     pub async fn replace_order(&self, peer: &Peer, order_iri: &str, order: &Value) -> Result<Document, PeerError> {
+        self.known(peer).await?;
         let id = order_iri
             .rsplit('/')
             .next()

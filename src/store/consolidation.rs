@@ -5,16 +5,13 @@ use std::collections::{BTreeMap, HashMap};
 use std::str::FromStr;
 
 use chrono::{DateTime, Utc};
-use entity::{
-    customer_order, customer_order_line, peer, peer_offer, producer_order, producer_order_line, sales_session,
-    trader_setting,
-};
+use entity::{peer, peer_offer, producer_order, producer_order_line, sales_session, trader_setting};
 use rust_decimal::Decimal;
 use sea_orm::sea_query::OnConflict;
 use sea_orm::{ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder};
 use uuid::Uuid;
 
-use super::trader::{ORDER_ACTIVE, ProducerOrderPlan};
+use super::trader::{ProducerOrderPlan, active_lines};
 use super::{Store, StoreError, WriteTxn};
 use crate::domain::Unit;
 use crate::domain::consolidation::{self, Basis, ConsolidationMode, Demand, Pack, PlannedLine};
@@ -121,23 +118,9 @@ impl Store {
             .collect();
         let (mut emptied, mut filled) = (Vec::new(), Vec::new());
         for session in open_sessions {
-            let active: Vec<Uuid> = customer_order::Entity::find()
-                .filter(customer_order::Column::SalesSessionId.eq(session))
-                .filter(customer_order::Column::Status.eq(ORDER_ACTIVE))
-                .all(&write.txn)
-                .await?
-                .into_iter()
-                .map(|o| o.id)
-                .collect();
             for peer in &peers {
-                let mut orders: Vec<Uuid> = customer_order_line::Entity::find()
-                    .filter(customer_order_line::Column::OrderId.is_in(active.iter().copied()))
-                    .filter(customer_order_line::Column::PeerId.eq(peer.id.as_str()))
-                    .all(&write.txn)
-                    .await?
-                    .into_iter()
-                    .map(|l| l.order_id)
-                    .collect();
+                let mut orders: Vec<Uuid> =
+                    active_lines(&write.txn, session, &peer.id, None).await?.into_iter().map(|l| l.order_id).collect();
                 orders.sort();
                 orders.dedup();
                 let queued = queue_groups(&write, trader, session, &peer.id, &orders, hold_sends_until).await?;
@@ -152,40 +135,49 @@ impl Store {
     /// What a producer order must say now: recomputed from the active customer orders it gathers,
     /// under the producer's consolidation mode.
     pub async fn producer_order_plan(&self, id: Uuid) -> Result<Option<ProducerOrderPlan>, StoreError> {
+        let Some((order, peer, mode)) = self.producer_order_with_mode(id).await? else { return Ok(None) };
+        self.plan_producer_order(order, peer, mode).await.map(Some)
+    }
+
+    /// A producer order, its producer, and the consolidation mode that applies to it now.
+    pub async fn producer_order_with_mode(
+        &self,
+        id: Uuid,
+    ) -> Result<Option<(producer_order::Model, peer::Model, ConsolidationMode)>, StoreError> {
         let Some(order) = producer_order::Entity::find_by_id(id).one(&self.db).await? else { return Ok(None) };
-        let session = sales_session::Entity::find_by_id(order.sales_session_id)
-            .one(&self.db)
-            .await?
-            .ok_or_else(|| super::corrupt("producer order of a missing session"))?;
         let peer = peer::Entity::find_by_id(order.peer_id.clone())
             .one(&self.db)
             .await?
             .ok_or_else(|| super::corrupt("producer order of a missing peer"))?;
         let mode = mode_of(&self.db, &order.trader_enterprise_id, &peer).await?;
-        let active = customer_order::Entity::find()
-            .filter(customer_order::Column::TraderEnterpriseId.eq(order.trader_enterprise_id.as_str()))
-            .filter(customer_order::Column::SalesSessionId.eq(order.sales_session_id))
-            .filter(customer_order::Column::Status.eq(ORDER_ACTIVE));
+        Ok(Some((order, peer, mode)))
+    }
+
+    /// What a producer order must say under `mode`. A mode changed meanwhile does no harm: the
+    /// change queued the order again, and the next send uses the new mode.
+    pub async fn plan_producer_order(
+        &self,
+        order: producer_order::Model,
+        peer: peer::Model,
+        mode: ConsolidationMode,
+    ) -> Result<ProducerOrderPlan, StoreError> {
+        let session = sales_session::Entity::find_by_id(order.sales_session_id)
+            .one(&self.db)
+            .await?
+            .ok_or_else(|| super::corrupt("producer order of a missing session"))?;
         let gathered = match (mode, order.group_key.as_str()) {
             (ConsolidationMode::PerCustomerOrder, WHOLE_SESSION) => None,
-            (ConsolidationMode::PerCustomerOrder, key) => {
-                Uuid::parse_str(key).ok().map(|id| active.filter(customer_order::Column::Id.eq(id)))
-            }
-            (_, WHOLE_SESSION) => Some(active),
+            (ConsolidationMode::PerCustomerOrder, key) => Uuid::parse_str(key).ok().map(Some),
+            (_, WHOLE_SESSION) => Some(None),
             // A group left over from an earlier mode: it gathers nothing now.
             (_, _) => None,
         };
-        let active_orders: Vec<Uuid> = match gathered {
-            Some(query) => query.all(&self.db).await?.into_iter().map(|o| o.id).collect(),
+        let lines = match gathered {
+            Some(only) => active_lines(&self.db, order.sales_session_id, &order.peer_id, only).await?,
             None => Vec::new(),
         };
         let mut needed: BTreeMap<(String, String), (String, i64)> = BTreeMap::new();
-        for line in customer_order_line::Entity::find()
-            .filter(customer_order_line::Column::OrderId.is_in(active_orders))
-            .filter(customer_order_line::Column::PeerId.eq(order.peer_id.as_str()))
-            .all(&self.db)
-            .await?
-        {
+        for line in lines {
             needed.entry((line.product_iri, line.offer_iri)).or_insert((line.name, 0)).1 += line.quantity;
         }
         // The offers of the products needed and of their packs, not the whole catalogue.
@@ -218,7 +210,7 @@ impl Store {
             (BTreeMap::new(), BTreeMap::new())
         };
         let lines = consolidation::plan(mode, demands, &packs, &carry);
-        Ok(Some(ProducerOrderPlan { order, session, peer, mode, lines }))
+        Ok(ProducerOrderPlan { order, session, peer, mode, lines })
     }
 
     /// The lines a producer order last said (acknowledged by the producer).
@@ -333,8 +325,10 @@ async fn carrying_lines(
     }
     Ok(lines
         .into_iter()
-        .filter_map(|l| Some((orders.get(&l.producer_order_id)?.clone(), l)))
-        .map(|(o, l)| (l, o))
+        .filter_map(|line| {
+            let order = orders.get(&line.producer_order_id)?.clone();
+            Some((line, order))
+        })
         .collect())
 }
 
@@ -479,7 +473,7 @@ pub(super) async fn queue_groups(
         .filter(producer_order::Column::TraderEnterpriseId.eq(trader))
         .filter(producer_order::Column::SalesSessionId.eq(session_id))
         .filter(producer_order::Column::PeerId.eq(peer_id))
-        .filter(producer_order::Column::Status.eq("Held"))
+        .filter(producer_order::Column::Status.eq(crate::domain::OrderStatus::Held.dfc_name()))
         // Nothing at the producer and no send on its way: nothing to empty. (One on its way may
         // be placing the old grouping right now; bumped, it is sent again, emptied.)
         .filter(

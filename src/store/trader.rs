@@ -10,12 +10,13 @@ use entity::{
 };
 use sea_orm::sea_query::{Expr, ExprTrait, OnConflict};
 use sea_orm::{
-    ActiveModelTrait, ActiveValue::Set, ColumnTrait, Condition, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder,
-    QuerySelect,
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, Condition, ConnectionTrait, EntityTrait, PaginatorTrait,
+    QueryFilter, QueryOrder, QuerySelect,
 };
 use uuid::Uuid;
 
 use super::{Store, StoreError, WriteTxn};
+use crate::domain::OrderStatus;
 use crate::domain::consolidation::{ConsolidationMode, PlannedLine};
 
 pub const ORDER_ACTIVE: &str = "ACTIVE";
@@ -83,11 +84,11 @@ impl ProducerOrderPlan {
 
 /// What a producer acknowledged.
 #[derive(Clone, Debug)]
-pub struct Acknowledged<'s> {
+pub struct Acknowledged {
     pub version: i64,
     pub remote_iri: Option<String>,
-    /// `dfc-v` order state now: Held, Complete or Cancelled.
-    pub status: &'s str,
+    /// Order state at the producer now: Held, Complete or Cancelled.
+    pub status: OrderStatus,
     /// The producer's `dfc-b:hasFulfilmentStatus`, when it answered one.
     pub fulfilment: Option<String>,
     /// The send after the session closed: the lines are final, and the pack excess in them
@@ -101,49 +102,35 @@ pub struct SendLock {
 }
 
 impl Store {
-    /// One sender per producer order across replicas: a PostgreSQL advisory lock held by an open
-    /// transaction until the guard drops, or None when another replica is sending it right now
-    /// (it will send what we would have: the order is recomputed under the lock). SQLite has one
-    /// process, where the caller's in-process lock is enough. The lock is not a row lock, so the
-    /// sender can still update the row.
+    /// One sender per producer order across replicas, or None when another replica is sending
+    /// it right now (it will send what we would have: the order is recomputed under the lock).
+    /// The lock is not a row lock, so the sender can still update the row.
     pub async fn try_lock_producer_order_send(&self, id: Uuid) -> Result<Option<SendLock>, StoreError> {
+        let key = i64::from_be_bytes(id.as_bytes()[..8].try_into().unwrap_or_default());
+        self.advisory_lock("SELECT pg_try_advisory_xact_lock($1) AS locked", key).await
+    }
+
+    /// Waits until no other replica plans a BY_WEIGHT order of this trader with this producer
+    /// (they share the carried-over stock), then holds that until the guard drops.
+    pub async fn lock_carried_stock(&self, trader: &str, peer_id: &str) -> Result<SendLock, StoreError> {
+        let key = stable_key(&["carried-stock", trader, peer_id]);
+        self.advisory_lock("SELECT true AS locked FROM pg_advisory_xact_lock($1)", key)
+            .await?
+            .ok_or_else(|| super::corrupt("PostgreSQL answered a waited-for advisory lock as not taken"))
+    }
+
+    /// A PostgreSQL advisory lock held by an open transaction until the guard drops, if `sql`
+    /// (given `key`) answers `locked`. SQLite has one process, where the caller's in-process
+    /// lock is enough.
+    async fn advisory_lock(&self, sql: &str, key: i64) -> Result<Option<SendLock>, StoreError> {
         if self.backend() != sea_orm::DbBackend::Postgres {
             return Ok(Some(SendLock { _txn: None }));
         }
         let txn = sea_orm::TransactionTrait::begin(&self.db).await?;
-        let key = i64::from_be_bytes(id.as_bytes()[..8].try_into().unwrap_or_default());
-        let row = sea_orm::ConnectionTrait::query_one_raw(
-            &txn,
-            sea_orm::Statement::from_sql_and_values(
-                sea_orm::DbBackend::Postgres,
-                "SELECT pg_try_advisory_xact_lock($1) AS locked",
-                [key.into()],
-            ),
-        )
-        .await?;
+        let statement = sea_orm::Statement::from_sql_and_values(sea_orm::DbBackend::Postgres, sql, [key.into()]);
+        let row = sea_orm::ConnectionTrait::query_one_raw(&txn, statement).await?;
         let locked = row.map(|r| r.try_get::<bool>("", "locked")).transpose()?.unwrap_or(false);
         Ok(locked.then_some(SendLock { _txn: Some(txn) }))
-    }
-
-    /// Waits until no other replica plans a BY_WEIGHT order of this trader with this producer
-    /// (they share the carried-over stock), then holds that until the guard drops. A PostgreSQL
-    /// advisory lock in an open transaction; SQLite has one process, where the caller's
-    /// in-process lock is enough.
-    pub async fn lock_carried_stock(&self, trader: &str, peer_id: &str) -> Result<SendLock, StoreError> {
-        if self.backend() != sea_orm::DbBackend::Postgres {
-            return Ok(SendLock { _txn: None });
-        }
-        let txn = sea_orm::TransactionTrait::begin(&self.db).await?;
-        sea_orm::ConnectionTrait::execute_raw(
-            &txn,
-            sea_orm::Statement::from_sql_and_values(
-                sea_orm::DbBackend::Postgres,
-                "SELECT pg_advisory_xact_lock($1)",
-                [stable_key(&["carried-stock", trader, peer_id]).into()],
-            ),
-        )
-        .await?;
-        Ok(SendLock { _txn: Some(txn) })
     }
 
     pub async fn upsert_peer(&self, model: peer::Model) -> Result<(), StoreError> {
@@ -247,7 +234,7 @@ impl Store {
             .col_expr(producer_order::Column::DeliveryState, Expr::value(DELIVERY_PENDING))
             .col_expr(producer_order::Column::NextAttemptAt, Expr::value(Some(now)))
             .filter(producer_order::Column::SalesSessionId.eq(id))
-            .filter(producer_order::Column::Status.ne("Complete"))
+            .filter(producer_order::Column::Status.ne(OrderStatus::Complete.dfc_name()))
             .exec(&write.txn)
             .await?;
         write.commit().await?;
@@ -337,7 +324,7 @@ impl Store {
         hold_sends_until: DateTime<Utc>,
     ) -> Result<Recorded, StoreError> {
         let write = self.begin_write().await?;
-        if let Some(existing) = find_by_key(&write, &new.trader, &new.idempotency_key).await? {
+        if let Some(existing) = find_by_key(&write.txn, &new.trader, &new.idempotency_key).await? {
             return Ok(Recorded::Existing(existing));
         }
         let now = Utc::now();
@@ -363,12 +350,8 @@ impl Store {
             // The same key committed by a concurrent request (PostgreSQL): that one wins.
             Err(err) if is_unique_violation(&err) => {
                 drop(write);
-                let existing = customer_order::Entity::find()
-                    .filter(customer_order::Column::TraderEnterpriseId.eq(new.trader.as_str()))
-                    .filter(customer_order::Column::IdempotencyKey.eq(new.idempotency_key.as_str()))
-                    .one(&self.db)
-                    .await?
-                    .ok_or(StoreError::Db(err))?;
+                let existing =
+                    find_by_key(&self.db, &new.trader, &new.idempotency_key).await?.ok_or(StoreError::Db(err))?;
                 return Ok(Recorded::Existing(existing));
             }
             Err(err) => return Err(err.into()),
@@ -560,45 +543,38 @@ impl Store {
     }
 
     pub async fn producer_orders_of_session(&self, session_id: Uuid) -> Result<Vec<producer_order::Model>, StoreError> {
-        Ok(producer_order::Entity::find()
-            .filter(producer_order::Column::SalesSessionId.eq(session_id))
-            .order_by_asc(producer_order::Column::PeerId)
-            .order_by_asc(producer_order::Column::GroupKey)
-            .all(&self.db)
-            .await?)
+        self.producer_orders_of_sessions(&[session_id]).await
     }
 
-    /// The producer orders of some sessions, for data loaders.
+    /// The producer orders of some sessions, by producer, then group.
     pub async fn producer_orders_of_sessions(
         &self,
         sessions: &[Uuid],
     ) -> Result<Vec<producer_order::Model>, StoreError> {
         Ok(producer_order::Entity::find()
             .filter(producer_order::Column::SalesSessionId.is_in(sessions.iter().copied()))
+            .order_by_asc(producer_order::Column::PeerId)
+            .order_by_asc(producer_order::Column::GroupKey)
             .all(&self.db)
             .await?)
     }
 
     /// The producer acknowledged a version saying `lines`: delivered, unless a newer change is
     /// already queued.
-    pub async fn mark_delivered(
-        &self,
-        id: Uuid,
-        ack: Acknowledged<'_>,
-        lines: &[PlannedLine],
-    ) -> Result<(), StoreError> {
+    pub async fn mark_delivered(&self, id: Uuid, ack: Acknowledged, lines: &[PlannedLine]) -> Result<(), StoreError> {
         let write = self.begin_write().await?;
         if let Some(order) = producer_order::Entity::find_by_id(id).lock_exclusive().one(&write.txn).await? {
             let Acknowledged { version, remote_iri, status, fulfilment, last } = ack;
             let newer_queued = order.version > version;
             super::consolidation::record_lines(&write, id, lines).await?;
-            if last && !newer_queued {
-                mark_settled(&write, id).await?;
-            }
+            let settles = last && !newer_queued && order.settled_at.is_none();
             let fulfilment = fulfilment.or_else(|| order.fulfilment_status.clone());
             let mut active: producer_order::ActiveModel = order.into();
+            if settles {
+                active.settled_at = Set(Some(Utc::now()));
+            }
             active.remote_iri = Set(remote_iri);
-            active.status = Set(status.to_owned());
+            active.status = Set(status.dfc_name().to_owned());
             active.fulfilment_status = Set(fulfilment);
             active.delivered_version = Set(version);
             active.attempts = Set(0);
@@ -619,22 +595,10 @@ impl Store {
         peer_id: &str,
         product_iri: &str,
     ) -> Result<i64, StoreError> {
-        let orders: Vec<Uuid> = customer_order::Entity::find()
-            .filter(customer_order::Column::SalesSessionId.eq(session_id))
-            .filter(customer_order::Column::Status.eq(ORDER_ACTIVE))
-            .filter(customer_order::Column::Id.ne(except))
-            .all(&self.db)
-            .await?
-            .into_iter()
-            .map(|o| o.id)
-            .collect();
-        Ok(customer_order_line::Entity::find()
-            .filter(customer_order_line::Column::OrderId.is_in(orders))
-            .filter(customer_order_line::Column::PeerId.eq(peer_id))
-            .filter(customer_order_line::Column::ProductIri.eq(product_iri))
-            .all(&self.db)
+        Ok(active_lines(&self.db, session_id, peer_id, None)
             .await?
             .iter()
+            .filter(|l| l.order_id != except && l.product_iri == product_iri)
             .map(|l| l.quantity)
             .sum())
     }
@@ -644,7 +608,7 @@ impl Store {
         let write = self.begin_write().await?;
         producer_order::Entity::update_many()
             .col_expr(producer_order::Column::RemoteIri, Expr::value(Some(iri.to_owned())))
-            .col_expr(producer_order::Column::Status, Expr::value("Held"))
+            .col_expr(producer_order::Column::Status, Expr::value(OrderStatus::Held.dfc_name()))
             .filter(producer_order::Column::Id.eq(id))
             .exec(&write.txn)
             .await?;
@@ -738,14 +702,14 @@ pub struct CustomerOrderFilter {
 }
 
 async fn find_by_key(
-    write: &WriteTxn<'_>,
+    db: &impl ConnectionTrait,
     trader: &str,
     key: &str,
 ) -> Result<Option<customer_order::Model>, StoreError> {
     Ok(customer_order::Entity::find()
         .filter(customer_order::Column::TraderEnterpriseId.eq(trader))
         .filter(customer_order::Column::IdempotencyKey.eq(key))
-        .one(&write.txn)
+        .one(db)
         .await?)
 }
 
@@ -777,6 +741,29 @@ fn distinct_peers<'a>(lines: impl Iterator<Item = &'a NewLine>) -> Vec<String> {
     peers
 }
 
+/// The lines from `peer_id` of a session's active customer orders, or of one of them.
+pub(super) async fn active_lines(
+    db: &impl ConnectionTrait,
+    session_id: Uuid,
+    peer_id: &str,
+    only: Option<Uuid>,
+) -> Result<Vec<customer_order_line::Model>, StoreError> {
+    let mut active = sea_orm::sea_query::Query::select();
+    active
+        .column(customer_order::Column::Id)
+        .from(customer_order::Entity)
+        .and_where(customer_order::Column::SalesSessionId.eq(session_id))
+        .and_where(customer_order::Column::Status.eq(ORDER_ACTIVE));
+    if let Some(id) = only {
+        active.and_where(customer_order::Column::Id.eq(id));
+    }
+    Ok(customer_order_line::Entity::find()
+        .filter(customer_order_line::Column::OrderId.in_subquery(active))
+        .filter(customer_order_line::Column::PeerId.eq(peer_id))
+        .all(db)
+        .await?)
+}
+
 /// The producers an order's lines come from, each once.
 async fn peers_of_order(write: &WriteTxn<'_>, order_id: Uuid) -> Result<Vec<String>, StoreError> {
     let mut peers: Vec<String> = customer_order_line::Entity::find()
@@ -804,7 +791,7 @@ async fn any_completed(
         .filter(producer_order::Column::PeerId.is_in(peers.iter().cloned()))
         .filter(
             Condition::any()
-                .add(producer_order::Column::Status.eq("Complete"))
+                .add(producer_order::Column::Status.eq(OrderStatus::Complete.dfc_name()))
                 .add(producer_order::Column::SettledAt.is_not_null()),
         )
         .count(&write.txn)
@@ -857,7 +844,7 @@ pub(super) async fn queue_producer_order(
         peer_id: Set(peer_id.to_owned()),
         group_key: Set(group_key.to_owned()),
         remote_iri: Set(None),
-        status: Set("Held".to_owned()),
+        status: Set(OrderStatus::Held.dfc_name().to_owned()),
         version: Set(0),
         delivered_version: Set(0),
         delivery_state: Set(DELIVERY_PENDING.to_owned()),
@@ -881,17 +868,6 @@ pub(super) async fn queue_producer_order(
         )
         .exec_without_returning(&write.txn)
         .await?;
-    producer_order::Entity::update_many()
-        .col_expr(producer_order::Column::Version, Expr::col(producer_order::Column::Version).add(1))
-        .col_expr(producer_order::Column::DeliveryState, Expr::value(DELIVERY_PENDING))
-        .col_expr(producer_order::Column::NextAttemptAt, Expr::value(Some(hold_sends_until)))
-        .col_expr(producer_order::Column::UpdatedAt, Expr::value(now))
-        .filter(producer_order::Column::TraderEnterpriseId.eq(trader))
-        .filter(producer_order::Column::SalesSessionId.eq(session_id))
-        .filter(producer_order::Column::PeerId.eq(peer_id))
-        .filter(producer_order::Column::GroupKey.eq(group_key))
-        .exec(&write.txn)
-        .await?;
     let order = producer_order::Entity::find()
         .filter(producer_order::Column::TraderEnterpriseId.eq(trader))
         .filter(producer_order::Column::SalesSessionId.eq(session_id))
@@ -900,17 +876,15 @@ pub(super) async fn queue_producer_order(
         .one(&write.txn)
         .await?
         .ok_or_else(|| super::corrupt("queued producer order vanished"))?;
-    Ok(order.id)
-}
-
-async fn mark_settled(write: &WriteTxn<'_>, id: Uuid) -> Result<(), StoreError> {
     producer_order::Entity::update_many()
-        .col_expr(producer_order::Column::SettledAt, Expr::value(Some(Utc::now())))
-        .filter(producer_order::Column::Id.eq(id))
-        .filter(producer_order::Column::SettledAt.is_null())
+        .col_expr(producer_order::Column::Version, Expr::col(producer_order::Column::Version).add(1))
+        .col_expr(producer_order::Column::DeliveryState, Expr::value(DELIVERY_PENDING))
+        .col_expr(producer_order::Column::NextAttemptAt, Expr::value(Some(hold_sends_until)))
+        .col_expr(producer_order::Column::UpdatedAt, Expr::value(now))
+        .filter(producer_order::Column::Id.eq(order.id))
         .exec(&write.txn)
         .await?;
-    Ok(())
+    Ok(order.id)
 }
 
 /// A lock key every replica computes alike (FNV-1a: std's hasher may change between releases).

@@ -7,6 +7,7 @@ use chrono::Utc;
 use entity::{peer, peer_offer};
 use futures::future::join_all;
 use rust_decimal::Decimal;
+use rust_decimal::prelude::ToPrimitive;
 use uuid::Uuid;
 
 use super::Trader;
@@ -59,6 +60,7 @@ fn offers_of(peer_id: &str, document: &Document) -> Vec<peer_offer::Model> {
             let limitation = entry.catalog_item.and_then(|c| c.stock_limitation).or(offer.stock_limitation);
             // Absent means unlimited, negative means made to order: neither limits a checkout.
             let available = limitation.filter(|l| !l.is_sign_negative());
+            let pack = entry.product.id.as_deref().and_then(|id| packs.get(id));
             Some(peer_offer::Model {
                 peer_id: peer_id.to_owned(),
                 product_iri: entry.product.id.clone()?,
@@ -76,8 +78,8 @@ fn offers_of(peer_id: &str, document: &Document) -> Vec<peer_offer::Model> {
                     .and_then(|q| q.unit.as_ref())
                     .map(|u| u.dfc_name().to_owned()),
                 available: available.map(|a| a.to_string()),
-                pack_of: entry.product.id.as_deref().and_then(|id| packs.get(id)).map(|(of, _)| of.clone()),
-                pack_units: entry.product.id.as_deref().and_then(|id| packs.get(id)).map(|(_, units)| *units),
+                pack_of: pack.map(|(of, _)| of.clone()),
+                pack_units: pack.map(|(_, units)| *units),
                 fetched_at: now,
             })
         })
@@ -108,7 +110,7 @@ fn pack_links(document: &Document) -> HashMap<String, (String, i64)> {
             _ => grams_of(pack).zip(grams_of(product)).and_then(|(p, u)| (u > Decimal::ZERO).then(|| p / u)),
         };
         let Some(units) = units.filter(|u| u.fract().is_zero() && *u > Decimal::ONE) else { continue };
-        if let Some(units) = rust_decimal::prelude::ToPrimitive::to_i64(&units) {
+        if let Some(units) = units.to_i64() {
             packs.insert(pack.to_owned(), (product.to_owned(), units));
         }
     }

@@ -94,17 +94,17 @@ fn digest(request: &CheckoutRequest) -> String {
 }
 
 impl Trader {
-    /// Prices checkout lines from the offers the session's producers published (asking them once
-    /// when a line names an offer not seen yet); returns the lines, their currency and the total.
+    /// Prices checkout lines from the offers the session's producers (`peers`) published,
+    /// asking them once when a line names an offer not seen yet; returns the lines, their
+    /// currency and the total.
     async fn price_lines(
         &self,
-        session: &entity::sales_session::Model,
+        peers: &[entity::peer::Model],
         requested: &[CheckoutLineRequest],
     ) -> Result<(Vec<NewLine>, String, Decimal), CheckoutError> {
         if requested.is_empty() {
             return Err(CheckoutError::InvalidInput("an order needs at least one line".into()));
         }
-        let peers = self.store.session_peers(session.id).await?;
         let peer_ids: Vec<String> = peers.iter().map(|p| p.id.clone()).collect();
 
         // Price every line from the offers the producers published.
@@ -160,8 +160,9 @@ impl Trader {
         if now < session.begins_at || now >= session.ends_at || session.closed_at.is_some() {
             return Err(CheckoutError::SessionClosed);
         }
-        let (lines, currency, total) = self.price_lines(&session, &request.lines).await?;
-        let peer_ids: Vec<String> = self.store.session_peers(session.id).await?.into_iter().map(|p| p.id).collect();
+        let peers = self.store.session_peers(session.id).await?;
+        let (lines, currency, total) = self.price_lines(&peers, &request.lines).await?;
+        let peer_ids: Vec<String> = peers.into_iter().map(|p| p.id).collect();
 
         let digest = digest(&request);
         // The outbox worker leaves these sends to us for a while; it takes over if we die.
@@ -208,8 +209,8 @@ impl Trader {
     }
 
     /// What the customer is told when a producer refused: for a lack of stock, each line short
-    /// and what is available to it.
-    /// `(session, order)`: the order refused, whose own needs are not held by others.
+    /// and what is available to it (`order`, of `session`, is the one refused: what it asked
+    /// for is not held by others).
     async fn refusal_error(
         &self,
         peer_ids: &[String],
@@ -225,6 +226,15 @@ impl Trader {
         }
         let by_product: HashMap<&str, &crate::peers::PeerShortage> =
             shortages.iter().map(|s| (s.product_iri.as_str(), s)).collect();
+        // Short packs, by (producer, the product they hold): a BY_WEIGHT order asks for packs.
+        let mut packs_short = HashMap::new();
+        for shortage in shortages {
+            if let Some(pack) = self.store.find_peer_offer(peer_ids, &shortage.product_iri).await?
+                && let Some(held) = pack.pack_of.clone()
+            {
+                packs_short.insert((pack.peer_id.clone(), held), (pack, shortage));
+            }
+        }
         let mut found = Vec::new();
         for (index, line) in requested.iter().enumerate() {
             let Some(offer) = self.store.find_peer_offer(peer_ids, &line.offer).await? else { continue };
@@ -239,7 +249,8 @@ impl Trader {
                     requested: line.quantity,
                     available: (shortage.available - held_by_others).max(Decimal::ZERO),
                 });
-            } else if let Some((pack, shortage)) = self.pack_shortage(&offer, &by_product).await? {
+            } else if let Some((pack, shortage)) = packs_short.get(&(offer.peer_id.clone(), offer.product_iri.clone()))
+            {
                 // Ordered by weight in whole packs: the packs the producer has left hold
                 // `available x units` of the product, of which the session's other orders need some.
                 let units = Decimal::from(pack.pack_units.unwrap_or(1));
@@ -260,22 +271,6 @@ impl Trader {
         }
         Ok(CheckoutError::OutOfStock(found))
     }
-
-    /// A shortage of a pack that holds the offer's product, with that pack.
-    async fn pack_shortage<'s>(
-        &self,
-        offer: &entity::peer_offer::Model,
-        shortages: &HashMap<&str, &'s crate::peers::PeerShortage>,
-    ) -> Result<Option<(entity::peer_offer::Model, &'s crate::peers::PeerShortage)>, StoreError> {
-        for (product, shortage) in shortages {
-            if let Some(pack) = self.store.find_peer_offer(std::slice::from_ref(&offer.peer_id), product).await?
-                && pack.pack_of.as_deref() == Some(offer.product_iri.as_str())
-            {
-                return Ok(Some((pack, *shortage)));
-            }
-        }
-        Ok(None)
-    }
 }
 
 impl Trader {
@@ -292,7 +287,8 @@ impl Trader {
         if session.closed_at.is_some() {
             return Err(CheckoutError::OrderComplete);
         }
-        let (lines, currency, total) = self.price_lines(&session, &requested).await?;
+        let peers = self.store.session_peers(session.id).await?;
+        let (lines, currency, total) = self.price_lines(&peers, &requested).await?;
         if currency != order.currency {
             return Err(CheckoutError::InvalidInput(format!("the order is in {}, not {currency}", order.currency)));
         }
@@ -320,7 +316,7 @@ impl Trader {
             join_all(producer_orders.iter().map(|po| self.deliver(*po))).await;
         }
         tracing::info!(order = %id, code = refusal.code(), "amendment refused by a producer and undone");
-        let peer_ids: Vec<String> = self.store.session_peers(session.id).await?.into_iter().map(|p| p.id).collect();
+        let peer_ids: Vec<String> = peers.into_iter().map(|p| p.id).collect();
         Err(self.refusal_error(&peer_ids, (session.id, id), &requested, refusal).await?)
     }
 }

@@ -13,7 +13,7 @@ use uuid::Uuid;
 
 use super::Trader;
 use crate::dfc::vocab::CONTEXT_1_16;
-use crate::domain::ConsolidationMode;
+use crate::domain::{ConsolidationMode, OrderStatus};
 use crate::peers::PeerError;
 use crate::store::StoreError;
 use crate::store::trader::{Acknowledged, DELIVERY_DELIVERED, ProducerOrderPlan};
@@ -92,23 +92,19 @@ impl Trader {
             // Another replica is sending this order; what it sends includes every committed change.
             return Err(DeliveryError::SentElsewhere);
         };
-        let Some(order) = self.store.producer_order(producer_order).await? else { return Ok(()) };
+        let Some((order, peer, mode)) = self.store.producer_order_with_mode(producer_order).await? else {
+            return Ok(());
+        };
         // Two orders with one producer planned at once by weight could both count on the same
         // kilos of carried-over stock; planned under this lock, each sees what the other took
         // (its lines are recorded before the lock is released). Lock order: producer order first.
-        let mode = self.store.consolidation_mode_of(&order.trader_enterprise_id, &order.peer_id).await?;
-        let mut _stock_shared_with_other_orders = None;
-        if mode == ConsolidationMode::ByWeight {
-            _stock_shared_with_other_orders = Some(self.lock_carried_stock(&order).await?);
-        }
-        let Some(mut plan) = self.store.producer_order_plan(producer_order).await? else { return Ok(()) };
-        if plan.mode == ConsolidationMode::ByWeight && _stock_shared_with_other_orders.is_none() {
-            // The mode changed to BY_WEIGHT since it was read: plan again, under the lock.
-            _stock_shared_with_other_orders = Some(self.lock_carried_stock(&order).await?);
-            let Some(replanned) = self.store.producer_order_plan(producer_order).await? else { return Ok(()) };
-            plan = replanned;
-        }
-        if plan.order.status == "Complete" || plan.order.settled_at.is_some() {
+        let _stock_shared_with_other_orders = match mode {
+            ConsolidationMode::ByWeight => Some(self.lock_carried_stock(&order).await?),
+            _ => None,
+        };
+        let plan = self.store.plan_producer_order(order, peer, mode).await?;
+        let status = OrderStatus::from_name(&plan.order.status);
+        if status == Some(OrderStatus::Complete) || plan.order.settled_at.is_some() {
             // A completed producer order is never amended (the producer prepares the goods), and
             // a settled one's lines are final: the carried-over stock is counted from them.
             self.store.drop_queued_send(producer_order).await?;
@@ -122,37 +118,48 @@ impl Trader {
         let version = plan.order.version;
         let peer = self.peer(&plan.peer);
         let payload = self.payload(&plan);
-        let remote = plan.order.remote_iri.clone().filter(|_| plan.order.status != "Cancelled");
+        let remote = plan.order.remote_iri.clone().filter(|_| status != Some(OrderStatus::Cancelled));
         // After the session closed (plus grace), the last send completes the order.
         let closing = plan.session.closed_at.is_some();
         let outcome = match (&remote, plan.sent_lines().is_empty()) {
             // Nothing ordered and nothing at the producer: nothing to say, and the state stays
             // what it was (Cancelled at the producer, or never sent).
-            (None, true) => Ok((None, if plan.order.status == "Cancelled" { "Cancelled" } else { "Held" }, None)),
+            (None, true) => Ok((None, status.unwrap_or(OrderStatus::Held), None)),
             (None, false) if closing => match self.client.place_order(&peer, &payload).await {
                 Ok((iri, _)) => {
                     // Known before the second call: if completing fails, the retry completes this
                     // order instead of placing another.
                     self.store.record_remote_order(producer_order, &iri).await?;
-                    let complete = self.payload_with_status(&plan, Some(&iri), "Complete");
-                    self.client.replace_order(&peer, &iri, &complete).await.map(|a| (Some(iri), "Complete", Some(a)))
+                    let complete = self.payload_with_status(&plan, Some(&iri), OrderStatus::Complete);
+                    self.client
+                        .replace_order(&peer, &iri, &complete)
+                        .await
+                        .map(|a| (Some(iri), OrderStatus::Complete, Some(a)))
                 }
                 Err(e) => Err(e),
             },
             (None, false) => {
-                self.client.place_order(&peer, &payload).await.map(|(iri, a)| (Some(iri), "Held", Some(a)))
+                self.client.place_order(&peer, &payload).await.map(|(iri, a)| (Some(iri), OrderStatus::Held, Some(a)))
             }
             (Some(iri), true) => {
                 let cancel = self.cancellation(iri);
-                self.client.replace_order(&peer, iri, &cancel).await.map(|a| (Some(iri.clone()), "Cancelled", Some(a)))
+                self.client
+                    .replace_order(&peer, iri, &cancel)
+                    .await
+                    .map(|a| (Some(iri.clone()), OrderStatus::Cancelled, Some(a)))
             }
             (Some(iri), false) if closing => {
-                let complete = self.payload_with_status(&plan, Some(iri), "Complete");
-                self.client.replace_order(&peer, iri, &complete).await.map(|a| (Some(iri.clone()), "Complete", Some(a)))
+                let complete = self.payload_with_status(&plan, Some(iri), OrderStatus::Complete);
+                self.client
+                    .replace_order(&peer, iri, &complete)
+                    .await
+                    .map(|a| (Some(iri.clone()), OrderStatus::Complete, Some(a)))
             }
-            (Some(iri), false) => {
-                self.client.replace_order(&peer, iri, &payload).await.map(|a| (Some(iri.clone()), "Held", Some(a)))
-            }
+            (Some(iri), false) => self
+                .client
+                .replace_order(&peer, iri, &payload)
+                .await
+                .map(|a| (Some(iri.clone()), OrderStatus::Held, Some(a))),
         };
         match outcome {
             Ok((iri, status, answer)) => {
@@ -199,10 +206,10 @@ impl Trader {
     /// The producer order as DFC: the trader enterprise as buyer, product quantities only. Nothing
     /// about any customer is in it (use case 2).
     fn payload(&self, plan: &ProducerOrderPlan) -> Value {
-        self.payload_with_status(plan, plan.order.remote_iri.as_deref(), "Held")
+        self.payload_with_status(plan, plan.order.remote_iri.as_deref(), OrderStatus::Held)
     }
 
-    fn payload_with_status(&self, plan: &ProducerOrderPlan, remote: Option<&str>, status: &str) -> Value {
+    fn payload_with_status(&self, plan: &ProducerOrderPlan, remote: Option<&str>, status: OrderStatus) -> Value {
         let trader = &plan.order.trader_enterprise_id;
         let session_iri = format!("{}/sales_sessions/{}", self.trader_iri(trader), plan.session.id);
         let order_id = remote.map_or_else(|| format!("{}#", self.peer(&plan.peer).orders_url()), str::to_owned);
@@ -237,7 +244,6 @@ impl Trader {
         json!({"@context": CONTEXT_1_16, "@id": order_iri, "@type": "dfc-b:Order", "dfc-b:hasOrderStatus": "dfc-v:Cancelled"})
     }
 
-    /// Delivers every due producer order, until `shutdown` resolves.
     /// Closes a session now (or at its scheduled time): claims the closing once, then sends every
     /// producer order of the session one last time, Complete.
     pub async fn close_session(&self, session: Uuid) -> Result<bool, StoreError> {
@@ -273,8 +279,9 @@ impl Trader {
         Ok(true)
     }
 
-    /// Delivers producer orders a few at a time (a session in PER_CUSTOMER_ORDER mode has one per
-    /// customer order); failures are recorded on each and retried by the outbox.
+    /// Delivers producer orders a few at a time (each send holds a database connection while it
+    /// waits, and a session in PER_CUSTOMER_ORDER mode has one per customer order); failures are
+    /// recorded on each and retried by the outbox.
     async fn deliver_all(&self, orders: &[Uuid]) {
         use futures::StreamExt;
         futures::stream::iter(orders)
@@ -284,8 +291,9 @@ impl Trader {
             .await;
     }
 
+    /// Delivers every due producer order, and closes sessions due for closing, until `shutdown`
+    /// resolves.
     pub async fn run_outbox(self, mut shutdown: tokio::sync::watch::Receiver<bool>) {
-        use futures::StreamExt;
         loop {
             match self.store.sessions_due_for_closing(Utc::now(), self.settings.close_grace).await {
                 Ok(due) => {
@@ -298,18 +306,7 @@ impl Trader {
                 Err(e) => tracing::error!(error = %e, "looking for sessions to close failed"),
             }
             match self.store.due_producer_orders(Utc::now(), 32).await {
-                Ok(due) => {
-                    // A few at a time: each send holds a database connection while it waits.
-                    futures::stream::iter(due)
-                        .for_each_concurrent(SENDS_AT_ONCE, |po| {
-                            let trader = self.clone();
-                            async move {
-                                // Failures are recorded on the producer order; nothing more to do.
-                                let _ = trader.deliver(po.id).await;
-                            }
-                        })
-                        .await;
-                }
+                Ok(due) => self.deliver_all(&due.iter().map(|po| po.id).collect::<Vec<_>>()).await,
                 Err(e) => tracing::error!(error = %e, "outbox poll failed"),
             }
             tokio::select! {
