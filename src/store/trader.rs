@@ -887,14 +887,15 @@ pub(super) async fn queue_producer_order(
     Ok(order.id)
 }
 
-/// A lock key every replica computes alike (FNV-1a: std's hasher may change between releases).
+/// A lock key every replica computes alike, whatever its architecture (FNV-1a, big-endian: std's
+/// hasher may change between releases).
 fn stable_key(parts: &[&str]) -> i64 {
     let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
     for byte in parts.join("\u{1f}").bytes() {
         hash ^= u64::from(byte);
         hash = hash.wrapping_mul(0x0100_0000_01b3);
     }
-    i64::from_ne_bytes(hash.to_ne_bytes())
+    i64::from_be_bytes(hash.to_be_bytes())
 }
 
 fn is_unique_violation(err: &sea_orm::DbErr) -> bool {
