@@ -15,7 +15,10 @@
 //! | outbox poll        | `outbox_poll_ms`     |                         | 1000                       |
 //! | first retry delay  | `retry_base_ms`      |                         | 2000 (doubling)            |
 //! | longest retry delay| `retry_max_ms`       |                         | 300000                     |
-//! | attempts before FAILED | `retry_max_attempts` |                     | 30                         |
+//! | sends before FAILED | `retry_max_attempts` |                        | none (the budget decides)  |
+//! | retry budget (s)   | `retry_budget_secs`  |                         | 86400: failing this long is FAILED |
+//! | checkout deadline  | `checkout_deadline_ms` | `ORDERHUB_CHECKOUT_DEADLINE_MS` | 10000 (under the request timeout) |
+//! | unconfirmed parts  | `unconfirmed_orders` |                         | `acknowledge_uncounted` (or `acknowledge`, `withdraw`) |
 //! | grace after a session's end | `session_close_grace_secs` |          | 7200                       |
 //!
 //! `ORDERHUB_CLIENTS` is `platform=token,platform=token`; it replaces the file's clients.
@@ -107,7 +110,14 @@ pub struct Config {
     pub outbox_poll_ms: u64,
     pub retry_base_ms: u64,
     pub retry_max_ms: u64,
-    pub retry_max_attempts: i32,
+    /// Failed sends of one producer order before it needs a person; none: only the budget.
+    pub retry_max_attempts: Option<i32>,
+    /// How long a producer order may keep failing (an outage) before it needs a person.
+    pub retry_budget_secs: u64,
+    /// How long a checkout waits for its producers to decide its parts.
+    pub checkout_deadline_ms: u64,
+    /// What a checkout does with a part its producer did not confirm in time.
+    pub unconfirmed_orders: crate::trader::UnconfirmedPolicy,
     /// Seconds after a sales session's end before its producer orders are completed.
     pub session_close_grace_secs: u64,
 }
@@ -127,7 +137,10 @@ impl Default for Config {
             outbox_poll_ms: 1_000,
             retry_base_ms: 2_000,
             retry_max_ms: 300_000,
-            retry_max_attempts: 30,
+            retry_max_attempts: None,
+            retry_budget_secs: 86_400,
+            checkout_deadline_ms: 10_000,
+            unconfirmed_orders: crate::trader::UnconfirmedPolicy::default(),
             session_close_grace_secs: 7_200,
         }
     }
@@ -183,6 +196,10 @@ impl Config {
         if let Some(v) = var("ORDERHUB_REQUEST_TIMEOUT_SECS") {
             self.request_timeout_secs =
                 v.parse().map_err(|e| anyhow::anyhow!("ORDERHUB_REQUEST_TIMEOUT_SECS `{v}`: {e}"))?;
+        }
+        if let Some(v) = var("ORDERHUB_CHECKOUT_DEADLINE_MS") {
+            self.checkout_deadline_ms =
+                v.parse().map_err(|e| anyhow::anyhow!("ORDERHUB_CHECKOUT_DEADLINE_MS `{v}`: {e}"))?;
         }
         if let Some(v) = var("ORDERHUB_LOG_FORMAT") {
             self.log_format = match v.as_str() {
@@ -242,8 +259,15 @@ impl Config {
                 anyhow::bail!("peer `{}`: timeout_ms must lie between 100 and 120000", peer.id);
             }
         }
-        if self.retry_max_attempts < 1 || self.outbox_poll_ms == 0 || self.retry_base_ms == 0 {
+        if self.retry_max_attempts.is_some_and(|n| n < 1) || self.outbox_poll_ms == 0 || self.retry_base_ms == 0 {
             anyhow::bail!("outbox_poll_ms, retry_base_ms and retry_max_attempts must be positive");
+        }
+        // A checkout answers inside its request, with a second to spare for the answer itself.
+        if self.checkout_deadline_ms < 100 || self.checkout_deadline_ms + 1_000 > self.request_timeout_secs * 1_000 {
+            anyhow::bail!(
+                "checkout_deadline_ms must be at least 100 and at least a second under request_timeout_secs ({} s)",
+                self.request_timeout_secs
+            );
         }
         if self.max_body_bytes < 1024 {
             anyhow::bail!("max_body_bytes must be at least 1024");

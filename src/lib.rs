@@ -83,6 +83,9 @@ impl Application {
                 base_backoff: Duration::from_millis(config.retry_base_ms),
                 max_backoff: Duration::from_millis(config.retry_max_ms.max(config.retry_base_ms)),
                 max_attempts: config.retry_max_attempts,
+                retry_budget: chrono::Duration::seconds(i64::try_from(config.retry_budget_secs).unwrap_or(86_400)),
+                checkout_deadline: Duration::from_millis(config.checkout_deadline_ms),
+                unconfirmed: config.unconfirmed_orders,
                 close_grace: chrono::Duration::seconds(i64::try_from(config.session_close_grace_secs).unwrap_or(7_200)),
             },
         );

@@ -18,7 +18,8 @@ pub struct Model {
     pub contact_name: Option<String>,
     pub contact_email: Option<String>,
     pub delivery_address: Option<String>,
-    /// ACTIVE or CANCELLED.
+    /// ACTIVE, CANCELLED, or REFUSED (a producer could not hold it, or could not be reached
+    /// and the trader does not acknowledge orders it has not confirmed).
     pub status: String,
     /// `dfc-v` payment state: Unpaid, Paid, Cancelled.
     pub payment_status: String,

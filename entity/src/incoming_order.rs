@@ -23,6 +23,10 @@ pub struct Model {
     pub fulfilment_status: String,
     /// Order-level discount as sent, decimal text.
     pub discount: Option<String>,
+    /// The client's `Idempotency-Key` on POST: the same key and body give the same order.
+    pub idempotency_key: Option<String>,
+    /// Digest of the POST body the key came with, to refuse the key with another body.
+    pub request_digest: Option<String>,
     pub created_at: DateTimeUtc,
     pub updated_at: DateTimeUtc,
 }

@@ -11,6 +11,7 @@ pub mod customer_order_line;
 pub mod enterprise;
 pub mod incoming_order;
 pub mod incoming_order_line;
+pub mod order_part;
 pub mod peer;
 pub mod peer_offer;
 pub mod platform;

@@ -34,6 +34,14 @@ pub struct Model {
     /// When its last send after the session closed was acknowledged: its lines are final, and
     /// the pack excess they carry over is the trader's stock.
     pub settled_at: Option<DateTimeUtc>,
+    /// The version of the last send that failed: a checkout whose change it carried learns the
+    /// failure from it instead of sending again (one attempt per outage, not one per checkout).
+    pub attempted_version: i64,
+    /// Set before a POST leaves: if its answer is lost, the next send first looks for the order at
+    /// the producer (by `dfc-b:orderNumber`) instead of creating a second one.
+    pub post_started_at: Option<DateTimeUtc>,
+    /// Since when sends have been failing (reset by a delivery): the retry budget is a time.
+    pub failing_since: Option<DateTimeUtc>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -4,6 +4,7 @@ pub use sea_orm_migration::prelude::*;
 mod m20261125_000001_core;
 mod m20261125_000002_trader;
 mod m20261125_000003_consolidation;
+mod m20261201_000004_reservation;
 
 pub struct Migrator;
 
@@ -14,6 +15,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261125_000001_core::Migration),
             Box::new(m20261125_000002_trader::Migration),
             Box::new(m20261125_000003_consolidation::Migration),
+            Box::new(m20261201_000004_reservation::Migration),
         ]
     }
 }

@@ -79,6 +79,11 @@ impl ApiError {
                     ids.iter().map(|id| product_iri(*id)).collect::<Vec<_>>().join(", ")
                 ),
             },
+            OrderError::IdempotencyKeyReused => ApiError::Unprocessable {
+                code: "IDEMPOTENCY_KEY_REUSED",
+                path: None,
+                message: "this Idempotency-Key was already used with another request".into(),
+            },
             OrderError::DuplicateProduct(id) => ApiError::Unprocessable {
                 code: "DUPLICATE_LINE",
                 path: None,

@@ -15,8 +15,20 @@ use crate::domain::{OrderStatus, Quantity};
 use crate::http::AppState;
 use crate::store::{IncomingOrder, LineRequest, OrderRequest, SaleSessionInfo, Store};
 
-/// Reads the body up to the configured limit and parses it as DFC JSON-LD.
+/// The longest `Idempotency-Key` we keep.
+const MAX_IDEMPOTENCY_KEY: usize = 200;
+
+/// Reads the body up to the configured limit and parses it as DFC JSON-LD; also gives the body's
+/// digest (what an `Idempotency-Key` is bound to).
 async fn read_payload(state: &AppState, headers: &HeaderMap, body: Body) -> Result<Document, ApiError> {
+    read_payload_with_digest(state, headers, body).await.map(|(document, _)| document)
+}
+
+async fn read_payload_with_digest(
+    state: &AppState,
+    headers: &HeaderMap,
+    body: Body,
+) -> Result<(Document, String), ApiError> {
     let limit = state.max_body_bytes;
     let declared =
         headers.get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()).and_then(|v| v.parse::<usize>().ok());
@@ -28,7 +40,19 @@ async fn read_payload(state: &AppState, headers: &HeaderMap, body: Body) -> Resu
     for warning in &document.warnings {
         tracing::info!(%warning, "tolerated in payload");
     }
-    Ok(document)
+    Ok((document, crate::store::digest_hex(&bytes)))
+}
+
+/// The request's `Idempotency-Key`, if it sent a usable one.
+fn idempotency_key(headers: &HeaderMap) -> Result<Option<&str>, ApiError> {
+    let Some(value) = headers.get("idempotency-key") else { return Ok(None) };
+    match value.to_str().map(str::trim) {
+        Ok(key) if !key.is_empty() && key.len() <= MAX_IDEMPOTENCY_KEY => Ok(Some(key)),
+        _ => Err(ApiError::InvalidPayload {
+            path: "Idempotency-Key".into(),
+            message: format!("the Idempotency-Key header must be 1 to {MAX_IDEMPOTENCY_KEY} visible characters"),
+        }),
+    }
 }
 
 fn the_order(document: &Document) -> Result<&Order, ApiError> {
@@ -115,6 +139,7 @@ pub async fn place(
     enterprise: &str,
     client: &str,
     document: &Document,
+    idempotency: Option<(&str, &str)>,
 ) -> Result<IncomingOrder, ApiError> {
     let order = the_order(document)?;
     match order.order_status {
@@ -136,7 +161,7 @@ pub async fn place(
         });
     }
     let placed = store
-        .place_order(enterprise, client, request)
+        .place_order(enterprise, client, request, idempotency)
         .await
         .map_err(|e| ApiError::from_order_error(e, |id| urls.supplied_product(enterprise, id)))?;
     tracing::info!(order = placed.id, lines = placed.lines.len(), "order placed");
@@ -175,8 +200,10 @@ pub async fn create(
     body: Body,
 ) -> Result<Response, ApiError> {
     known_enterprise(&state, &enterprise).await?;
-    let document = read_payload(&state, &headers, body).await?;
-    let placed = place(&state.store, &state.urls, &enterprise, &client, &document).await?;
+    let key = idempotency_key(&headers)?;
+    let (document, digest) = read_payload_with_digest(&state, &headers, body).await?;
+    let idempotency = key.map(|k| (k, digest.as_str()));
+    let placed = place(&state.store, &state.urls, &enterprise, &client, &document, idempotency).await?;
     let location = state.urls.order(&enterprise, placed.id);
     let mut response = JsonLd(StatusCode::CREATED, writer::order(&state.urls, &placed)).into_response();
     if let Ok(value) = HeaderValue::from_str(&location) {

@@ -5,10 +5,12 @@ pub mod consolidation;
 pub mod money;
 pub mod order;
 pub mod quantity;
+pub mod reservation;
 pub mod units;
 
 pub use consolidation::ConsolidationMode;
 pub use money::{Currency, Price};
 pub use order::{FulfilmentStatus, OrderStatus, PaymentStatus, StatusChange};
 pub use quantity::Quantity;
+pub use reservation::PartState;
 pub use units::Unit;

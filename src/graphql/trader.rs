@@ -8,17 +8,18 @@ use std::str::FromStr;
 use async_graphql::dataloader::{DataLoader, Loader};
 use async_graphql::{Context, Enum, ErrorExtensions, ID, InputObject, Object, Result, SimpleObject};
 use chrono::{DateTime, Utc};
-use entity::{customer_order, customer_order_line, peer, peer_offer, producer_order, sales_session};
+use entity::{customer_order, customer_order_line, order_part, peer, peer_offer, producer_order, sales_session};
 use rust_decimal::Decimal;
 use uuid::Uuid;
 
 use super::producer::Money;
 use super::store_error;
+use crate::domain::PartState;
 use crate::domain::consolidation::PlannedLine;
 use crate::store::consolidation::WHOLE_SESSION;
 use crate::store::trader::CustomerOrderFilter;
 use crate::store::{Store, StoreError};
-use crate::trader::{CancelError, CheckoutError, CheckoutLineRequest, CheckoutRequest, Contact, Trader};
+use crate::trader::{CancelError, CheckedOut, CheckoutError, CheckoutLineRequest, CheckoutRequest, Contact, Trader};
 
 pub(super) fn trader<'c>(ctx: &Context<'c>) -> &'c Trader {
     ctx.data_unchecked::<Trader>()
@@ -61,7 +62,7 @@ impl TraderQuery {
     /// A customer order.
     async fn order(&self, ctx: &Context<'_>, id: ID) -> Result<Option<Order>> {
         let id = parse_uuid(&id, "order")?;
-        Ok(store(ctx).customer_order(id).await.map_err(store_error)?.map(Order))
+        Ok(store(ctx).customer_order(id).await.map_err(store_error)?.map(Order::from))
     }
 
     /// Customer orders, newest first, `first` at a time (at most 100) after the cursor `after`.
@@ -89,13 +90,13 @@ impl TraderQuery {
         Ok(OrderPage {
             next_cursor: (next < total).then(|| next.to_string()),
             total_count: i64::try_from(total).unwrap_or(i64::MAX),
-            items: items.into_iter().map(Order).collect(),
+            items: items.into_iter().map(Order::from).collect(),
         })
     }
 
     #[graphql(entity)]
     async fn find_order_by_id(&self, ctx: &Context<'_>, id: ID) -> Result<Option<Order>> {
-        Ok(load_entity(ctx, &id, "order", OrderKey).await.map(Order))
+        Ok(load_entity(ctx, &id, "order", OrderKey).await.map(Order::from))
     }
 
     #[graphql(entity)]
@@ -235,7 +236,7 @@ impl TraderMutation {
                 .map(|l| CheckoutLineRequest { offer: l.offer_id.to_string(), quantity: i64::from(l.quantity) })
                 .collect(),
         };
-        trader(ctx).checkout(request).await.map(Order).map_err(checkout_error)
+        trader(ctx).checkout(request).await.map(Order::checked_out).map_err(checkout_error)
     }
 
     /// Changes the lines of an order (a full replacement): the producers' orders are recomputed
@@ -246,7 +247,7 @@ impl TraderMutation {
             .into_iter()
             .map(|l| CheckoutLineRequest { offer: l.offer_id.to_string(), quantity: i64::from(l.quantity) })
             .collect();
-        trader(ctx).amend_order(id, lines).await.map(Order).map_err(checkout_error)
+        trader(ctx).amend_order(id, lines).await.map(Order::checked_out).map_err(checkout_error)
     }
 
     /// Closes a session now, without waiting for its end and grace period: every producer order
@@ -272,7 +273,7 @@ impl TraderMutation {
     async fn cancel_order(&self, ctx: &Context<'_>, order_id: ID) -> Result<Order> {
         let id = parse_uuid(&order_id, "order")?;
         match trader(ctx).cancel_order(id).await {
-            Ok(order) => Ok(Order(order)),
+            Ok(order) => Ok(Order::from(order)),
             Err(CancelError::NotFound) => Err(coded("no such order", "NOT_FOUND")),
             Err(e @ CancelError::TooLate) => Err(coded(e.to_string(), "ORDER_COMPLETE")),
             Err(CancelError::Store(e)) => Err(store_error(e)),
@@ -297,7 +298,7 @@ impl TraderMutation {
             .mark_paid(id)
             .await
             .map_err(store_error)?
-            .map(Order)
+            .map(Order::from)
             .ok_or_else(|| coded("no such order", "NOT_FOUND"))
     }
 }
@@ -338,10 +339,11 @@ fn checkout_error(err: CheckoutError) -> async_graphql::Error {
                 e.set("shortages", async_graphql::Value::List(items));
             })
         }
-        CheckoutError::ProducerRefused { error } => {
-            tracing::warn!(code = error.code(), error = %error, "producer refused a checkout");
+        CheckoutError::ProducerRefused { reason } => {
+            tracing::warn!(%reason, "producer refused a checkout");
             coded("a producer refused the order", "PEER_REJECTED")
         }
+        CheckoutError::ProducerUnconfirmed { .. } => coded(err.to_string(), "PEER_UNAVAILABLE"),
         CheckoutError::Store(e) => store_error(e),
     }
 }
@@ -547,48 +549,135 @@ impl SessionOffer {
 }
 
 /// A customer order: products of several producers, paid to the trader.
-pub struct Order(customer_order::Model);
+pub struct Order {
+    order: customer_order::Model,
+    /// Read with the order when the answer must be whole (a checkout's).
+    preloaded: Option<(Vec<customer_order_line::Model>, Vec<order_part::Model>)>,
+}
+
+impl From<customer_order::Model> for Order {
+    fn from(order: customer_order::Model) -> Order {
+        Order { order, preloaded: None }
+    }
+}
+
+impl Order {
+    fn checked_out(answer: CheckedOut) -> Order {
+        Order { order: answer.order, preloaded: Some((answer.lines, answer.parts)) }
+    }
+}
 
 #[Object]
 impl Order {
     async fn id(&self) -> ID {
-        ID(self.0.id.to_string())
+        ID(self.order.id.to_string())
     }
 
     async fn customer(&self) -> Customer {
-        Customer { id: ID(self.0.customer_id.clone()) }
+        Customer { id: ID(self.order.customer_id.clone()) }
     }
 
     async fn sale_session(&self, ctx: &Context<'_>) -> Result<Option<SaleSession>> {
         Ok(ctx
             .data_unchecked::<DataLoader<TraderLoader>>()
-            .load_one(SessionKey(self.0.sales_session_id))
+            .load_one(SessionKey(self.order.sales_session_id))
             .await?
             .map(SaleSession))
     }
 
-    /// ACTIVE, or CANCELLED.
+    /// ACTIVE, CANCELLED, or REFUSED (a producer could not hold it).
     async fn status(&self) -> &str {
-        &self.0.status
+        &self.order.status
     }
 
     async fn payment_status(&self) -> PaymentStatus {
-        PaymentStatus::from_stored(&self.0.payment_status)
+        PaymentStatus::from_stored(&self.order.payment_status)
     }
 
     /// VAT included, rounded once to the cent (half away from zero).
     async fn total(&self) -> Money {
-        Money { amount: decimal(&self.0.total), currency: self.0.currency.clone() }
+        Money { amount: decimal(&self.order.total), currency: self.order.currency.clone() }
     }
 
     async fn created_at(&self) -> DateTime<Utc> {
-        self.0.created_at
+        self.order.created_at
     }
 
     async fn lines(&self, ctx: &Context<'_>) -> Result<Vec<OrderLine>> {
-        let lines =
-            ctx.data_unchecked::<DataLoader<TraderLoader>>().load_one(LinesKey(self.0.id)).await?.unwrap_or_default();
-        Ok(lines.into_iter().map(|line| OrderLine { line, session: self.0.sales_session_id }).collect())
+        let lines = match &self.preloaded {
+            Some((lines, _)) => lines.clone(),
+            None => ctx
+                .data_unchecked::<DataLoader<TraderLoader>>()
+                .load_one(LinesKey(self.order.id))
+                .await?
+                .unwrap_or_default(),
+        };
+        Ok(lines.into_iter().map(|line| OrderLine { line, session: self.order.sales_session_id }).collect())
+    }
+
+    /// Whether each producer holds its part of the order: RESERVED, PENDING (a send is on its
+    /// way), UNCONFIRMED (the producer could not be reached in time; the send stays queued),
+    /// REFUSED, or RELEASED (the order was cancelled or refused).
+    async fn reservations(&self, ctx: &Context<'_>) -> Result<Vec<Reservation>> {
+        let parts = match &self.preloaded {
+            Some((_, parts)) => parts.clone(),
+            None => ctx
+                .data_unchecked::<DataLoader<TraderLoader>>()
+                .load_one(PartsKey(self.order.id))
+                .await?
+                .unwrap_or_default(),
+        };
+        let active = self.order.status == crate::store::trader::ORDER_ACTIVE;
+        Ok(parts.into_iter().map(|part| Reservation { part, active }).collect())
+    }
+}
+
+/// A producer's part of a customer order.
+pub struct Reservation {
+    part: order_part::Model,
+    active: bool,
+}
+
+/// Whether a producer holds its part of a customer order.
+#[derive(Enum, Copy, Clone, Eq, PartialEq)]
+pub enum ReservationState {
+    Pending,
+    Reserved,
+    Refused,
+    Unconfirmed,
+    Released,
+}
+
+#[Object]
+impl Reservation {
+    async fn producer(&self, ctx: &Context<'_>) -> Result<Option<Producer>> {
+        Ok(ctx
+            .data_unchecked::<DataLoader<TraderLoader>>()
+            .load_one(PeerKey(self.part.peer_id.clone()))
+            .await?
+            .map(Producer))
+    }
+
+    async fn state(&self) -> ReservationState {
+        let state = PartState::parse(&self.part.state).unwrap_or(PartState::Pending);
+        match state {
+            // Of an order no longer active, nothing is asked for any more.
+            _ if !self.active && state != PartState::Refused => ReservationState::Released,
+            PartState::Pending => ReservationState::Pending,
+            PartState::Reserved => ReservationState::Reserved,
+            PartState::Refused => ReservationState::Refused,
+            PartState::Unconfirmed => ReservationState::Unconfirmed,
+            PartState::Released => ReservationState::Released,
+        }
+    }
+
+    /// Why it is refused or unconfirmed (or why an amendment was refused): a stable code first.
+    async fn reason(&self) -> Option<&str> {
+        self.part.reason.as_deref()
+    }
+
+    async fn updated_at(&self) -> DateTime<Utc> {
+        self.part.updated_at
     }
 }
 
@@ -710,7 +799,7 @@ impl ProducerOrder {
     /// The customer order it gathers, under PER_CUSTOMER_ORDER consolidation.
     async fn customer_order(&self, ctx: &Context<'_>) -> Result<Option<Order>> {
         let Ok(id) = Uuid::parse_str(&self.0.group_key) else { return Ok(None) };
-        Ok(ctx.data_unchecked::<DataLoader<TraderLoader>>().load_one(OrderKey(id)).await?.map(Order))
+        Ok(ctx.data_unchecked::<DataLoader<TraderLoader>>().load_one(OrderKey(id)).await?.map(Order::from))
     }
 
     /// When its last send after the session closed was acknowledged: its lines are final.
@@ -829,7 +918,7 @@ impl Customer {
         let filter = CustomerOrderFilter { customer_id: Some(self.id.to_string()), ..Default::default() };
         let limit = u64::try_from(first.clamp(1, 100)).unwrap_or(20);
         let (orders, _) = store(ctx).customer_orders(filter, 0, limit).await.map_err(store_error)?;
-        Ok(orders.into_iter().map(Order).collect())
+        Ok(orders.into_iter().map(Order::from).collect())
     }
 }
 
@@ -842,6 +931,8 @@ pub struct OrderKey(Uuid);
 pub struct SessionKey(Uuid);
 #[derive(Clone, Hash, PartialEq, Eq)]
 pub struct LinesKey(Uuid);
+#[derive(Clone, Hash, PartialEq, Eq)]
+pub struct PartsKey(Uuid);
 #[derive(Clone, Hash, PartialEq, Eq)]
 pub struct PeerKey(pub(super) String);
 #[derive(Clone, Hash, PartialEq, Eq)]
@@ -882,6 +973,20 @@ impl Loader<LinesKey> for TraderLoader {
         let mut out: HashMap<LinesKey, Self::Value> = HashMap::new();
         for line in self.0.customer_order_lines(&ids).await.map_err(loader_error)? {
             out.entry(LinesKey(line.order_id)).or_default().push(line);
+        }
+        Ok(out)
+    }
+}
+
+impl Loader<PartsKey> for TraderLoader {
+    type Value = Vec<order_part::Model>;
+    type Error = async_graphql::Error;
+
+    async fn load(&self, keys: &[PartsKey]) -> Result<HashMap<PartsKey, Self::Value>, Self::Error> {
+        let ids: Vec<Uuid> = keys.iter().map(|k| k.0).collect();
+        let mut out: HashMap<PartsKey, Self::Value> = HashMap::new();
+        for part in self.0.order_parts(&ids).await.map_err(loader_error)? {
+            out.entry(PartsKey(part.order_id)).or_default().push(part);
         }
         Ok(out)
     }

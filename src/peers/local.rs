@@ -44,15 +44,24 @@ impl LocalProducers {
         reread(&writer::catalogue(&self.urls, &products))
     }
 
-    pub async fn place_order(&self, peer: &Peer, order: &Value) -> Result<(String, Document), PeerError> {
+    pub async fn place_order(&self, peer: &Peer, order: &Value, key: &str) -> Result<(String, Document), PeerError> {
         self.known(peer).await?;
+        let body = order.to_string();
         let document = reread(order)?;
-        match orders::place(&self.store, &self.urls, &peer.enterprise, LOCAL_CLIENT, &document).await {
+        let digest = crate::store::digest_hex(body.as_bytes());
+        let idempotency = Some((key, digest.as_str()));
+        match orders::place(&self.store, &self.urls, &peer.enterprise, LOCAL_CLIENT, &document, idempotency).await {
             Ok(placed) => {
                 Ok((self.urls.order(&peer.enterprise, placed.id), reread(&writer::order(&self.urls, &placed))?))
             }
             Err(err) => Err(rejected(err).await),
         }
+    }
+
+    pub async fn orders(&self, peer: &Peer) -> Result<Document, PeerError> {
+        self.known(peer).await?;
+        let orders = self.store.incoming_orders(&peer.enterprise, Some(LOCAL_CLIENT), None).await.map_err(internal)?;
+        reread(&writer::orders(&self.urls, &orders))
     }
 
     pub async fn replace_order(&self, peer: &Peer, order_iri: &str, order: &Value) -> Result<Document, PeerError> {

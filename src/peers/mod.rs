@@ -2,6 +2,7 @@
 //! classified so callers can decide (retry later, tell the customer, show a per-platform error).
 //! Payloads coming back are read with the same lenient reader as inbound ones, and bounded.
 
+pub mod breaker;
 mod local;
 
 use std::time::Duration;
@@ -53,10 +54,13 @@ pub struct PeerShortage {
 /// Why a call to a peer failed.
 #[derive(Clone, Debug, thiserror::Error)]
 pub enum PeerError {
-    #[error("no answer within {0:?}")]
+    #[error("no answer within {} ms", .0.as_millis())]
     Timeout(Duration),
     #[error("cannot connect: {0}")]
     Unreachable(String),
+    /// Connected, then the link broke before a whole answer came: the producer may have acted.
+    #[error("the connection broke: {0}")]
+    Broken(String),
     /// A 4xx: the producer refused what we sent; retrying the same will not help.
     #[error("refused with {status}: {message}")]
     Rejected { status: u16, code: Option<String>, message: String, shortages: Vec<PeerShortage> },
@@ -72,7 +76,7 @@ impl PeerError {
     pub fn code(&self) -> &'static str {
         match self {
             PeerError::Timeout(_) => "PEER_TIMEOUT",
-            PeerError::Unreachable(_) => "PEER_UNAVAILABLE",
+            PeerError::Unreachable(_) | PeerError::Broken(_) => "PEER_UNAVAILABLE",
             PeerError::Rejected { status: 409, shortages, .. } if !shortages.is_empty() => "OUT_OF_STOCK",
             PeerError::Rejected { .. } => "PEER_REJECTED",
             PeerError::ServerError { .. } => "PEER_FAILED",
@@ -80,13 +84,33 @@ impl PeerError {
         }
     }
 
+    /// Whether the producer may have acted on a request that failed so: it was sent, and what
+    /// came back (if anything) does not say. Such an outcome is reconciled, never guessed.
+    pub fn outcome_unknown(&self) -> bool {
+        matches!(
+            self,
+            PeerError::Timeout(_) | PeerError::Broken(_) | PeerError::ServerError { .. } | PeerError::BadPayload(_)
+        ) || matches!(self, PeerError::Rejected { code: Some(code), .. } if code == "IDEMPOTENCY_KEY_REUSED")
+    }
+
+    /// A refusal for stock, with what the producer says is available.
+    pub fn shortages(&self) -> Option<&[PeerShortage]> {
+        match self {
+            PeerError::Rejected { status: 409, shortages, .. } if !shortages.is_empty() => Some(shortages),
+            _ => None,
+        }
+    }
+
     /// Whether the same request may succeed later (the outbox keeps retrying these).
     pub fn is_transient(&self) -> bool {
-        matches!(self, PeerError::Timeout(_) | PeerError::Unreachable(_) | PeerError::ServerError { .. })
-            || matches!(self, PeerError::Rejected { status: 408 | 429, .. })
+        matches!(
+            self,
+            PeerError::Timeout(_) | PeerError::Unreachable(_) | PeerError::Broken(_) | PeerError::ServerError { .. }
+        ) || matches!(self, PeerError::Rejected { status: 408 | 429, .. })
     }
 }
 
+pub use breaker::Breakers;
 pub use local::{LOCAL_CLIENT, LocalProducers};
 
 /// The one outbound client: built once, connections pooled, each call under its peer's deadline.
@@ -126,13 +150,18 @@ impl PeerClient {
         parse(&body)
     }
 
-    /// POSTs a new order; returns the producer's id for it and its answer.
-    pub async fn place_order(&self, peer: &Peer, order: &Value) -> Result<(String, Document), PeerError> {
+    /// POSTs a new order; returns the producer's id for it and its answer. `key` goes out as the
+    /// `Idempotency-Key` header: a producer that honours it gives the same order to a repeat.
+    pub async fn place_order(&self, peer: &Peer, order: &Value, key: &str) -> Result<(String, Document), PeerError> {
         if let Some(local) = self.local_for(peer) {
-            return local.place_order(peer, order).await;
+            return local.place_order(peer, order, key).await;
         }
-        let request =
-            self.http.post(peer.orders_url()).header("content-type", "application/ld+json").body(order.to_string());
+        let request = self
+            .http
+            .post(peer.orders_url())
+            .header("content-type", "application/ld+json")
+            .header("idempotency-key", key)
+            .body(order.to_string());
         let (location, body) = self.call(peer, request).await?;
         let document = parse(&body)?;
         // The server-assigned id: the Location header, else the answer's one Order.
@@ -140,6 +169,15 @@ impl PeerClient {
             .or_else(|| document.orders.first().and_then(|o| o.id.clone()))
             .ok_or_else(|| PeerError::BadPayload("the created order has no id".into()))?;
         Ok((id, document))
+    }
+
+    /// The orders the producer holds from us (to find one whose creation answer was lost).
+    pub async fn orders(&self, peer: &Peer) -> Result<Document, PeerError> {
+        if let Some(local) = self.local_for(peer) {
+            return local.orders(peer).await;
+        }
+        let (_, body) = self.call(peer, self.http.get(peer.orders_url())).await?;
+        parse(&body)
     }
 
     /// PUTs the whole order again (full replacement).
@@ -160,11 +198,11 @@ impl PeerClient {
         let request =
             request.bearer_auth(peer.token.expose()).header("accept", "application/ld+json").timeout(peer.timeout);
         let exchange = async {
-            let mut response = request.send().await.map_err(classify)?;
+            let mut response = request.send().await.map_err(|e| classify(e, peer.timeout))?;
             let status = response.status();
             let location = response.headers().get("location").and_then(|v| v.to_str().ok()).map(str::to_owned);
             let mut body = Vec::new();
-            while let Some(chunk) = response.chunk().await.map_err(classify)? {
+            while let Some(chunk) = response.chunk().await.map_err(|e| classify(e, peer.timeout))? {
                 if body.len() + chunk.len() > MAX_RESPONSE_BYTES {
                     return Err(PeerError::BadPayload(format!("answer larger than {MAX_RESPONSE_BYTES} bytes")));
                 }
@@ -186,11 +224,14 @@ impl PeerClient {
     }
 }
 
-fn classify(err: reqwest::Error) -> PeerError {
+fn classify(err: reqwest::Error, deadline: Duration) -> PeerError {
     if err.is_timeout() {
-        PeerError::Timeout(Duration::ZERO)
-    } else if err.is_connect() || err.is_request() {
+        PeerError::Timeout(deadline)
+    } else if err.is_connect() {
+        // Not connected: the producer cannot have seen the request.
         PeerError::Unreachable(without_url(&err))
+    } else if err.is_request() || err.is_body() {
+        PeerError::Broken(without_url(&err))
     } else {
         PeerError::BadPayload(without_url(&err))
     }

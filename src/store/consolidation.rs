@@ -1,7 +1,7 @@
 //! Consolidation on the trader side: the mode a trader chose (overridable per producer), what a
 //! producer order must say now under it, and the stock that whole packs carry over.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::str::FromStr;
 
 use chrono::{DateTime, Utc};
@@ -13,8 +13,8 @@ use uuid::Uuid;
 
 use super::trader::{ProducerOrderPlan, active_lines};
 use super::{Store, StoreError, WriteTxn};
-use crate::domain::Unit;
 use crate::domain::consolidation::{self, Basis, ConsolidationMode, Demand, Pack, PlannedLine};
+use crate::domain::{PartState, Unit};
 
 /// A trader's consolidation settings: its default and each producer's override.
 #[derive(Clone, Debug)]
@@ -124,8 +124,8 @@ impl Store {
                 orders.sort();
                 orders.dedup();
                 let queued = queue_groups(&write, trader, session, &peer.id, &orders, hold_sends_until).await?;
-                emptied.extend(queued.stale);
-                filled.extend(queued.current);
+                emptied.extend(queued.stale.into_iter().map(|(po, _)| po));
+                filled.extend(queued.current.into_iter().map(|(po, _)| po));
             }
         }
         write.commit().await?;
@@ -153,8 +153,9 @@ impl Store {
         Ok(Some((order, peer, mode)))
     }
 
-    /// What a producer order must say under `mode`. A mode changed meanwhile does no harm: the
-    /// change queued the order again, and the next send uses the new mode.
+    /// What a producer order must say under `mode`, with every waiting part admitted. A mode
+    /// changed meanwhile does no harm: the change queued the order again, and the next send uses
+    /// the new mode.
     pub async fn plan_producer_order(
         &self,
         order: producer_order::Model,
@@ -176,12 +177,19 @@ impl Store {
             Some(only) => active_lines(&self.db, order.sales_session_id, &order.peer_id, only).await?,
             None => Vec::new(),
         };
-        let mut needed: BTreeMap<(String, String), (String, i64)> = BTreeMap::new();
-        for line in lines {
-            needed.entry((line.product_iri, line.offer_iri)).or_insert((line.name, 0)).1 += line.quantity;
-        }
+        let mut order_ids: Vec<Uuid> = lines.iter().map(|l| l.order_id).collect();
+        order_ids.sort();
+        order_ids.dedup();
+        let parts = super::parts::parts_at(&self.db, &order_ids, &order.peer_id).await?;
+        let fallbacks: HashMap<Uuid, Vec<FallbackLine>> = parts
+            .values()
+            .filter_map(|p| Some((p.order_id, serde_json::from_str(p.fallback_lines.as_deref()?).ok()?)))
+            .collect();
         // The offers of the products needed and of their packs, not the whole catalogue.
-        let products: Vec<String> = needed.keys().map(|(product, _)| product.clone()).collect();
+        let mut products: Vec<String> = lines.iter().map(|l| l.product_iri.clone()).collect();
+        products.extend(fallbacks.values().flatten().map(|l| l.product.clone()));
+        products.sort();
+        products.dedup();
         let offers: HashMap<String, peer_offer::Model> = peer_offer::Entity::find()
             .filter(peer_offer::Column::PeerId.eq(order.peer_id.as_str()))
             .filter(
@@ -194,23 +202,15 @@ impl Store {
             .into_iter()
             .map(|o| (o.product_iri.clone(), o))
             .collect();
-        let demands = needed
-            .into_iter()
-            .map(|((product_iri, offer_iri), (name, units))| Demand {
-                unit_grams: unit_grams(offers.get(&product_iri)),
-                product_iri,
-                offer_iri,
-                name,
-                units,
-            })
-            .collect();
         let (packs, carry) = if mode == ConsolidationMode::ByWeight {
             (packs_of(offers.values()), self.carry_available(&order).await?)
         } else {
             (BTreeMap::new(), BTreeMap::new())
         };
-        let lines = consolidation::plan(mode, demands, &packs, &carry);
-        Ok(ProducerOrderPlan { order, session, peer, mode, lines })
+        let inputs = PlanInputs { demand: lines, parts, fallbacks, offers, packs, carry };
+        let waiting = inputs.waiting();
+        let lines = inputs.plan(mode, &waiting.iter().copied().collect());
+        Ok(ProducerOrderPlan { order, session, peer, mode, lines, admitted: waiting, inputs })
     }
 
     /// The lines a producer order last said (acknowledged by the producer).
@@ -433,11 +433,161 @@ fn packs_of<'o>(offers: impl Iterator<Item = &'o peer_offer::Model>) -> BTreeMap
     packs
 }
 
+/// A line of a customer order's part as it was before an amendment (kept while the amendment
+/// waits: the producer holds it, and keeps it if the amendment does not fit).
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct FallbackLine {
+    pub product: String,
+    pub offer: String,
+    pub name: String,
+    pub quantity: i64,
+    pub unit_price: String,
+    pub currency: String,
+    pub vat_rate: String,
+}
+
+impl FallbackLine {
+    pub fn from_line(line: &super::trader::NewLine) -> FallbackLine {
+        FallbackLine {
+            product: line.product_iri.clone(),
+            offer: line.offer_iri.clone(),
+            name: line.name.clone(),
+            quantity: line.quantity,
+            unit_price: line.unit_price.clone(),
+            currency: line.currency.clone(),
+            vat_rate: line.vat_rate.clone(),
+        }
+    }
+
+    pub fn to_line(&self, peer_id: &str) -> super::trader::NewLine {
+        super::trader::NewLine {
+            peer_id: peer_id.to_owned(),
+            product_iri: self.product.clone(),
+            offer_iri: self.offer.clone(),
+            name: self.name.clone(),
+            quantity: self.quantity,
+            unit_price: self.unit_price.clone(),
+            currency: self.currency.clone(),
+            vat_rate: self.vat_rate.clone(),
+        }
+    }
+}
+
+/// Everything a producer order's plan is computed from, so that it can be computed again for any
+/// set of admitted waiting parts without touching the database.
+#[derive(Clone, Debug, Default)]
+pub struct PlanInputs {
+    demand: Vec<entity::customer_order_line::Model>,
+    parts: HashMap<Uuid, entity::order_part::Model>,
+    fallbacks: HashMap<Uuid, Vec<FallbackLine>>,
+    offers: HashMap<String, peer_offer::Model>,
+    packs: BTreeMap<String, Vec<Pack>>,
+    carry: BTreeMap<String, Decimal>,
+}
+
+impl PlanInputs {
+    fn state(&self, order: Uuid) -> PartState {
+        // Orders placed before parts existed were all held by their producers.
+        self.parts.get(&order).and_then(|p| PartState::parse(&p.state)).unwrap_or(PartState::Reserved)
+    }
+
+    /// The customer orders whose part waits for a send to decide it, in the order their
+    /// changes committed.
+    pub fn waiting(&self) -> Vec<Uuid> {
+        let mut waiting: Vec<(i64, Uuid)> = self
+            .parts
+            .values()
+            .filter(|p| PartState::parse(&p.state).is_some_and(PartState::is_open))
+            .map(|p| (p.queued_version, p.order_id))
+            .collect();
+        waiting.sort();
+        waiting.dedup();
+        waiting.into_iter().map(|(_, id)| id).collect()
+    }
+
+    /// Whether a waiting part would keep lines the producer already holds if refused.
+    pub fn has_fallback(&self, order: Uuid) -> bool {
+        self.fallbacks.contains_key(&order)
+    }
+
+    /// The plan with the held parts, the `admitted` waiting ones, and the previous lines of
+    /// waiting amendments not admitted.
+    pub fn plan(&self, mode: ConsolidationMode, admitted: &BTreeSet<Uuid>) -> Vec<PlannedLine> {
+        self.plan_with(mode, admitted, None)
+    }
+
+    /// The plan, one order (`only`) asking for so many units of one of its products and nothing
+    /// else: how much of a product an order could still have.
+    pub fn plan_with(
+        &self,
+        mode: ConsolidationMode,
+        admitted: &BTreeSet<Uuid>,
+        only: Option<(Uuid, &str, i64)>,
+    ) -> Vec<PlannedLine> {
+        let mut needed: BTreeMap<(String, String), (String, i64)> = BTreeMap::new();
+        let mut add = |product: &str, offer: &str, name: &str, quantity: i64| {
+            needed.entry((product.to_owned(), offer.to_owned())).or_insert((name.to_owned(), 0)).1 += quantity;
+        };
+        let mut overridden = false;
+        for line in &self.demand {
+            let state = self.state(line.order_id);
+            if !(state == PartState::Reserved || (state.is_open() && admitted.contains(&line.order_id))) {
+                continue;
+            }
+            match only {
+                Some((order, product, units)) if order == line.order_id => {
+                    if line.product_iri == product && !overridden {
+                        overridden = true;
+                        add(&line.product_iri, &line.offer_iri, &line.name, units);
+                    }
+                }
+                _ => add(&line.product_iri, &line.offer_iri, &line.name, line.quantity),
+            }
+        }
+        for (order, lines) in &self.fallbacks {
+            if self.state(*order).is_open() && !admitted.contains(order) {
+                for line in lines {
+                    add(&line.product, &line.offer, &line.name, line.quantity);
+                }
+            }
+        }
+        let demands = needed
+            .into_iter()
+            .map(|((product_iri, offer_iri), (name, units))| Demand {
+                unit_grams: unit_grams(self.offers.get(&product_iri)),
+                product_iri,
+                offer_iri,
+                name,
+                units,
+            })
+            .collect();
+        consolidation::plan(mode, demands, &self.packs, &self.carry)
+    }
+
+    /// The name of the pack `product` is ordered in under `mode`, if it is.
+    pub fn pack_name_for(&self, mode: ConsolidationMode, product: &str) -> Option<String> {
+        if mode != ConsolidationMode::ByWeight {
+            return None;
+        }
+        let pack = self.packs.get(product)?.first()?;
+        Some(pack.name.clone())
+    }
+
+    /// What one waiting order asks of each product at this producer (its own lines).
+    pub fn own_units(&self, order: Uuid) -> BTreeMap<String, i64> {
+        let mut units = BTreeMap::new();
+        for line in self.demand.iter().filter(|l| l.order_id == order) {
+            *units.entry(line.product_iri.clone()).or_default() += line.quantity;
+        }
+        units
+    }
+}
+
 /// Producer orders a change queued: those of the groups the mode gathers now, and those of
 /// groups an earlier mode left behind (which now lose their lines).
 pub(super) struct Queued {
-    pub current: Vec<Uuid>,
-    pub stale: Vec<Uuid>,
+    pub current: Vec<(Uuid, i64)>,
+    pub stale: Vec<(Uuid, i64)>,
 }
 
 /// Queues the producer orders of (trader, session, peer) that a change of `customer_orders`

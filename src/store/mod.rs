@@ -7,7 +7,9 @@
 
 mod catalogue;
 pub mod consolidation;
+pub mod delivery;
 mod orders;
+pub mod parts;
 pub mod seed;
 pub mod trader;
 
@@ -134,6 +136,12 @@ fn sqlite_url_with_create(url: &str) -> anyhow::Result<String> {
     } else {
         Ok(format!("sqlite://{path}?{query}&mode=rwc"))
     }
+}
+
+/// SHA-256 of some bytes, as lower-case hex: what idempotency keys are bound to.
+pub fn digest_hex(bytes: &[u8]) -> String {
+    use sha2::Digest;
+    sha2::Sha256::digest(bytes).iter().map(|b| format!("{b:02x}")).collect()
 }
 
 pub(crate) fn corrupt(what: impl std::fmt::Display) -> StoreError {

@@ -66,6 +66,8 @@ pub enum OrderError {
     DuplicateProduct(i64),
     #[error("not enough stock")]
     InsufficientStock(Vec<Shortage>),
+    #[error("this Idempotency-Key was used for another request")]
+    IdempotencyKeyReused,
     #[error(transparent)]
     StatusChange(#[from] StatusChangeError),
     #[error(transparent)]
@@ -119,14 +121,28 @@ fn opt_decimal(text: Option<&str>, what: &str) -> Result<Option<Decimal>, StoreE
 }
 
 impl Store {
-    /// Creates a Held order and reserves its stock, or changes nothing.
+    /// Creates a Held order and reserves its stock, or changes nothing. With an idempotency key
+    /// (the client's, and a digest of its request), a repeat gets the order the key created.
     pub async fn place_order(
         &self,
         enterprise: &str,
         client: &str,
         request: OrderRequest,
+        idempotency: Option<(&str, &str)>,
     ) -> Result<IncomingOrder, OrderError> {
+        if let Some(existing) = self.order_by_idempotency_key(enterprise, client, idempotency).await? {
+            return Ok(existing);
+        }
         let write = self.begin_write().await?;
+        // Under the write gate (SQLite) a concurrent repeat has committed by now: look again.
+        if let Some((key, digest)) = idempotency
+            && let Some(order) = find_by_key(&write.txn, enterprise, client, key).await?
+        {
+            if order.request_digest.as_deref() != Some(digest) {
+                return Err(OrderError::IdempotencyKeyReused);
+            }
+            return Ok(load_order(&write.txn, order).await?);
+        }
         let now = Utc::now();
         let order = incoming_order::ActiveModel {
             enterprise_id: Set(enterprise.to_owned()),
@@ -139,16 +155,42 @@ impl Store {
             order_status: Set(OrderStatus::Held.dfc_name().to_owned()),
             fulfilment_status: Set(FulfilmentStatus::Held.dfc_name().to_owned()),
             discount: Set(request.discount.map(|d| d.to_string())),
+            idempotency_key: Set(idempotency.map(|(key, _)| key.to_owned())),
+            request_digest: Set(idempotency.map(|(_, digest)| digest.to_owned())),
             created_at: Set(now),
             updated_at: Set(now),
             ..Default::default()
         }
         .insert(&write.txn)
-        .await?;
+        .await;
+        let order = match order {
+            Ok(order) => order,
+            // The same key committed by a concurrent request (PostgreSQL): that one answers.
+            Err(err) if matches!(err.sql_err(), Some(sea_orm::SqlErr::UniqueConstraintViolation(_))) => {
+                drop(write);
+                return self.order_by_idempotency_key(enterprise, client, idempotency).await?.ok_or(err.into());
+            }
+            Err(err) => return Err(err.into()),
+        };
         replace_lines(&write.txn, enterprise, order.id, &[], &request.lines).await?;
         let result = load_order(&write.txn, order).await?;
         write.commit().await?;
         Ok(result)
+    }
+
+    /// The order an idempotency key created, or a refusal if it came with another request.
+    async fn order_by_idempotency_key(
+        &self,
+        enterprise: &str,
+        client: &str,
+        idempotency: Option<(&str, &str)>,
+    ) -> Result<Option<IncomingOrder>, OrderError> {
+        let Some((key, digest)) = idempotency else { return Ok(None) };
+        let Some(order) = find_by_key(&self.db, enterprise, client, key).await? else { return Ok(None) };
+        if order.request_digest.as_deref() != Some(digest) {
+            return Err(OrderError::IdempotencyKeyReused);
+        }
+        Ok(Some(load_order(&self.db, order).await?))
     }
 
     /// Applies a trader's full replacement: `lines` None keeps the current lines (a PUT that only
@@ -256,6 +298,20 @@ impl Store {
         let orders = query.order_by_desc(incoming_order::Column::Id).all(&self.db).await?;
         load_orders(&self.db, orders).await
     }
+}
+
+async fn find_by_key(
+    db: &impl ConnectionTrait,
+    enterprise: &str,
+    client: &str,
+    key: &str,
+) -> Result<Option<incoming_order::Model>, StoreError> {
+    Ok(incoming_order::Entity::find()
+        .filter(incoming_order::Column::EnterpriseId.eq(enterprise))
+        .filter(incoming_order::Column::ClientPlatformId.eq(client))
+        .filter(incoming_order::Column::IdempotencyKey.eq(key))
+        .one(db)
+        .await?)
 }
 
 async fn find_for_update(

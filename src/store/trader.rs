@@ -16,11 +16,13 @@ use sea_orm::{
 use uuid::Uuid;
 
 use super::{Store, StoreError, WriteTxn};
-use crate::domain::OrderStatus;
 use crate::domain::consolidation::{ConsolidationMode, PlannedLine};
+use crate::domain::{OrderStatus, PartState};
 
 pub const ORDER_ACTIVE: &str = "ACTIVE";
 pub const ORDER_CANCELLED: &str = "CANCELLED";
+/// A producer could not hold it (or it was withdrawn, unconfirmed): nothing of it is asked for.
+pub const ORDER_REFUSED: &str = "REFUSED";
 pub const DELIVERY_PENDING: &str = "PENDING";
 pub const DELIVERY_DELIVERED: &str = "DELIVERED";
 pub const DELIVERY_FAILED: &str = "FAILED";
@@ -56,7 +58,11 @@ pub struct NewCustomerOrder {
 /// What checkout recorded: a new order, or the one an earlier request with the key created.
 #[derive(Debug)]
 pub enum Recorded {
-    New { order: customer_order::Model, producer_orders: Vec<Uuid> },
+    /// With the producer orders to send: `(producer, producer order, version carrying it)`.
+    New {
+        order: customer_order::Model,
+        producer_orders: Vec<(String, Uuid, i64)>,
+    },
     Existing(customer_order::Model),
 }
 
@@ -67,10 +73,43 @@ pub struct ProducerOrderPlan {
     pub session: sales_session::Model,
     pub peer: peer::Model,
     pub mode: ConsolidationMode,
+    /// The lines for the held parts and the `admitted` waiting ones.
     pub lines: Vec<PlannedLine>,
+    /// The waiting parts this plan carries (by customer order), in checkout order.
+    pub admitted: Vec<Uuid>,
+    pub inputs: super::consolidation::PlanInputs,
 }
 
 impl ProducerOrderPlan {
+    /// The name of the pack a product is ordered in from the producer, if it is.
+    pub fn pack_name_for(&self, product: &str) -> Option<String> {
+        self.inputs.pack_name_for(self.mode, product)
+    }
+
+    /// The same plan with only `admitted` of the waiting parts.
+    pub fn admit_only(&mut self, admitted: Vec<Uuid>) {
+        self.lines = self.inputs.plan(self.mode, &admitted.iter().copied().collect());
+        self.admitted = admitted;
+    }
+
+    /// What the plan sends per ordered product, for a set of admitted waiting parts.
+    pub fn sent_units(&self, admitted: &std::collections::BTreeSet<Uuid>) -> BTreeMap<String, i64> {
+        self.sent_units_with(admitted, None)
+    }
+
+    /// The same, one order asking for `units` of one of its products and nothing else.
+    pub fn sent_units_with(
+        &self,
+        admitted: &std::collections::BTreeSet<Uuid>,
+        only: Option<(Uuid, &str, i64)>,
+    ) -> BTreeMap<String, i64> {
+        let mut sent = BTreeMap::new();
+        for line in self.inputs.plan_with(self.mode, admitted, only).into_iter().filter(|l| l.quantity > 0) {
+            *sent.entry(line.ordered_product_iri).or_insert(0) += line.quantity;
+        }
+        sent
+    }
+
     /// What goes on the wire: `(product IRI, offer IRI) -> units`, lines that stock covers left
     /// out, two lines for the same offer (a pack ordered directly and as a rounding) as one.
     pub fn sent_lines(&self) -> BTreeMap<(String, String), i64> {
@@ -82,20 +121,6 @@ impl ProducerOrderPlan {
     }
 }
 
-/// What a producer acknowledged.
-#[derive(Clone, Debug)]
-pub struct Acknowledged {
-    pub version: i64,
-    pub remote_iri: Option<String>,
-    /// Order state at the producer now: Held, Complete or Cancelled.
-    pub status: OrderStatus,
-    /// The producer's `dfc-b:hasFulfilmentStatus`, when it answered one.
-    pub fulfilment: Option<String>,
-    /// The send after the session closed: the lines are final, and the pack excess in them
-    /// becomes the trader's stock.
-    pub last: bool,
-}
-
 /// Held while one replica sends a producer order; dropping it lets the next one in.
 pub struct SendLock {
     _txn: Option<sea_orm::DatabaseTransaction>,
@@ -103,11 +128,17 @@ pub struct SendLock {
 
 impl Store {
     /// One sender per producer order across replicas, or None when another replica is sending
-    /// it right now (it will send what we would have: the order is recomputed under the lock).
-    /// The lock is not a row lock, so the sender can still update the row.
+    /// it right now. The lock is not a row lock, so the sender can still update the row.
     pub async fn try_lock_producer_order_send(&self, id: Uuid) -> Result<Option<SendLock>, StoreError> {
-        let key = i64::from_be_bytes(id.as_bytes()[..8].try_into().unwrap_or_default());
-        self.advisory_lock("SELECT pg_try_advisory_xact_lock($1) AS locked", key).await
+        self.advisory_lock("SELECT pg_try_advisory_xact_lock($1) AS locked", send_lock_key(id)).await
+    }
+
+    /// Waits until no other replica sends this producer order, then holds that until the guard
+    /// drops: the send that follows is computed after the other one was recorded.
+    pub async fn lock_producer_order_send(&self, id: Uuid) -> Result<SendLock, StoreError> {
+        self.advisory_lock("SELECT true AS locked FROM pg_advisory_xact_lock($1)", send_lock_key(id))
+            .await?
+            .ok_or_else(|| super::corrupt("PostgreSQL answered a waited-for advisory lock as not taken"))
     }
 
     /// Waits until no other replica plans a BY_WEIGHT order of this trader with this producer
@@ -325,7 +356,10 @@ impl Store {
     ) -> Result<Recorded, StoreError> {
         let write = self.begin_write().await?;
         if let Some(existing) = find_by_key(&write.txn, &new.trader, &new.idempotency_key).await? {
-            return Ok(Recorded::Existing(existing));
+            // A refused checkout left nothing to keep: its key may be tried again.
+            if !super::parts::remove_if_refused(&write, existing.id).await? {
+                return Ok(Recorded::Existing(existing));
+            }
         }
         let now = Utc::now();
         let order = customer_order::ActiveModel {
@@ -358,29 +392,13 @@ impl Store {
         };
         let peers = distinct_peers(new.lines.iter());
         insert_lines(&write, order.id, new.lines).await?;
-        let producer_orders = queue_producer_orders(&write, &order, &peers, hold_sends_until).await?;
-        write.commit().await?;
-        Ok(Recorded::New { order, producer_orders })
-    }
-
-    /// Undoes a checkout that a producer refused: the order goes, and its producers' orders are
-    /// queued again so they are recomputed without it.
-    pub async fn remove_customer_order(
-        &self,
-        id: Uuid,
-        hold_sends_until: DateTime<Utc>,
-    ) -> Result<Vec<Uuid>, StoreError> {
-        let write = self.begin_write().await?;
-        let Some(order) = customer_order::Entity::find_by_id(id).one(&write.txn).await? else { return Ok(vec![]) };
-        let peers = peers_of_order(&write, id).await?;
-        customer_order_line::Entity::delete_many()
-            .filter(customer_order_line::Column::OrderId.eq(id))
-            .exec(&write.txn)
-            .await?;
-        customer_order::Entity::delete_by_id(id).exec(&write.txn).await?;
         let queued = queue_producer_orders(&write, &order, &peers, hold_sends_until).await?;
+        for peer_id in &peers {
+            let version = carried_version(&queued, peer_id);
+            super::parts::set_part(&write, order.id, peer_id, PartState::Pending, version, None).await?;
+        }
         write.commit().await?;
-        Ok(queued)
+        Ok(Recorded::New { order, producer_orders: queued })
     }
 
     /// Cancels an active customer order and queues its producers' orders for recomputation, in
@@ -408,8 +426,10 @@ impl Store {
         }
         active.updated_at = Set(Utc::now());
         let order = active.update(&write.txn).await?;
+        super::parts::release_parts(&write, id).await?;
         let producer_orders = queue_producer_orders(&write, &order, &peers, hold_sends_until).await?;
         write.commit().await?;
+        let producer_orders = producer_orders.into_iter().map(|(_, po, _)| po).collect();
         Ok(CancelOutcome::Cancelled { order: Box::new(order), producer_orders })
     }
 
@@ -450,18 +470,37 @@ impl Store {
         if any_completed(&write, &order, &peers).await? {
             return Ok(AmendOutcome::TooLate);
         }
+        let parts = super::parts::parts_of_order(&write, id).await?;
         customer_order_line::Entity::delete_many()
             .filter(customer_order_line::Column::OrderId.eq(id))
             .exec(&write.txn)
             .await?;
+        let new_peers = distinct_peers(lines.iter());
         insert_lines(&write, id, lines).await?;
         let previous_total = order.total.clone();
         let mut active: customer_order::ActiveModel = order.into();
         active.total = Set(total);
         active.updated_at = Set(Utc::now());
         let order = active.update(&write.txn).await?;
-        let producer_orders = queue_producer_orders(&write, &order, &peers, hold_sends_until).await?;
+        let queued = queue_producer_orders(&write, &order, &peers, hold_sends_until).await?;
+        for peer_id in &peers {
+            let version = carried_version(&queued, peer_id);
+            if !new_peers.contains(peer_id) {
+                super::parts::set_part(&write, id, peer_id, PartState::Released, version, None).await?;
+                continue;
+            }
+            // What the producer holds now stays held if the amendment does not fit.
+            let held = parts.get(peer_id).is_none_or(|p| p.state == PartState::Reserved.as_str());
+            let fallback: Vec<super::consolidation::FallbackLine> = previous
+                .iter()
+                .filter(|l| &l.peer_id == peer_id)
+                .map(super::consolidation::FallbackLine::from_line)
+                .collect();
+            let fallback = (held && !fallback.is_empty()).then_some(fallback.as_slice());
+            super::parts::set_part(&write, id, peer_id, PartState::Pending, version, fallback).await?;
+        }
         write.commit().await?;
+        let producer_orders = queued;
         Ok(AmendOutcome::Amended { order: Box::new(order), previous, previous_total, producer_orders })
     }
 
@@ -472,6 +511,7 @@ impl Store {
         let mut active: producer_order::ActiveModel = order.into();
         active.delivery_state = Set(DELIVERY_PENDING.to_owned());
         active.attempts = Set(0);
+        active.failing_since = Set(None);
         active.next_attempt_at = Set(Some(Utc::now()));
         active.updated_at = Set(Utc::now());
         Ok(Some(active.update(&self.db).await?))
@@ -558,114 +598,6 @@ impl Store {
             .all(&self.db)
             .await?)
     }
-
-    /// The producer acknowledged a version saying `lines`: delivered, unless a newer change is
-    /// already queued.
-    pub async fn mark_delivered(&self, id: Uuid, ack: Acknowledged, lines: &[PlannedLine]) -> Result<(), StoreError> {
-        let write = self.begin_write().await?;
-        if let Some(order) = producer_order::Entity::find_by_id(id).lock_exclusive().one(&write.txn).await? {
-            let Acknowledged { version, remote_iri, status, fulfilment, last } = ack;
-            let newer_queued = order.version > version;
-            super::consolidation::record_lines(&write, id, lines).await?;
-            let settles = last && !newer_queued && order.settled_at.is_none();
-            let fulfilment = fulfilment.or_else(|| order.fulfilment_status.clone());
-            let mut active: producer_order::ActiveModel = order.into();
-            if settles {
-                active.settled_at = Set(Some(Utc::now()));
-            }
-            active.remote_iri = Set(remote_iri);
-            active.status = Set(status.dfc_name().to_owned());
-            active.fulfilment_status = Set(fulfilment);
-            active.delivered_version = Set(version);
-            active.attempts = Set(0);
-            active.last_error = Set(None);
-            active.delivery_state = Set(if newer_queued { DELIVERY_PENDING } else { DELIVERY_DELIVERED }.to_owned());
-            active.next_attempt_at = Set(newer_queued.then(Utc::now));
-            active.updated_at = Set(Utc::now());
-            active.update(&write.txn).await?;
-        }
-        write.commit().await
-    }
-
-    /// Units of a product that a session's active customer orders other than `except` need.
-    pub async fn active_units_except(
-        &self,
-        session_id: Uuid,
-        except: Uuid,
-        peer_id: &str,
-        product_iri: &str,
-    ) -> Result<i64, StoreError> {
-        Ok(active_lines(&self.db, session_id, peer_id, None)
-            .await?
-            .iter()
-            .filter(|l| l.order_id != except && l.product_iri == product_iri)
-            .map(|l| l.quantity)
-            .sum())
-    }
-
-    /// The producer placed the order (Held) under `iri`; its delivery is not settled by this.
-    pub async fn record_remote_order(&self, id: Uuid, iri: &str) -> Result<(), StoreError> {
-        let write = self.begin_write().await?;
-        producer_order::Entity::update_many()
-            .col_expr(producer_order::Column::RemoteIri, Expr::value(Some(iri.to_owned())))
-            .col_expr(producer_order::Column::Status, Expr::value(OrderStatus::Held.dfc_name()))
-            .filter(producer_order::Column::Id.eq(id))
-            .exec(&write.txn)
-            .await?;
-        write.commit().await
-    }
-
-    /// Nothing more may be sent for a producer order (it is complete or settled): a send queued
-    /// for it (a retry asked for, say) is dropped rather than polled for ever.
-    pub async fn drop_queued_send(&self, id: Uuid) -> Result<(), StoreError> {
-        let write = self.begin_write().await?;
-        producer_order::Entity::update_many()
-            .col_expr(producer_order::Column::DeliveryState, Expr::value(DELIVERY_DELIVERED))
-            .col_expr(producer_order::Column::NextAttemptAt, Expr::value(Option::<DateTime<Utc>>::None))
-            .filter(producer_order::Column::Id.eq(id))
-            .filter(producer_order::Column::DeliveryState.ne(DELIVERY_DELIVERED))
-            .exec(&write.txn)
-            .await?;
-        write.commit().await
-    }
-
-    /// A send failed: try again at `retry_at`, or give up (FAILED) when `retry_at` is None.
-    pub async fn mark_attempt_failed(
-        &self,
-        id: Uuid,
-        error: &str,
-        retry_at: Option<DateTime<Utc>>,
-    ) -> Result<i32, StoreError> {
-        let write = self.begin_write().await?;
-        let mut attempts = 0;
-        if let Some(order) = producer_order::Entity::find_by_id(id).lock_exclusive().one(&write.txn).await? {
-            attempts = order.attempts + 1;
-            let mut active: producer_order::ActiveModel = order.into();
-            active.attempts = Set(attempts);
-            active.last_error = Set(Some(error.to_owned()));
-            active.delivery_state = Set(if retry_at.is_some() { DELIVERY_PENDING } else { DELIVERY_FAILED }.to_owned());
-            active.next_attempt_at = Set(retry_at);
-            active.updated_at = Set(Utc::now());
-            active.update(&write.txn).await?;
-        }
-        write.commit().await?;
-        Ok(attempts)
-    }
-
-    /// Producer orders whose send is due.
-    pub async fn due_producer_orders(
-        &self,
-        now: DateTime<Utc>,
-        limit: u64,
-    ) -> Result<Vec<producer_order::Model>, StoreError> {
-        Ok(producer_order::Entity::find()
-            .filter(producer_order::Column::DeliveryState.eq(DELIVERY_PENDING))
-            .filter(producer_order::Column::NextAttemptAt.lte(now))
-            .order_by_asc(producer_order::Column::NextAttemptAt)
-            .limit(limit)
-            .all(&self.db)
-            .await?)
-    }
 }
 
 #[derive(Debug)]
@@ -677,7 +609,7 @@ pub enum AmendOutcome {
         order: Box<customer_order::Model>,
         previous: Vec<NewLine>,
         previous_total: String,
-        producer_orders: Vec<Uuid>,
+        producer_orders: Vec<(String, Uuid, i64)>,
     },
 }
 
@@ -713,7 +645,7 @@ async fn find_by_key(
         .await?)
 }
 
-async fn insert_lines(write: &WriteTxn<'_>, order_id: Uuid, lines: Vec<NewLine>) -> Result<(), StoreError> {
+pub(super) async fn insert_lines(write: &WriteTxn<'_>, order_id: Uuid, lines: Vec<NewLine>) -> Result<(), StoreError> {
     for line in lines {
         customer_order_line::ActiveModel {
             order_id: Set(order_id),
@@ -765,7 +697,7 @@ pub(super) async fn active_lines(
 }
 
 /// The producers an order's lines come from, each once.
-async fn peers_of_order(write: &WriteTxn<'_>, order_id: Uuid) -> Result<Vec<String>, StoreError> {
+pub(super) async fn peers_of_order(write: &WriteTxn<'_>, order_id: Uuid) -> Result<Vec<String>, StoreError> {
     let mut peers: Vec<String> = customer_order_line::Entity::find()
         .filter(customer_order_line::Column::OrderId.eq(order_id))
         .all(&write.txn)
@@ -799,13 +731,19 @@ async fn any_completed(
     Ok(completed > 0)
 }
 
-/// Queues the producer orders that a change of `order` affects.
-async fn queue_producer_orders(
+/// The version a change's queued producer orders at a producer carry it from.
+fn carried_version(queued: &[(String, Uuid, i64)], peer_id: &str) -> i64 {
+    queued.iter().filter(|(peer, _, _)| peer == peer_id).map(|(_, _, v)| *v).max().unwrap_or(0)
+}
+
+/// Queues the producer orders that a change of `order` affects: `(producer, producer order,
+/// its version now)`.
+pub(super) async fn queue_producer_orders(
     write: &WriteTxn<'_>,
     order: &customer_order::Model,
     peers: &[String],
     hold_sends_until: DateTime<Utc>,
-) -> Result<Vec<Uuid>, StoreError> {
+) -> Result<Vec<(String, Uuid, i64)>, StoreError> {
     let (mut emptied, mut filled) = (Vec::new(), Vec::new());
     for peer_id in peers {
         let trader = &order.trader_enterprise_id;
@@ -818,8 +756,8 @@ async fn queue_producer_orders(
             hold_sends_until,
         )
         .await?;
-        emptied.extend(queued.stale);
-        filled.extend(queued.current);
+        emptied.extend(queued.stale.into_iter().map(|(po, v)| (peer_id.clone(), po, v)));
+        filled.extend(queued.current.into_iter().map(|(po, v)| (peer_id.clone(), po, v)));
     }
     // Orders that lose lines go first, so that the stock they release is free for the others.
     emptied.extend(filled);
@@ -827,7 +765,7 @@ async fn queue_producer_orders(
 }
 
 /// Marks the producer order of (trader, session, peer, group) as needing a send, creating it if
-/// needed.
+/// needed; returns it with its version now.
 pub(super) async fn queue_producer_order(
     write: &WriteTxn<'_>,
     trader: &str,
@@ -835,7 +773,7 @@ pub(super) async fn queue_producer_order(
     peer_id: &str,
     group_key: &str,
     hold_sends_until: DateTime<Utc>,
-) -> Result<Uuid, StoreError> {
+) -> Result<(Uuid, i64), StoreError> {
     let now = Utc::now();
     let fresh = producer_order::ActiveModel {
         id: Set(Uuid::new_v4()),
@@ -854,6 +792,9 @@ pub(super) async fn queue_producer_order(
         updated_at: Set(now),
         settled_at: Set(None),
         fulfilment_status: Set(None),
+        attempted_version: Set(0),
+        post_started_at: Set(None),
+        failing_since: Set(None),
     };
     producer_order::Entity::insert(fresh)
         .on_conflict(
@@ -884,7 +825,7 @@ pub(super) async fn queue_producer_order(
         .filter(producer_order::Column::Id.eq(order.id))
         .exec(&write.txn)
         .await?;
-    Ok(order.id)
+    Ok((order.id, order.version + 1))
 }
 
 /// A lock key every replica computes alike, whatever its architecture (FNV-1a, big-endian: std's
@@ -896,6 +837,10 @@ fn stable_key(parts: &[&str]) -> i64 {
         hash = hash.wrapping_mul(0x0100_0000_01b3);
     }
     i64::from_be_bytes(hash.to_be_bytes())
+}
+
+fn send_lock_key(id: Uuid) -> i64 {
+    i64::from_be_bytes(id.as_bytes()[..8].try_into().unwrap_or_default())
 }
 
 fn is_unique_violation(err: &sea_orm::DbErr) -> bool {

@@ -1,23 +1,24 @@
 //! Checkout: one customer order holding products of several producers, paid to the trader only.
-//! The order and the queued producer orders are committed together; then every producer involved
-//! is sent its recomputed order, in parallel. A producer that refuses undoes the whole checkout
-//! everywhere; a producer that cannot be reached gets its order later, from the outbox.
+//! The order, its parts (one per producer, PENDING) and the queued producer orders are committed
+//! together; then each producer order is delivered (the delivery engine coalesces concurrent
+//! checkouts into one send) and the checkout waits, up to its deadline, until every part is
+//! decided. A part refused refuses the whole order everywhere; a part not confirmed in time is
+//! acknowledged or withdrawn as the trader chose (`UnconfirmedPolicy`).
 
 use std::collections::HashMap;
 use std::str::FromStr;
 
 use chrono::Utc;
-use entity::customer_order;
+use entity::{customer_order, order_part};
 use futures::future::join_all;
 use rust_decimal::{Decimal, RoundingStrategy};
-use sha2::{Digest, Sha256};
 use uuid::Uuid;
 
 use super::Trader;
-use super::delivery::DeliveryError;
-use crate::domain::Quantity;
-use crate::peers::PeerError;
+use super::delivery::UnconfirmedPolicy;
+use crate::domain::{PartState, Quantity};
 use crate::store::StoreError;
+use crate::store::parts::PartShortage;
 use crate::store::trader::{AmendOutcome, NewCustomerOrder, NewLine, Recorded};
 
 /// Personal data: kept by the trader, never sent to a producer.
@@ -75,10 +76,21 @@ pub enum CheckoutError {
     OrderComplete,
     #[error("not enough stock")]
     OutOfStock(Vec<LineShortage>),
-    #[error("a producer refused the order: {error}")]
-    ProducerRefused { error: PeerError },
+    #[error("a producer refused the order: {reason}")]
+    ProducerRefused { reason: String },
+    #[error("producer `{producer}` could not confirm the order in time; nothing was ordered")]
+    ProducerUnconfirmed { producer: String },
     #[error(transparent)]
     Store(#[from] StoreError),
+}
+
+/// Checkout lines priced from the producers' offers.
+struct Priced {
+    lines: Vec<NewLine>,
+    currency: String,
+    total: Decimal,
+    /// The producers that publish stock for at least one of the lines' products.
+    stock_counted: std::collections::BTreeSet<String>,
 }
 
 /// Totals are rounded once, to the cent, half away from zero, after summing exact line amounts.
@@ -90,18 +102,17 @@ fn digest(request: &CheckoutRequest) -> String {
     let mut lines: Vec<(&str, i64)> = request.lines.iter().map(|l| (l.offer.as_str(), l.quantity)).collect();
     lines.sort_unstable();
     let canonical = serde_json::json!([request.session_id, request.customer_id, lines]).to_string();
-    Sha256::digest(canonical.as_bytes()).iter().map(|b| format!("{b:02x}")).collect()
+    crate::store::digest_hex(canonical.as_bytes())
 }
 
 impl Trader {
     /// Prices checkout lines from the offers the session's producers (`peers`) published,
-    /// asking them once when a line names an offer not seen yet; returns the lines, their
-    /// currency and the total.
+    /// asking them once when a line names an offer not seen yet.
     async fn price_lines(
         &self,
         peers: &[entity::peer::Model],
         requested: &[CheckoutLineRequest],
-    ) -> Result<(Vec<NewLine>, String, Decimal), CheckoutError> {
+    ) -> Result<Priced, CheckoutError> {
         if requested.is_empty() {
             return Err(CheckoutError::InvalidInput("an order needs at least one line".into()));
         }
@@ -109,6 +120,7 @@ impl Trader {
 
         // Price every line from the offers the producers published.
         let mut lines = Vec::with_capacity(requested.len());
+        let mut stock_counted = std::collections::BTreeSet::new();
         let mut refreshed = false;
         for (index, line) in requested.iter().enumerate() {
             let quantity = Quantity::try_from(line.quantity)
@@ -124,6 +136,9 @@ impl Trader {
                 offer = self.store.find_peer_offer(&peer_ids, &line.offer).await?;
             }
             let offer = offer.ok_or_else(|| CheckoutError::UnknownOffer { line: index, offer: line.offer.clone() })?;
+            if offer.available.is_some() {
+                stock_counted.insert(offer.peer_id.clone());
+            }
             lines.push(NewLine {
                 peer_id: offer.peer_id,
                 product_iri: offer.product_iri,
@@ -145,10 +160,11 @@ impl Trader {
             let vat = Decimal::from_str(&line.vat_rate).map_err(|e| StoreError::Corrupt(e.to_string()))?;
             total += price * Decimal::from(line.quantity) * (Decimal::ONE + vat / Decimal::ONE_HUNDRED);
         }
-        Ok((lines, currency, round_total(total)))
+        Ok(Priced { lines, currency, total: round_total(total), stock_counted })
     }
 
-    pub async fn checkout(&self, request: CheckoutRequest) -> Result<customer_order::Model, CheckoutError> {
+    pub async fn checkout(&self, request: CheckoutRequest) -> Result<CheckedOut, CheckoutError> {
+        let deadline = tokio::time::Instant::now() + self.settings.checkout_deadline;
         if request.idempotency_key.trim().is_empty() || request.idempotency_key.len() > 200 {
             return Err(CheckoutError::InvalidInput("the idempotency key must have 1 to 200 characters".into()));
         }
@@ -161,14 +177,11 @@ impl Trader {
             return Err(CheckoutError::SessionClosed);
         }
         let peers = self.store.session_peers(session.id).await?;
-        let (lines, currency, total) = self.price_lines(&peers, &request.lines).await?;
+        let priced = self.price_lines(&peers, &request.lines).await?;
         let peer_ids: Vec<String> = peers.into_iter().map(|p| p.id).collect();
 
         let digest = digest(&request);
-        // The outbox worker leaves these sends to us for a while; it takes over if we die.
-        let hold = now
-            + chrono::Duration::from_std(self.settings.max_backoff.min(std::time::Duration::from_secs(30)))
-                .unwrap_or(chrono::Duration::seconds(30));
+        let hold = self.hold_sends();
         let recorded = self
             .store
             .record_checkout(
@@ -181,143 +194,221 @@ impl Trader {
                     contact_name: request.contact.name.clone(),
                     contact_email: request.contact.email.clone(),
                     delivery_address: request.contact.address.clone(),
-                    total: total.to_string(),
-                    currency,
-                    lines,
+                    total: priced.total.to_string(),
+                    currency: priced.currency,
+                    lines: priced.lines,
                 },
                 hold,
             )
             .await?;
         let (order, producer_orders) = match recorded {
-            Recorded::Existing(order) if order.request_digest == digest => return Ok(order),
+            Recorded::Existing(order) if order.request_digest == digest => return self.checked_out(order).await,
             Recorded::Existing(_) => return Err(CheckoutError::IdempotencyKeyReused),
             Recorded::New { order, producer_orders } => (order, producer_orders),
         };
-
-        let results = join_all(producer_orders.iter().map(|po| self.deliver(*po))).await;
-        let refusal = results.into_iter().find_map(|r| match r {
-            Err(DeliveryError::Peer(e)) if !e.is_transient() => Some(e),
-            _ => None,
-        });
-        let Some(refusal) = refusal else { return Ok(order) };
-
-        // A producer said no: undo everywhere, then say why.
-        let requeued = self.store.remove_customer_order(order.id, hold).await?;
-        join_all(requeued.iter().map(|po| self.deliver(*po))).await;
-        tracing::info!(order = %order.id, code = refusal.code(), "checkout refused by a producer and undone");
-        Err(self.refusal_error(&peer_ids, (session.id, order.id), &request.lines, refusal).await?)
-    }
-
-    /// What the customer is told when a producer refused: for a lack of stock, each line short
-    /// and what is available to it (`order`, of `session`, is the one refused: what it asked
-    /// for is not held by others).
-    async fn refusal_error(
-        &self,
-        peer_ids: &[String],
-        (session_id, order_id): (Uuid, Uuid),
-        requested: &[CheckoutLineRequest],
-        refusal: PeerError,
-    ) -> Result<CheckoutError, StoreError> {
-        let PeerError::Rejected { shortages, .. } = &refusal else {
-            return Ok(CheckoutError::ProducerRefused { error: refusal });
-        };
-        if shortages.is_empty() {
-            return Ok(CheckoutError::ProducerRefused { error: refusal });
+        let parts = self.settle_parts(order.id, &producer_orders, deadline).await?;
+        if let Some(refusal) = self.refusal(&parts, &peer_ids, &request.lines).await? {
+            self.await_put_back(order.id, &producer_orders, deadline).await?;
+            // Nothing of it is held anywhere now; the key may be used again.
+            self.store.remove_refused_order(order.id).await?;
+            tracing::info!(order = %order.id, "checkout refused");
+            return Err(refusal);
         }
-        let by_product: HashMap<&str, &crate::peers::PeerShortage> =
-            shortages.iter().map(|s| (s.product_iri.as_str(), s)).collect();
-        // Short packs, by (producer, the product they hold): a BY_WEIGHT order asks for packs.
-        let mut packs_short = HashMap::new();
-        for shortage in shortages {
-            if let Some(pack) = self.store.find_peer_offer(peer_ids, &shortage.product_iri).await?
-                && let Some(held) = pack.pack_of.clone()
-            {
-                packs_short.insert((pack.peer_id.clone(), held), (pack, shortage));
+        for part in parts.iter().filter(|p| PartState::parse(&p.state) == Some(PartState::Pending)) {
+            let acknowledge = match self.settings.unconfirmed {
+                UnconfirmedPolicy::Acknowledge => true,
+                UnconfirmedPolicy::Withdraw => false,
+                UnconfirmedPolicy::AcknowledgeUncounted => !priced.stock_counted.contains(&part.peer_id),
+            };
+            let why = "PEER_UNAVAILABLE: not confirmed within the checkout's deadline";
+            if acknowledge {
+                self.store.mark_unconfirmed(order.id, &part.peer_id, why).await?;
+            } else if let Some(requeued) = self.store.withdraw_order(order.id, &part.peer_id, why, hold).await? {
+                self.deliver_in_background(requeued);
+                // Past the deadline already: a short wait for the put-back, within the request.
+                let grace = tokio::time::Instant::now() + std::time::Duration::from_millis(500);
+                self.await_put_back(order.id, &producer_orders, grace).await?;
+                self.store.remove_refused_order(order.id).await?;
+                tracing::info!(order = %order.id, producer = %part.peer_id, "checkout withdrawn: producer did not confirm in time");
+                return Err(CheckoutError::ProducerUnconfirmed { producer: part.peer_id.clone() });
             }
         }
+        let order = self.store.customer_order(order.id).await?.unwrap_or(order);
+        self.checked_out(order).await
+    }
+
+    /// The answer of a checkout: the order with its lines and the state of each of its parts,
+    /// read together so that the answer is whole.
+    async fn checked_out(&self, order: customer_order::Model) -> Result<CheckedOut, CheckoutError> {
+        let lines = self.store.customer_order_lines(&[order.id]).await?;
+        let parts = self.store.order_parts(&[order.id]).await?;
+        Ok(CheckedOut { order, lines, parts })
+    }
+
+    /// Delivers the producer orders a change queued, each for the change's part at its producer,
+    /// and waits until every part is decided or the deadline passes. The sends go on in the
+    /// background past the deadline (a send cut off midway would leave its outcome unknown).
+    pub(super) async fn settle_parts(
+        &self,
+        order: Uuid,
+        producer_orders: &[(String, Uuid, i64)],
+        deadline: tokio::time::Instant,
+    ) -> Result<Vec<order_part::Model>, StoreError> {
+        let sends: Vec<_> = producer_orders
+            .iter()
+            .map(|(_, po, version)| {
+                let (trader, po, version) = (self.clone(), *po, *version);
+                tokio::spawn(async move { trader.deliver_part(po, Some(version)).await })
+            })
+            .collect();
+        let _ = tokio::time::timeout_at(deadline, join_all(sends)).await;
+        self.store.order_parts(&[order]).await
+    }
+
+    /// Waits (up to `deadline`) until the producer orders a refused or withdrawn order touched
+    /// have been sent without it, so the customer hears "no" once every producer is put back.
+    async fn await_put_back(
+        &self,
+        order: Uuid,
+        producer_orders: &[(String, Uuid, i64)],
+        deadline: tokio::time::Instant,
+    ) -> Result<(), StoreError> {
+        let mut now_queued = Vec::with_capacity(producer_orders.len());
+        for (peer, po, _) in producer_orders {
+            if let Some(current) = self.store.producer_order(*po).await? {
+                now_queued.push((peer.clone(), *po, current.version));
+            }
+        }
+        self.settle_parts(order, &now_queued, deadline).await.map(|_| ())
+    }
+
+    pub(super) fn deliver_in_background(&self, producer_orders: Vec<Uuid>) {
+        for po in producer_orders {
+            tokio::spawn(self.clone().delivery(po));
+        }
+    }
+
+    /// How long the outbox leaves a change's sends to the request that made it (it takes over
+    /// if that request's process dies).
+    fn hold_sends(&self) -> chrono::DateTime<Utc> {
+        let hold = self.settings.checkout_deadline + std::time::Duration::from_secs(5);
+        Utc::now() + chrono::Duration::from_std(hold).unwrap_or(chrono::Duration::seconds(30))
+    }
+
+    /// What the customer is told when a part was refused: for a lack of stock, each line short
+    /// and what was really left for it.
+    async fn refusal(
+        &self,
+        parts: &[order_part::Model],
+        peer_ids: &[String],
+        requested: &[CheckoutLineRequest],
+    ) -> Result<Option<CheckoutError>, StoreError> {
+        let refused: Vec<&order_part::Model> = parts
+            .iter()
+            .filter(|p| p.shortages.is_some() && p.reason.is_some())
+            .filter(|p| matches!(PartState::parse(&p.state), Some(PartState::Refused | PartState::Reserved)))
+            .collect();
+        let Some(first) = refused.first() else { return Ok(None) };
+        let shortages: Vec<PartShortage> = refused
+            .iter()
+            .flat_map(|p| {
+                serde_json::from_str::<Vec<PartShortage>>(p.shortages.as_deref().unwrap_or("[]")).unwrap_or_default()
+            })
+            .collect();
+        let reason = first.reason.clone().unwrap_or_default();
+        if shortages.is_empty() {
+            if reason.starts_with("PEER_UNAVAILABLE") {
+                return Ok(Some(CheckoutError::ProducerUnconfirmed { producer: first.peer_id.clone() }));
+            }
+            return Ok(Some(CheckoutError::ProducerRefused { reason }));
+        }
+        let by_product: HashMap<&str, &PartShortage> = shortages.iter().map(|s| (s.product.as_str(), s)).collect();
         let mut found = Vec::new();
         for (index, line) in requested.iter().enumerate() {
             let Some(offer) = self.store.find_peer_offer(peer_ids, &line.offer).await? else { continue };
-            if let Some(shortage) = by_product.get(offer.product_iri.as_str()) {
-                // The producer speaks of the whole producer order; the customer of this line:
-                // what other customers already hold is not available to it.
-                let held_by_others = shortage.requested.map_or(Decimal::ZERO, |r| r - Decimal::from(line.quantity));
-                found.push(LineShortage {
-                    line: index,
-                    offer: line.offer.clone(),
-                    name: offer.name,
-                    requested: line.quantity,
-                    available: (shortage.available - held_by_others).max(Decimal::ZERO),
-                });
-            } else if let Some((pack, shortage)) = packs_short.get(&(offer.peer_id.clone(), offer.product_iri.clone()))
-            {
-                // Ordered by weight in whole packs: the packs the producer has left hold
-                // `available x units` of the product, of which the session's other orders need some.
-                let units = Decimal::from(pack.pack_units.unwrap_or(1));
-                let others =
-                    self.store.active_units_except(session_id, order_id, &offer.peer_id, &offer.product_iri).await?;
-                found.push(LineShortage {
-                    line: index,
-                    offer: line.offer.clone(),
-                    name: format!("{} (ordered in packs: {})", offer.name, pack.name),
-                    requested: line.quantity,
-                    available: (shortage.available * units - Decimal::from(others)).max(Decimal::ZERO),
-                });
-            }
+            let Some(shortage) = by_product.get(offer.product_iri.as_str()) else { continue };
+            let name = match &shortage.ordered_as {
+                Some(pack) => format!("{} (ordered in packs: {pack})", offer.name),
+                None => offer.name,
+            };
+            found.push(LineShortage {
+                line: index,
+                offer: line.offer.clone(),
+                name,
+                requested: line.quantity,
+                available: shortage.available,
+            });
         }
         if found.is_empty() {
             // The shortage is of nothing this customer asked for: say the producer refused.
-            return Ok(CheckoutError::ProducerRefused { error: refusal });
+            return Ok(Some(CheckoutError::ProducerRefused { reason }));
         }
-        Ok(CheckoutError::OutOfStock(found))
+        Ok(Some(CheckoutError::OutOfStock(found)))
     }
+}
+
+/// A checkout's answer: the order, its lines, and each producer's part of it.
+#[derive(Clone, Debug)]
+pub struct CheckedOut {
+    pub order: customer_order::Model,
+    pub lines: Vec<entity::customer_order_line::Model>,
+    pub parts: Vec<order_part::Model>,
 }
 
 impl Trader {
     /// Changes the lines of a customer order. The producer orders it involved or now involves are
     /// recomputed and sent at once; if a producer refuses, the order gets its previous lines back
-    /// (and the producers their previous orders) and the refusal is reported.
+    /// (the refusing producer kept them all along) and the refusal is reported. A producer that
+    /// does not confirm in time keeps what it held until the amendment reaches it.
     pub async fn amend_order(
         &self,
         id: Uuid,
         requested: Vec<CheckoutLineRequest>,
-    ) -> Result<customer_order::Model, CheckoutError> {
+    ) -> Result<CheckedOut, CheckoutError> {
+        let deadline = tokio::time::Instant::now() + self.settings.checkout_deadline;
         let order = self.store.customer_order(id).await?.ok_or(CheckoutError::OrderNotFound)?;
         let session = self.store.sales_session(order.sales_session_id).await?.ok_or(CheckoutError::SessionNotFound)?;
         if session.closed_at.is_some() {
             return Err(CheckoutError::OrderComplete);
         }
         let peers = self.store.session_peers(session.id).await?;
-        let (lines, currency, total) = self.price_lines(&peers, &requested).await?;
-        if currency != order.currency {
-            return Err(CheckoutError::InvalidInput(format!("the order is in {}, not {currency}", order.currency)));
+        let priced = self.price_lines(&peers, &requested).await?;
+        if priced.currency != order.currency {
+            return Err(CheckoutError::InvalidInput(format!(
+                "the order is in {}, not {}",
+                order.currency, priced.currency
+            )));
         }
-        let hold = Utc::now() + chrono::Duration::seconds(30);
-        let (amended, previous, previous_total, producer_orders) =
-            match self.store.replace_customer_order_lines(id, lines, total.to_string(), hold).await? {
+        let hold = self.hold_sends();
+        let (previous, previous_total, producer_orders) =
+            match self.store.replace_customer_order_lines(id, priced.lines, priced.total.to_string(), hold).await? {
                 AmendOutcome::NotFound => return Err(CheckoutError::OrderNotFound),
                 AmendOutcome::NotActive => return Err(CheckoutError::OrderNotActive),
                 AmendOutcome::TooLate => return Err(CheckoutError::OrderComplete),
-                AmendOutcome::Amended { order, previous, previous_total, producer_orders } => {
-                    (order, previous, previous_total, producer_orders)
+                AmendOutcome::Amended { previous, previous_total, producer_orders, .. } => {
+                    (previous, previous_total, producer_orders)
                 }
             };
-        let results = join_all(producer_orders.iter().map(|po| self.deliver(*po))).await;
-        let refusal = results.into_iter().find_map(|r| match r {
-            Err(DeliveryError::Peer(e)) if !e.is_transient() => Some(e),
-            _ => None,
-        });
-        let Some(refusal) = refusal else { return Ok(*amended) };
-
-        // A producer said no: the order as it was, everywhere.
-        if let AmendOutcome::Amended { producer_orders, .. } =
-            self.store.replace_customer_order_lines(id, previous, previous_total, hold).await?
-        {
-            join_all(producer_orders.iter().map(|po| self.deliver(*po))).await;
-        }
-        tracing::info!(order = %id, code = refusal.code(), "amendment refused by a producer and undone");
+        let parts = self.settle_parts(id, &producer_orders, deadline).await?;
         let peer_ids: Vec<String> = peers.into_iter().map(|p| p.id).collect();
-        Err(self.refusal_error(&peer_ids, (session.id, id), &requested, refusal).await?)
+        if let Some(refusal) = self.refusal(&parts, &peer_ids, &requested).await? {
+            // The order as it was, everywhere (where the amendment was refused, it already is).
+            if let AmendOutcome::Amended { producer_orders, .. } =
+                self.store.replace_customer_order_lines(id, previous, previous_total, hold).await?
+            {
+                let deadline = tokio::time::Instant::now() + self.settings.checkout_deadline;
+                self.settle_parts(id, &producer_orders, deadline).await?;
+            }
+            tracing::info!(order = %id, "amendment refused by a producer and undone");
+            return Err(refusal);
+        }
+        for part in parts.iter().filter(|p| PartState::parse(&p.state) == Some(PartState::Pending)) {
+            self.store
+                .mark_unconfirmed(id, &part.peer_id, "PEER_UNAVAILABLE: not confirmed within the deadline")
+                .await?;
+        }
+        let order = self.store.customer_order(id).await?.ok_or(CheckoutError::OrderNotFound)?;
+        self.checked_out(order).await
     }
 }
 
@@ -336,12 +427,19 @@ impl Trader {
     /// and sent at once (lines reduced or removed, stock released; an order left empty is
     /// cancelled at the producer). A producer that cannot be reached gets it from the outbox.
     pub async fn cancel_order(&self, id: Uuid) -> Result<customer_order::Model, CancelError> {
-        let hold = Utc::now() + chrono::Duration::seconds(30);
-        match self.store.cancel_customer_order(id, hold).await? {
+        let deadline = tokio::time::Instant::now() + self.settings.checkout_deadline;
+        match self.store.cancel_customer_order(id, self.hold_sends()).await? {
             crate::store::trader::CancelOutcome::NotFound => Err(CancelError::NotFound),
             crate::store::trader::CancelOutcome::TooLate => Err(CancelError::TooLate),
             crate::store::trader::CancelOutcome::Cancelled { order, producer_orders } => {
-                join_all(producer_orders.iter().map(|po| self.deliver(*po))).await;
+                let sends: Vec<_> = producer_orders
+                    .into_iter()
+                    .map(|po| {
+                        let trader = self.clone();
+                        tokio::spawn(async move { trader.deliver(po).await })
+                    })
+                    .collect();
+                let _ = tokio::time::timeout_at(deadline, join_all(sends)).await;
                 Ok(*order)
             }
         }

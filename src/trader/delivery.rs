@@ -3,7 +3,9 @@
 //! One send at a time per producer order, so concurrent checkouts never overwrite each other:
 //! whichever send comes last was computed from every order committed before it.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+
+use rust_decimal::Decimal;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -13,10 +15,14 @@ use uuid::Uuid;
 
 use super::Trader;
 use crate::dfc::vocab::CONTEXT_1_16;
+use crate::domain::reservation;
 use crate::domain::{ConsolidationMode, OrderStatus};
 use crate::peers::PeerError;
+use crate::peers::breaker::Permit;
 use crate::store::StoreError;
-use crate::store::trader::{Acknowledged, DELIVERY_DELIVERED, ProducerOrderPlan};
+use crate::store::delivery::{Acknowledged, Failure, RetryBudget};
+use crate::store::parts::{PartRefusal, PartShortage};
+use crate::store::trader::{DELIVERY_DELIVERED, DELIVERY_FAILED, ProducerOrderPlan};
 
 /// How many producer orders the outbox worker sends at once.
 const SENDS_AT_ONCE: usize = 8;
@@ -28,8 +34,15 @@ pub struct DeliverySettings {
     /// First retry delay; doubled each attempt up to `max_backoff`.
     pub base_backoff: Duration,
     pub max_backoff: Duration,
-    /// After this many failed attempts a send needs a person (FAILED).
-    pub max_attempts: i32,
+    /// After this many failed sends a producer order needs a person (FAILED); None: no limit
+    /// but `retry_budget`.
+    pub max_attempts: Option<i32>,
+    /// How long a producer order may keep failing (an outage) before it needs a person.
+    pub retry_budget: chrono::Duration,
+    /// How long a checkout, amendment or cancellation waits for its producers' answers.
+    pub checkout_deadline: Duration,
+    /// Whether a checkout whose producer did not confirm in time is acknowledged.
+    pub unconfirmed: UnconfirmedPolicy,
     /// How long after a session's end its producer orders are completed (traders adjust orders
     /// after the customer-facing close).
     pub close_grace: chrono::Duration,
@@ -41,10 +54,29 @@ impl Default for DeliverySettings {
             poll_interval: Duration::from_secs(1),
             base_backoff: Duration::from_secs(2),
             max_backoff: Duration::from_secs(300),
-            max_attempts: 30,
+            max_attempts: None,
+            retry_budget: chrono::Duration::hours(24),
+            checkout_deadline: Duration::from_secs(10),
+            unconfirmed: UnconfirmedPolicy::default(),
             close_grace: chrono::Duration::hours(2),
         }
     }
+}
+
+/// What a checkout does with a part its producer did not confirm within the deadline (the
+/// producer is down or slow; the send stays queued and will decide the part later).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum UnconfirmedPolicy {
+    /// Acknowledge it (UNCONFIRMED) only if the producer publishes no stock for any of the
+    /// part's products (use case 7: it takes any quantity); otherwise withdraw the order, so
+    /// no customer is told "ordered" for goods that may not exist.
+    #[default]
+    AcknowledgeUncounted,
+    /// Always acknowledge it: a later refusal for stock refuses the order after the fact.
+    Acknowledge,
+    /// Never: the customer is told the producer could not confirm, and nothing is kept.
+    Withdraw,
 }
 
 /// What a delivery locks in this process.
@@ -80,21 +112,55 @@ pub enum DeliveryError {
     Peer(#[from] PeerError),
     #[error(transparent)]
     Store(#[from] StoreError),
-    #[error("another replica is sending this producer order")]
-    SentElsewhere,
+    #[error("the producer's platform failed recently; the send waits for its circuit to close")]
+    CircuitOpen,
 }
+
+/// A send's peer error is the delivery's to handle; a store error ends the delivery.
+fn peer_error<T>(result: Result<T, DeliveryError>) -> Result<Result<T, PeerError>, DeliveryError> {
+    match result {
+        Ok(value) => Ok(Ok(value)),
+        Err(DeliveryError::Peer(error)) => Ok(Err(error)),
+        Err(other) => Err(other),
+    }
+}
+
+/// Sends of one delivery: the whole batch, then after each refusal for stock the batch as far
+/// as the stock goes; then the held parts alone.
+const ROUNDS: usize = 4;
 
 impl Trader {
     /// Recomputes the producer order and sends it; records the outcome for the outbox.
     pub async fn deliver(&self, producer_order: Uuid) -> Result<(), DeliveryError> {
+        self.deliver_part(producer_order, None).await
+    }
+
+    /// Delivers a producer order for a change (checkout, amendment, cancellation) that queued it
+    /// at `waiter` (its version then): returns at once if a send already carried that version
+    /// (the group commit: one send carries every change committed before it, and each waiting
+    /// change learns its outcome from it).
+    pub(super) async fn deliver_part(&self, producer_order: Uuid, waiter: Option<i64>) -> Result<(), DeliveryError> {
         let _one_writer_here = self.locks.lock(LockKey::ProducerOrder(producer_order)).await;
-        let Some(_one_writer_anywhere) = self.store.try_lock_producer_order_send(producer_order).await? else {
-            // Another replica is sending this order; what it sends includes every committed change.
-            return Err(DeliveryError::SentElsewhere);
-        };
+        if let Some(waiter) = waiter
+            && self.decided(producer_order, waiter).await?
+        {
+            return Ok(());
+        }
+        // Replicas take turns; the one that waited sends what the other one did not carry.
+        let _one_writer_anywhere = self.store.lock_producer_order_send(producer_order).await?;
+        if let Some(waiter) = waiter
+            && self.decided(producer_order, waiter).await?
+        {
+            return Ok(());
+        }
         let Some((order, peer, mode)) = self.store.producer_order_with_mode(producer_order).await? else {
             return Ok(());
         };
+        if let Permit::Wait(until) = self.breakers.permit(&peer.id) {
+            let at = Utc::now() + chrono::Duration::from_std(until - std::time::Instant::now()).unwrap_or_default();
+            self.store.defer_send(producer_order, at).await?;
+            return Err(DeliveryError::CircuitOpen);
+        }
         // Two orders with one producer planned at once by weight could both count on the same
         // kilos of carried-over stock; planned under this lock, each sees what the other took
         // (its lines are recorded before the lock is released). Lock order: producer order first.
@@ -102,7 +168,7 @@ impl Trader {
             ConsolidationMode::ByWeight => Some(self.lock_carried_stock(&order).await?),
             _ => None,
         };
-        let plan = self.store.plan_producer_order(order, peer, mode).await?;
+        let mut plan = self.store.plan_producer_order(order, peer, mode).await?;
         let status = OrderStatus::from_name(&plan.order.status);
         if status == Some(OrderStatus::Complete) || plan.order.settled_at.is_some() {
             // A completed producer order is never amended (the producer prepares the goods), and
@@ -110,75 +176,239 @@ impl Trader {
             self.store.drop_queued_send(producer_order).await?;
             return Ok(());
         }
-        if plan.order.delivery_state == DELIVERY_DELIVERED && plan.order.delivered_version >= plan.order.version {
+        if plan.order.delivery_state == DELIVERY_DELIVERED
+            && plan.order.delivered_version >= plan.order.version
+            && plan.admitted.is_empty()
+        {
             // A send that waited for the lock found its change already delivered by the send
             // before it (computed after the change committed): nothing left to say.
             return Ok(());
         }
-        let version = plan.order.version;
+        for round in 1..=ROUNDS {
+            let error = match peer_error(self.send(&mut plan).await)? {
+                Ok(acknowledged) => {
+                    let version = acknowledged.version;
+                    self.store.mark_delivered(producer_order, acknowledged, &plan.lines, &plan.admitted).await?;
+                    if self.breakers.success(&plan.peer.id) {
+                        let woken = self.store.wake_sends_to(&plan.peer.id).await?;
+                        tracing::info!(peer = %plan.peer.id, woken, "producer answers again");
+                    }
+                    tracing::info!(%producer_order, peer = %plan.peer.id, version, lines = plan.lines.len(), carried = plan.admitted.len(), round, mode = plan.mode.as_str(), "producer order delivered");
+                    return Ok(());
+                }
+                Err(error) => error,
+            };
+            let unknown = error.outcome_unknown();
+            if !error.is_transient() && !unknown {
+                // The producer is there and said no: what we sent was not created or changed.
+                self.breakers.success(&plan.peer.id);
+                if round < ROUNDS && !plan.admitted.is_empty() {
+                    let refusals = match error.shortages() {
+                        Some(shortages) if round + 1 < ROUNDS => self.share_out(&mut plan, shortages),
+                        // Refused, not for stock (or again and again): the waiting parts are what
+                        // changed since the producer last agreed; send the held ones alone.
+                        _ => self.refuse_all_waiting(&mut plan, &error),
+                    };
+                    self.refuse(&plan.peer.id, &refusals).await?;
+                    tracing::info!(%producer_order, peer = %plan.peer.id, refused = refusals.len(), admitted = plan.admitted.len(), code = error.code(), "producer refused part of a batch");
+                    continue;
+                }
+            } else {
+                self.breakers.failure(&plan.peer.id);
+            }
+            let failure = Failure {
+                version: plan.order.version,
+                error: format!("{}: {error}", error.code()),
+                permanent: !error.is_transient() && !unknown,
+                retry_at: Utc::now() + self.backoff(plan.order.attempts + 1),
+            };
+            let failed = self.store.mark_attempt_failed(producer_order, failure, self.budget()).await?;
+            tracing::warn!(%producer_order, peer = %plan.peer.id, attempts = plan.order.attempts + 1, failed, unknown, code = error.code(), error = %error, "producer order not delivered");
+            return Err(error.into());
+        }
+        Ok(())
+    }
+
+    /// Whether a change queued at `version` no longer needs this send: a send carrying it was
+    /// acknowledged (which decided its part), or failed (the outbox retries it; another try now
+    /// would only spend the producer's patience).
+    async fn decided(&self, producer_order: Uuid, version: i64) -> Result<bool, StoreError> {
+        let Some(po) = self.store.producer_order(producer_order).await? else { return Ok(true) };
+        let failed_with_it = po.attempted_version >= version
+            && po.failing_since.is_some()
+            && po.next_attempt_at.is_some_and(|at| at > Utc::now());
+        let complete = po.status == OrderStatus::Complete.dfc_name() || po.settled_at.is_some();
+        Ok(po.delivered_version >= version || failed_with_it || po.delivery_state == DELIVERY_FAILED || complete)
+    }
+
+    /// Shares out what a producer refusing for stock says is available among the waiting parts
+    /// of the plan, in checkout order; the plan keeps those that fit. Returns the others.
+    fn share_out(&self, plan: &mut ProducerOrderPlan, shortages: &[crate::peers::PeerShortage]) -> Vec<PartRefusal> {
+        let available: BTreeMap<String, Decimal> =
+            shortages.iter().map(|s| (s.product_iri.clone(), s.available)).collect();
+        let waiting = plan.admitted.clone();
+        let allocation = reservation::allocate(&waiting, &available, |set| plan.sent_units(set));
+        let admitted: BTreeSet<Uuid> = allocation.admitted.iter().copied().collect();
+        let refusals = allocation
+            .refused
+            .iter()
+            .map(|order| {
+                let shortages = self.really_available(plan, &admitted, *order, &available);
+                PartRefusal { order: *order, shortages, reason: "OUT_OF_STOCK: not enough stock".to_owned() }
+            })
+            .collect();
+        plan.admit_only(allocation.admitted);
+        refusals
+    }
+
+    /// For each product of a refused order that cannot be had in full: the most of it that
+    /// would fit beside the admitted orders (alone of the order's products), found by bisection
+    /// over the real plan, so that packs and carried-over stock count exactly as they will.
+    fn really_available(
+        &self,
+        plan: &ProducerOrderPlan,
+        admitted: &BTreeSet<Uuid>,
+        order: Uuid,
+        available: &BTreeMap<String, Decimal>,
+    ) -> Vec<PartShortage> {
+        let mut with_it = admitted.clone();
+        with_it.insert(order);
+        let fits_with = |product: &str, units: i64| {
+            let sent = plan.sent_units_with(&with_it, Some((order, product, units)));
+            reservation::fits(&sent, available)
+        };
+        plan.inputs
+            .own_units(order)
+            .into_iter()
+            .filter(|(product, wanted)| !fits_with(product, *wanted))
+            .map(|(product, wanted)| {
+                let (mut fits, mut short) = (0, wanted);
+                while short - fits > 1 {
+                    let middle = fits + (short - fits) / 2;
+                    if fits_with(&product, middle) { fits = middle } else { short = middle }
+                }
+                let fits = if fits_with(&product, fits) { fits } else { 0 };
+                let ordered_as = plan.pack_name_for(&product);
+                PartShortage { product, ordered_as, requested: wanted, available: Decimal::from(fits) }
+            })
+            .collect()
+    }
+
+    fn refuse_all_waiting(&self, plan: &mut ProducerOrderPlan, error: &PeerError) -> Vec<PartRefusal> {
+        let refusals = plan
+            .admitted
+            .iter()
+            .map(|order| PartRefusal {
+                order: *order,
+                shortages: Vec::new(),
+                reason: format!("{}: {error}", error.code()),
+            })
+            .collect();
+        plan.admit_only(Vec::new());
+        refusals
+    }
+
+    /// Records refused parts; the producer orders of refused customer orders' other producers
+    /// are sent again without them, in the background.
+    async fn refuse(&self, peer_id: &str, refusals: &[PartRefusal]) -> Result<(), StoreError> {
+        let hold = Utc::now() + chrono::Duration::seconds(30);
+        let requeued = self.store.refuse_parts(peer_id, refusals, hold).await?;
+        for producer_order in requeued {
+            tokio::spawn(self.clone().delivery(producer_order));
+        }
+        Ok(())
+    }
+
+    /// A delivery as a named `Send` future, to be spawned from within a delivery (the compiler
+    /// cannot see through the recursion otherwise).
+    pub(super) fn delivery(self, producer_order: Uuid) -> futures::future::BoxFuture<'static, ()> {
+        Box::pin(async move {
+            let _ = self.deliver(producer_order).await;
+        })
+    }
+
+    /// One send of the plan: POST the first time (after looking for the order at the producer if
+    /// an earlier POST's answer was lost), PUT afterwards, Cancelled when nothing is left,
+    /// Complete once the session has closed.
+    async fn send(&self, plan: &mut ProducerOrderPlan) -> Result<Acknowledged, DeliveryError> {
+        let id = plan.order.id;
         let peer = self.peer(&plan.peer);
-        let payload = self.payload(&plan);
-        let remote = plan.order.remote_iri.clone().filter(|_| status != Some(OrderStatus::Cancelled));
+        let status = OrderStatus::from_name(&plan.order.status);
+        let version = plan.order.version;
         // After the session closed (plus grace), the last send completes the order.
         let closing = plan.session.closed_at.is_some();
-        let outcome = match (&remote, plan.sent_lines().is_empty()) {
+        // A Cancelled order at the producer cannot take lines again: new lines make a new order.
+        let mut remote = plan.order.remote_iri.clone().filter(|_| status != Some(OrderStatus::Cancelled));
+        if remote.is_none()
+            && plan.order.post_started_at.is_some()
+            && let Some(iri) = self.find_at_producer(&peer, id).await?
+        {
+            tracing::info!(producer_order = %id, peer = %peer.id, "found the order a lost answer had created");
+            self.store.record_remote_order(id, &iri).await?;
+            plan.order.remote_iri = Some(iri.clone());
+            plan.order.status = OrderStatus::Held.dfc_name().to_owned();
+            remote = Some(iri);
+        }
+        let acknowledged = |remote_iri: Option<String>, status: OrderStatus, answer: Option<crate::dfc::Document>| {
+            // What the producer says it does with the order (Unfulfilled once complete).
+            let fulfilment = answer.and_then(|a| a.orders.into_iter().find_map(|o| o.fulfilment_status));
+            Acknowledged { version, remote_iri, status, fulfilment, last: closing }
+        };
+        let remote = match (remote, plan.sent_lines().is_empty()) {
             // Nothing ordered and nothing at the producer: nothing to say, and the state stays
             // what it was (Cancelled at the producer, or never sent).
-            (None, true) => Ok((None, status.unwrap_or(OrderStatus::Held), None)),
-            (None, false) if closing => match self.client.place_order(&peer, &payload).await {
-                Ok((iri, _)) => {
-                    // Known before the second call: if completing fails, the retry completes this
-                    // order instead of placing another.
-                    self.store.record_remote_order(producer_order, &iri).await?;
-                    let complete = self.payload_with_status(&plan, Some(&iri), OrderStatus::Complete);
-                    self.client
-                        .replace_order(&peer, &iri, &complete)
-                        .await
-                        .map(|a| (Some(iri), OrderStatus::Complete, Some(a)))
-                }
-                Err(e) => Err(e),
-            },
+            (None, true) => {
+                return Ok(acknowledged(plan.order.remote_iri.clone(), status.unwrap_or(OrderStatus::Held), None));
+            }
             (None, false) => {
-                self.client.place_order(&peer, &payload).await.map(|(iri, a)| (Some(iri), OrderStatus::Held, Some(a)))
+                let payload = self.payload_with_status(plan, None, OrderStatus::Held);
+                let started = self.store.mark_post_started(id).await?;
+                let key = format!("{id}/{}", started.timestamp_micros());
+                let (iri, answer) = match self.client.place_order(&peer, &payload, &key).await {
+                    Ok(placed) => placed,
+                    Err(error) => {
+                        if !error.is_transient() && !error.outcome_unknown() {
+                            self.store.clear_post_started(id).await?;
+                            plan.order.post_started_at = None;
+                        }
+                        return Err(error.into());
+                    }
+                };
+                if !closing {
+                    return Ok(acknowledged(Some(iri), OrderStatus::Held, Some(answer)));
+                }
+                // Known before the second call: if completing fails, the retry completes this
+                // order instead of placing another.
+                self.store.record_remote_order(id, &iri).await?;
+                plan.order.remote_iri = Some(iri.clone());
+                iri
             }
             (Some(iri), true) => {
-                let cancel = self.cancellation(iri);
-                self.client
-                    .replace_order(&peer, iri, &cancel)
-                    .await
-                    .map(|a| (Some(iri.clone()), OrderStatus::Cancelled, Some(a)))
+                let answer = self.client.replace_order(&peer, &iri, &self.cancellation(&iri)).await?;
+                return Ok(acknowledged(Some(iri), OrderStatus::Cancelled, Some(answer)));
             }
-            (Some(iri), false) if closing => {
-                let complete = self.payload_with_status(&plan, Some(iri), OrderStatus::Complete);
-                self.client
-                    .replace_order(&peer, iri, &complete)
-                    .await
-                    .map(|a| (Some(iri.clone()), OrderStatus::Complete, Some(a)))
-            }
-            (Some(iri), false) => self
-                .client
-                .replace_order(&peer, iri, &payload)
-                .await
-                .map(|a| (Some(iri.clone()), OrderStatus::Held, Some(a))),
+            (Some(iri), false) => iri,
         };
-        match outcome {
-            Ok((iri, status, answer)) => {
-                let iri = iri.or(plan.order.remote_iri.clone());
-                // What the producer says it does with the order (Unfulfilled once complete).
-                let fulfilment = answer.and_then(|a| a.orders.into_iter().find_map(|o| o.fulfilment_status));
-                let acknowledged = Acknowledged { version, remote_iri: iri, status, fulfilment, last: closing };
-                self.store.mark_delivered(producer_order, acknowledged, &plan.lines).await?;
-                tracing::info!(%producer_order, peer = %peer.id, version, lines = plan.lines.len(), mode = plan.mode.as_str(), "producer order delivered");
-                Ok(())
-            }
-            Err(err) => {
-                let attempts = plan.order.attempts + 1;
-                let retry_at = (attempts < self.settings.max_attempts).then(|| Utc::now() + self.backoff(attempts));
-                self.store.mark_attempt_failed(producer_order, &format!("{}: {err}", err.code()), retry_at).await?;
-                tracing::warn!(%producer_order, peer = %peer.id, attempts, code = err.code(), error = %err, "producer order not delivered");
-                Err(err.into())
-            }
-        }
+        let wanted = if closing { OrderStatus::Complete } else { OrderStatus::Held };
+        let payload = self.payload_with_status(plan, Some(&remote), wanted);
+        let answer = self.client.replace_order(&peer, &remote, &payload).await?;
+        Ok(acknowledged(Some(remote), wanted, Some(answer)))
+    }
+
+    /// The producer's order for one of ours, found by the `dfc-b:orderNumber` we sent with it.
+    async fn find_at_producer(&self, peer: &crate::peers::Peer, id: Uuid) -> Result<Option<String>, PeerError> {
+        let listed = self.client.orders(peer).await?;
+        let number = id.to_string();
+        Ok(listed
+            .orders
+            .into_iter()
+            .filter(|o| o.order_status != Some(OrderStatus::Cancelled))
+            .find(|o| o.number.as_deref() == Some(number.as_str()))
+            .and_then(|o| o.id))
+    }
+
+    fn budget(&self) -> RetryBudget {
+        RetryBudget { time: self.settings.retry_budget, attempts: self.settings.max_attempts }
     }
 
     /// The carried-over stock of (trader, producer), here and across replicas. In-process first:
@@ -203,12 +433,9 @@ impl Trader {
         self.urls.enterprise(trader)
     }
 
-    /// The producer order as DFC: the trader enterprise as buyer, product quantities only. Nothing
-    /// about any customer is in it (use case 2).
-    fn payload(&self, plan: &ProducerOrderPlan) -> Value {
-        self.payload_with_status(plan, plan.order.remote_iri.as_deref(), OrderStatus::Held)
-    }
-
+    /// The producer order as DFC: the trader enterprise as buyer, product quantities only, and our
+    /// id for it as `dfc-b:orderNumber` (how a lost creation is found again). Nothing about any
+    /// customer is in it (use case 2).
     fn payload_with_status(&self, plan: &ProducerOrderPlan, remote: Option<&str>, status: OrderStatus) -> Value {
         let trader = &plan.order.trader_enterprise_id;
         let session_iri = format!("{}/sales_sessions/{}", self.trader_iri(trader), plan.session.id);
@@ -221,6 +448,7 @@ impl Trader {
                 "@type": "dfc-b:Order",
                 "dfc-b:orderedBy": self.trader_iri(trader),
                 "dfc-b:hasOrderStatus": format!("dfc-v:{status}"),
+                "dfc-b:orderNumber": plan.order.id.to_string(),
                 "dfc-b:belongsTo": session_iri,
                 "dfc-b:hasPart": line_ids,
             }),

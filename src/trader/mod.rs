@@ -13,12 +13,14 @@ use std::time::Duration;
 use entity::peer;
 
 pub use catalogue::PeerCatalogue;
-pub use checkout::{CancelError, CheckoutError, CheckoutLineRequest, CheckoutRequest, Contact, LineShortage};
-pub use delivery::DeliverySettings;
+pub use checkout::{
+    CancelError, CheckedOut, CheckoutError, CheckoutLineRequest, CheckoutRequest, Contact, LineShortage,
+};
+pub use delivery::{DeliverySettings, UnconfirmedPolicy};
 
 use crate::config::SecretString;
 use crate::dfc::urls::Urls;
-use crate::peers::{Peer, PeerClient};
+use crate::peers::{Breakers, Peer, PeerClient};
 use crate::store::Store;
 
 /// Everything the trader face needs, cheap to clone.
@@ -29,6 +31,7 @@ pub struct Trader {
     tokens: Arc<HashMap<String, SecretString>>,
     urls: Urls,
     locks: Arc<delivery::KeyedLocks>,
+    breakers: Breakers,
     settings: DeliverySettings,
 }
 
@@ -40,7 +43,8 @@ impl Trader {
         urls: Urls,
         settings: DeliverySettings,
     ) -> Trader {
-        Trader { store, client, tokens: Arc::new(tokens), urls, locks: Arc::default(), settings }
+        let breakers = Breakers::new(settings.base_backoff, settings.max_backoff);
+        Trader { store, client, tokens: Arc::new(tokens), urls, locks: Arc::default(), breakers, settings }
     }
 
     fn peer(&self, model: &peer::Model) -> Peer {

@@ -275,7 +275,8 @@ async fn the_producer_without_inventory_accepts_any_quantity() {
 
 #[tokio::test]
 async fn a_stopped_producer_gets_its_order_when_it_comes_back() {
-    let mut p = platforms().await;
+    // A trader that acknowledges orders its producers have not confirmed yet.
+    let mut p = platforms_with(|c| c.unconfirmed_orders = orderhub::trader::UnconfirmedPolicy::Acknowledge).await;
     let (carrot_offer, flour_offer) = p.carrot_and_flour_offers().await;
     // Let the trader see both catalogues, then stop the farm.
     p.trader
@@ -756,7 +757,8 @@ async fn a_failed_producer_order_is_shown_and_can_be_retried() {
     let trader = spawn_app_with(|c| {
         c.seed_file = Some(fixture("trader.json"));
         c.peers = peers;
-        c.retry_max_attempts = 1;
+        c.retry_max_attempts = Some(1);
+        c.unconfirmed_orders = orderhub::trader::UnconfirmedPolicy::Acknowledge;
     })
     .await;
     let created = trader
@@ -853,7 +855,7 @@ async fn closing_a_session_completes_every_producer_order_once() {
 
 #[tokio::test]
 async fn a_producer_failing_between_placing_and_completing_gets_no_second_order() {
-    let p = platforms().await;
+    let p = platforms_with(|c| c.unconfirmed_orders = orderhub::trader::UnconfirmedPolicy::Acknowledge).await;
     let (carrots, _) = p.carrot_and_flour_offers().await;
     let catalogue = "query($id: ID!) { salesSession(id: $id) { catalogue { offers { id } } } }";
     p.trader.graphql_ok(catalogue, json!({"id": p.session})).await;
