@@ -825,7 +825,14 @@ pub(super) async fn queue_producer_order(
         .filter(producer_order::Column::Id.eq(order.id))
         .exec(&write.txn)
         .await?;
-    Ok((order.id, order.version + 1))
+    // Read after our update, which holds the row: a concurrent change's increment may have
+    // committed between the read above and the update (PostgreSQL, read committed).
+    let version = producer_order::Entity::find_by_id(order.id)
+        .one(&write.txn)
+        .await?
+        .map(|po| po.version)
+        .ok_or_else(|| super::corrupt("queued producer order vanished"))?;
+    Ok((order.id, version))
 }
 
 /// A lock key every replica computes alike, whatever its architecture (FNV-1a, big-endian: std's

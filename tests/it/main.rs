@@ -15,4 +15,5 @@ mod graphql;
 mod malformed;
 mod platforms;
 mod proxy;
+mod reservation;
 mod support;

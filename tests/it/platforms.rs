@@ -11,7 +11,7 @@ use serde_json::{Value, json};
 use crate::proxy::Proxy;
 use crate::support::*;
 
-const HUB_TOKEN: &str = "hub-platform-token-123";
+pub(crate) const HUB_TOKEN: &str = "hub-platform-token-123";
 /// Personal data every checkout carries; no producer may ever see any of it.
 const CUSTOMER_NAME: &str = "Ada Lovelace-Byron";
 const CUSTOMER_EMAIL: &str = "ada.private@example.org";
@@ -26,7 +26,7 @@ pub(crate) struct Platforms {
     pub(crate) session: String,
 }
 
-async fn producer(proxy: &Proxy, seed: &str) -> TestApp {
+pub(crate) async fn producer(proxy: &Proxy, seed: &str) -> TestApp {
     let base = proxy.url();
     let app = spawn_app_with(|c| {
         c.base_url = Some(base);
@@ -54,7 +54,7 @@ pub(crate) async fn platforms() -> Platforms {
     platforms_with(|_| {}).await
 }
 
-async fn platforms_with(adjust_trader: impl FnOnce(&mut orderhub::Config)) -> Platforms {
+pub(crate) async fn platforms_with(adjust_trader: impl FnOnce(&mut orderhub::Config)) -> Platforms {
     platforms_seeded("catalogue.json", adjust_trader).await
 }
 
@@ -110,10 +110,15 @@ impl Platforms {
     }
 
     pub(crate) async fn checkout(&self, key: &str, lines: &[(String, i64)]) -> Value {
+        self.checkout_at(&self.trader, CHECKOUT, key, lines).await
+    }
+
+    /// A checkout through `trader` (this trader or a replica of it), answering `query`'s fields.
+    pub(crate) async fn checkout_at(&self, trader: &TestApp, query: &str, key: &str, lines: &[(String, i64)]) -> Value {
         let lines: Vec<Value> = lines.iter().map(|(offer, q)| json!({"offerId": offer, "quantity": q})).collect();
-        self.trader
+        trader
             .graphql(
-                CHECKOUT,
+                query,
                 json!({"input": {
                     "idempotencyKey": key, "salesSessionId": self.session, "customerId": "customer-42",
                     "contact": {"name": CUSTOMER_NAME, "email": CUSTOMER_EMAIL, "address": CUSTOMER_ADDRESS},

@@ -109,6 +109,13 @@ pub async fn spawn_app_with(adjust: impl FnOnce(&mut Config)) -> TestApp {
 }
 
 async fn start(config: Config, db: TestDb) -> TestApp {
+    let mut app = start_on(config).await;
+    app.db = Some(db);
+    app
+}
+
+/// An application on a database it does not own (a second replica of another one).
+async fn start_on(config: Config) -> TestApp {
     let app = Application::build(config.clone()).await.expect("application builds");
     let base = app.base_url().to_owned();
     let addr = app.address();
@@ -129,7 +136,7 @@ async fn start(config: Config, db: TestDb) -> TestApp {
         config,
         shutdown: Some(tx),
         server: Some(server),
-        db: Some(db),
+        db: None,
     }
 }
 
@@ -226,6 +233,12 @@ impl TestApp {
             "plain JSON clients get application/json"
         );
         response.json().await.expect("graphql json")
+    }
+
+    /// A second replica of this application: the same configuration and database, its own port,
+    /// pools and workers.
+    pub async fn replica(&self) -> TestApp {
+        start_on(self.config.clone()).await
     }
 
     /// Stops the server, then starts the application again on the same database (on a new port).
