@@ -1,12 +1,18 @@
 //! Load scenario for checkout across platforms: a trader and two producer platforms in one
-//! process on loopback (real DFC HTTP between them), many customers checking out at once, each
-//! order holding a product of each producer. Bounded in count and time; 127.0.0.1 only.
+//! process on loopback (real DFC HTTP between them, through a proxy that delays every request
+//! like a distant platform), many customers checking out at once in one session, each order
+//! holding a product of each producer. Bounded in count and time; 127.0.0.1 only.
 //!
-//! `cargo run --release --example load_checkout`; `CONSOLIDATION=BY_WEIGHT` (or
-//! `PER_CUSTOMER_ORDER`) runs it under that consolidation mode instead of PER_SESSION.
+//! `cargo run --release --example load_checkout`. Settings (environment):
+//! - `CHECKOUTS` (500), `CONCURRENCY` (64), `LATENCY_MS` (50: each producer request waits so long);
+//! - `CONSOLIDATION=BY_WEIGHT` (or `PER_CUSTOMER_ORDER`) instead of PER_SESSION;
+//! - `REPLICAS=2` with `TRADER_DATABASE_URL=postgres://.../EMPTY_DB`: two trader replicas on one
+//!   PostgreSQL database, checkouts spread over both.
 
 #![expect(clippy::print_stdout, reason = "a load scenario prints its figures")]
 
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use chrono::Utc;
@@ -16,23 +22,87 @@ use orderhub::domain::ConsolidationMode;
 use orderhub::store::seed::{SeedFile, load};
 use orderhub::{Application, Config};
 use serde_json::json;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
-const CHECKOUTS: usize = 500;
-const CONCURRENCY: usize = 16;
 const TOKEN: &str = "load-hub-token-0123";
+
+fn setting(name: &str, default: usize) -> anyhow::Result<usize> {
+    match std::env::var(name) {
+        Ok(value) => value.parse().map_err(|e| anyhow::anyhow!("{name} `{value}`: {e}")),
+        Err(_) => Ok(default),
+    }
+}
+
+/// A TCP proxy that holds every request `latency` before passing it on to `target` (set once
+/// the platform behind it is up), and counts them.
+struct LatencyProxy {
+    url: String,
+    target: Arc<std::sync::OnceLock<std::net::SocketAddr>>,
+    requests: Arc<AtomicU64>,
+}
+
+async fn latency_proxy(latency: Duration) -> anyhow::Result<LatencyProxy> {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    let url = format!("http://{}", listener.local_addr()?);
+    let requests = Arc::new(AtomicU64::new(0));
+    let target: Arc<std::sync::OnceLock<std::net::SocketAddr>> = Arc::default();
+    let (counted, behind) = (requests.clone(), target.clone());
+    tokio::spawn(async move {
+        while let Ok((mut inbound, _)) = listener.accept().await {
+            let (counted, behind) = (counted.clone(), behind.clone());
+            tokio::spawn(async move {
+                let Some(target) = behind.get().copied() else { return };
+                let Ok(mut outbound) = tokio::net::TcpStream::connect(target).await else { return };
+                let (mut in_read, mut in_write) = inbound.split();
+                let (mut out_read, mut out_write) = outbound.split();
+                let upstream = async {
+                    let mut buf = vec![0u8; 64 * 1024];
+                    while let Ok(n) = in_read.read(&mut buf).await {
+                        if n == 0 {
+                            break;
+                        }
+                        let head = &buf[..n.min(8)];
+                        if [&b"GET "[..], b"PUT ", b"POST ", b"DELETE "].iter().any(|m| head.starts_with(m)) {
+                            counted.fetch_add(1, Ordering::Relaxed);
+                            tokio::time::sleep(latency).await;
+                        }
+                        if out_write.write_all(&buf[..n]).await.is_err() {
+                            break;
+                        }
+                    }
+                    let _ = out_write.shutdown().await;
+                };
+                let downstream = async {
+                    let _ = tokio::io::copy(&mut out_read, &mut in_write).await;
+                    let _ = in_write.shutdown().await;
+                };
+                tokio::join!(upstream, downstream);
+            });
+        }
+    });
+    Ok(LatencyProxy { url, target, requests })
+}
 
 fn database(dir: &std::path::Path, name: &str) -> String {
     format!("sqlite://{}", dir.join(format!("{name}.db")).display())
 }
 
-async fn producer(dir: &std::path::Path, enterprise: &str, stock: Option<i64>) -> anyhow::Result<Application> {
+async fn producer(
+    dir: &std::path::Path,
+    enterprise: &str,
+    stock: Option<i64>,
+    proxy: &LatencyProxy,
+) -> anyhow::Result<Application> {
     let config = Config {
         listen: "127.0.0.1:0".parse()?,
+        // Peers reach it, and the ids it publishes name it, through the proxy.
+        base_url: Some(proxy.url.clone()),
         database_url: database(dir, enterprise),
         clients: vec![ClientConfig { platform: "hub".into(), name: None, token: SecretString::new(TOKEN) }],
         ..Config::default()
     };
     let app = Application::build(config).await?;
+    let _ = proxy.target.set(app.address());
     let seed: SeedFile = serde_json::from_value(
         json!({"enterprises": [{"id": enterprise, "name": enterprise, "products": [
             {"sku": "P", "name": format!("{enterprise} product"), "unit_value": "500", "unit": "Gram", "price": "2.50", "currency": "EUR", "vat_rate": "5.5", "stock": stock}
@@ -44,29 +114,44 @@ async fn producer(dir: &std::path::Path, enterprise: &str, stock: Option<i64>) -
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
+    let checkouts = setting("CHECKOUTS", 500)?;
+    let concurrency = setting("CONCURRENCY", 64)?.max(1);
+    let latency = Duration::from_millis(u64::try_from(setting("LATENCY_MS", 50)?)?);
+    let replicas = setting("REPLICAS", 1)?.clamp(1, 8);
+    let trader_database = std::env::var("TRADER_DATABASE_URL").ok();
+    anyhow::ensure!(
+        replicas == 1 || trader_database.as_deref().is_some_and(|u| u.starts_with("postgres")),
+        "REPLICAS above 1 needs TRADER_DATABASE_URL=postgres://... (an empty database)"
+    );
     let dir = std::env::temp_dir().join(format!("orderhub-load-checkout-{}", uuid::Uuid::new_v4().simple()));
     std::fs::create_dir_all(&dir)?;
-    let farm = producer(&dir, "farm", Some(1_000_000)).await?;
-    let mill = producer(&dir, "mill", None).await?;
-    let peers = [("farm", &farm), ("mill", &mill)]
+    let (farm_proxy, mill_proxy) = (latency_proxy(latency).await?, latency_proxy(latency).await?);
+    let farm = producer(&dir, "farm", Some(1_000_000), &farm_proxy).await?;
+    let mill = producer(&dir, "mill", None, &mill_proxy).await?;
+    let (farm_requests, mill_requests) = (farm_proxy.requests.clone(), mill_proxy.requests.clone());
+    let peers: Vec<PeerConfig> = [("farm", &farm_proxy.url), ("mill", &mill_proxy.url)]
         .into_iter()
-        .map(|(id, app)| PeerConfig {
+        .map(|(id, url)| PeerConfig {
             id: id.into(),
             trader: "hub".into(),
             name: None,
-            base_url: app.base_url().to_owned(),
+            base_url: url.clone(),
             enterprise: id.into(),
             token: SecretString::new(TOKEN),
             timeout_ms: 5_000,
         })
         .collect();
-    let trader = Application::build(Config {
+    let trader_config = Config {
         listen: "127.0.0.1:0".parse()?,
-        database_url: database(&dir, "hub"),
+        database_url: trader_database.clone().unwrap_or_else(|| database(&dir, "hub")),
         peers,
         ..Config::default()
-    })
-    .await?;
+    };
+    let mut traders = Vec::new();
+    for _ in 0..replicas {
+        traders.push(Application::build(trader_config.clone()).await?);
+    }
+    let trader = &traders[0];
     trader.store().upsert_enterprise("hub", "Hub", None).await?;
     let mode = match std::env::var("CONSOLIDATION") {
         Ok(name) => ConsolidationMode::parse(&name).ok_or_else(|| anyhow::anyhow!("unknown mode {name}"))?,
@@ -88,41 +173,52 @@ async fn main() -> anyhow::Result<()> {
         .zip(["farm", "mill"])
         .map(|(base, e)| format!("{base}/api/dfc/enterprises/{e}/offers/1"))
         .collect::<Vec<_>>();
-    let graphql = format!("{}/graphql", trader.base_url());
+    let graphql: Vec<String> = traders.iter().map(|t| format!("{}/graphql", t.base_url())).collect();
     let farm_store = farm.store().clone();
     let (stop, stopped) = tokio::sync::watch::channel(false);
     let mut servers = Vec::new();
-    for app in [farm, mill, trader] {
+    for app in [farm, mill].into_iter().chain(traders) {
         let mut stopped = stopped.clone();
         servers.push(tokio::spawn(app.serve(async move {
             let _ = stopped.changed().await;
         })));
     }
-    let client = reqwest::Client::builder().timeout(Duration::from_secs(60)).build()?;
+    let client = reqwest::Client::builder().timeout(Duration::from_secs(60)).pool_max_idle_per_host(256).build()?;
     let checkout = |i: usize| {
-        json!({"query": "mutation($input: CheckoutInput!) { checkout(input: $input) { id lines { producerOrder { deliveryState } } } }",
+        json!({"query": "mutation($input: CheckoutInput!) { checkout(input: $input) { id reservations { state } } }",
                "variables": {"input": {"idempotencyKey": format!("load-{i}"), "salesSessionId": session.id.to_string(),
                    "customerId": format!("c{i}"), "lines": [{"offerId": offers[0], "quantity": 1}, {"offerId": offers[1], "quantity": 2}]}}})
     };
+    // Warm the catalogue (it is read once per producer and kept).
+    let warm =
+        json!({"query": format!("{{ salesSession(id: \"{}\") {{ catalogue {{ offers {{ id }} }} }} }}", session.id)});
+    client.post(&graphql[0]).json(&warm).send().await?.error_for_status()?;
+    let sends_before = farm_requests.load(Ordering::Relaxed) + mill_requests.load(Ordering::Relaxed);
 
     let started = Instant::now();
-    let results: Vec<(Duration, bool)> = stream::iter(0..CHECKOUTS)
+    let results: Vec<(Duration, bool)> = stream::iter(0..checkouts)
         .map(|i| {
-            let (client, graphql, body) = (&client, &graphql, checkout(i));
+            let (client, graphql, body) = (&client, &graphql[i % graphql.len()], checkout(i));
             async move {
                 let t = Instant::now();
-                let ok = match client.post(graphql).json(&body).send().await {
-                    Ok(r) => r.json::<serde_json::Value>().await.is_ok_and(|v| v.get("errors").is_none()),
+                let reserved = match client.post(graphql).json(&body).send().await {
+                    Ok(r) => r.json::<serde_json::Value>().await.is_ok_and(|v| {
+                        v.get("errors").is_none()
+                            && v["data"]["checkout"]["reservations"]
+                                .as_array()
+                                .is_some_and(|parts| parts.len() == 2 && parts.iter().all(|p| p["state"] == "RESERVED"))
+                    }),
                     Err(_) => false,
                 };
-                (t.elapsed(), ok)
+                (t.elapsed(), reserved)
             }
         })
-        .buffer_unordered(CONCURRENCY)
+        .buffer_unordered(concurrency)
         .collect()
         .await;
     let elapsed = started.elapsed();
-    let failures = results.iter().filter(|(_, ok)| !ok).count();
+    let sends = farm_requests.load(Ordering::Relaxed) + mill_requests.load(Ordering::Relaxed) - sends_before;
+    let not_reserved = results.iter().filter(|(_, ok)| !ok).count();
     let mut latencies: Vec<Duration> = results.into_iter().map(|(d, _)| d).collect();
     latencies.sort();
     let at = |p: f64| latencies[((latencies.len() as f64 - 1.0) * p).round() as usize].as_secs_f64() * 1e3;
@@ -130,21 +226,27 @@ async fn main() -> anyhow::Result<()> {
         Some(orderhub::store::Stock::Managed { reserved, .. }) => reserved,
         _ => -1,
     };
+    let backend = if trader_database.is_some() { "PostgreSQL" } else { "SQLite" };
     println!(
-        "checkout across 2 producer platforms (SQLite, {}, {CONCURRENCY} at a time): {CHECKOUTS} checkouts in {:.2} s = {:.0}/s; \
-         latency p50 {:.0} ms, p95 {:.0} ms, p99 {:.0} ms; {failures} failed; farm reserved {reserved} (expected {CHECKOUTS})",
+        "checkout across 2 producer platforms ({backend}, {replicas} trader replica(s), {}, {concurrency} at a time, \
+         producers answering after {} ms): {checkouts} checkouts in {:.2} s = {:.0}/s; latency p50 {:.0} ms \
+         ({:.1} producer round trips), p95 {:.0} ms, p99 {:.0} ms; {not_reserved} not reserved; {sends} producer \
+         requests ({:.2} per checkout); farm reserved {reserved} (expected {checkouts})",
         mode.as_str(),
+        latency.as_millis(),
         elapsed.as_secs_f64(),
-        CHECKOUTS as f64 / elapsed.as_secs_f64(),
+        checkouts as f64 / elapsed.as_secs_f64(),
         at(0.50),
+        at(0.50) / latency.as_secs_f64().max(1e-3) / 1e3,
         at(0.95),
         at(0.99),
+        sends as f64 / checkouts as f64,
     );
     let _ = stop.send(true);
     for server in servers {
         server.await??;
     }
     let _ = std::fs::remove_dir_all(&dir);
-    anyhow::ensure!(failures == 0 && reserved == CHECKOUTS as i64, "lost or failed checkouts");
+    anyhow::ensure!(not_reserved == 0 && reserved == checkouts as i64, "lost or unreserved checkouts");
     Ok(())
 }

@@ -11,6 +11,7 @@ mod consolidation;
 mod dfc_catalogue;
 mod dfc_orders;
 mod dfc_reader;
+mod engine_model;
 mod graphql;
 mod malformed;
 mod platforms;
