@@ -1,5 +1,6 @@
 //! A trader enterprise's settings: how its customer orders are consolidated into producer orders
-//! (overridable per producer on `peer`).
+//! (overridable per producer on `peer`), and whether orders a producer has not confirmed in time
+//! are acknowledged.
 use sea_orm::entity::prelude::*;
 
 #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
@@ -9,6 +10,9 @@ pub struct Model {
     pub enterprise_id: String,
     /// PER_CUSTOMER_ORDER, PER_SESSION or BY_WEIGHT.
     pub consolidation_mode: String,
+    /// What checkout does with a part not confirmed in time (`acknowledge_uncounted`,
+    /// `acknowledge`, `withdraw`); none: the deployment's `unconfirmed_orders`.
+    pub unconfirmed_orders: Option<String>,
     pub updated_at: DateTimeUtc,
 }
 

@@ -1,6 +1,7 @@
 //! The reservation engine: each customer order's part at each producer with its own state
 //! (pending, reserved, refused, unconfirmed), what a producer order's delivery needs to coalesce
-//! sends and reconcile unknown outcomes, and the producer side's `Idempotency-Key`.
+//! sends and reconcile unknown outcomes, the producer side's `Idempotency-Key`, and a trader's
+//! choice of what to do with parts not confirmed in time.
 use sea_orm_migration::{prelude::*, schema::*};
 
 #[derive(DeriveMigrationName)]
@@ -45,6 +46,14 @@ impl MigrationTrait for Migration {
         ] {
             manager.alter_table(Table::alter().table(IncomingOrder::Table).add_column(column).to_owned()).await?;
         }
+        manager
+            .alter_table(
+                Table::alter()
+                    .table(TraderSetting::Table)
+                    .add_column(string_null(TraderSetting::UnconfirmedOrders))
+                    .to_owned(),
+            )
+            .await?;
         // NULL keys are distinct on both backends: orders placed without a key never collide.
         manager
             .create_index(
@@ -70,6 +79,7 @@ impl MigrationTrait for Migration {
             (ProducerOrder::Table.into_iden(), ProducerOrder::FailingSince.into_iden()),
             (ProducerOrder::Table.into_iden(), ProducerOrder::PostStartedAt.into_iden()),
             (ProducerOrder::Table.into_iden(), ProducerOrder::AttemptedVersion.into_iden()),
+            (TraderSetting::Table.into_iden(), TraderSetting::UnconfirmedOrders.into_iden()),
         ] {
             manager.alter_table(Table::alter().table(table).drop_column(column).to_owned()).await?;
         }
@@ -88,6 +98,12 @@ enum OrderPart {
     FallbackLines,
     Reason,
     UpdatedAt,
+}
+
+#[derive(DeriveIden)]
+enum TraderSetting {
+    Table,
+    UnconfirmedOrders,
 }
 
 #[derive(DeriveIden)]

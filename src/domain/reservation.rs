@@ -50,6 +50,48 @@ impl PartState {
     }
 }
 
+/// What a checkout does with a part its producer did not confirm within the deadline (the
+/// producer is down or slow; the send stays queued and will decide the part later).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum UnconfirmedPolicy {
+    /// Acknowledge it (UNCONFIRMED) only if the producer publishes no stock for any of the
+    /// part's products (use case 7: it takes any quantity); otherwise withdraw the order, so
+    /// no customer is told "ordered" for goods that may not exist.
+    #[default]
+    AcknowledgeUncounted,
+    /// Always acknowledge it: a later refusal for stock refuses the order after the fact.
+    Acknowledge,
+    /// Never: the customer is told the producer could not confirm, and nothing is kept.
+    Withdraw,
+}
+
+impl UnconfirmedPolicy {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            UnconfirmedPolicy::AcknowledgeUncounted => "acknowledge_uncounted",
+            UnconfirmedPolicy::Acknowledge => "acknowledge",
+            UnconfirmedPolicy::Withdraw => "withdraw",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<UnconfirmedPolicy> {
+        [UnconfirmedPolicy::AcknowledgeUncounted, UnconfirmedPolicy::Acknowledge, UnconfirmedPolicy::Withdraw]
+            .into_iter()
+            .find(|p| p.as_str() == text)
+    }
+
+    /// Whether a part not confirmed in time is acknowledged, given whether its producer
+    /// publishes stock for any of its products.
+    pub fn acknowledges(self, stock_counted: bool) -> bool {
+        match self {
+            UnconfirmedPolicy::Acknowledge => true,
+            UnconfirmedPolicy::Withdraw => false,
+            UnconfirmedPolicy::AcknowledgeUncounted => !stock_counted,
+        }
+    }
+}
+
 /// How the waiting parts of one send are shared out.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Allocation<K> {
@@ -140,6 +182,18 @@ mod tests {
         let held = BTreeMap::from([("eggs".to_owned(), 3)]);
         let allocation = allocate(&[0], &available, |set| sums(&held, &wants, set));
         assert_eq!(allocation, Allocation { admitted: vec![], refused: vec![0] });
+    }
+
+    #[test]
+    fn unconfirmed_parts_are_acknowledged_as_the_policy_says() {
+        use UnconfirmedPolicy::*;
+        assert_eq!(UnconfirmedPolicy::default(), AcknowledgeUncounted, "the safe default");
+        assert!(AcknowledgeUncounted.acknowledges(false) && !AcknowledgeUncounted.acknowledges(true));
+        assert!(Acknowledge.acknowledges(true) && Acknowledge.acknowledges(false));
+        assert!(!Withdraw.acknowledges(true) && !Withdraw.acknowledges(false));
+        for policy in [AcknowledgeUncounted, Acknowledge, Withdraw] {
+            assert_eq!(UnconfirmedPolicy::parse(policy.as_str()), Some(policy));
+        }
     }
 
     #[test]

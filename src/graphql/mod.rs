@@ -5,6 +5,7 @@
 
 mod consolidation;
 mod producer;
+mod reservation;
 mod trader;
 
 use async_graphql::dataloader::DataLoader;
@@ -14,10 +15,15 @@ use crate::store::{Store, StoreError};
 use crate::trader::Trader;
 
 #[derive(MergedObject, Default)]
-pub struct Query(producer::ProducerQuery, trader::TraderQuery, consolidation::ConsolidationQuery);
+pub struct Query(
+    producer::ProducerQuery,
+    trader::TraderQuery,
+    consolidation::ConsolidationQuery,
+    reservation::ReservationQuery,
+);
 
 #[derive(MergedObject, Default)]
-pub struct Mutation(trader::TraderMutation, consolidation::ConsolidationMutation);
+pub struct Mutation(trader::TraderMutation, consolidation::ConsolidationMutation, reservation::ReservationMutation);
 
 pub type OrderhubSchema = Schema<Query, Mutation, EmptySubscription>;
 

@@ -14,6 +14,7 @@ use uuid::Uuid;
 use super::trader::{ProducerOrderPlan, active_lines};
 use super::{Store, StoreError, WriteTxn};
 use crate::domain::consolidation::{self, Basis, ConsolidationMode, Demand, Pack, PlannedLine};
+use crate::domain::reservation::UnconfirmedPolicy;
 use crate::domain::{PartState, Unit};
 
 /// A trader's consolidation settings: its default and each producer's override.
@@ -51,6 +52,40 @@ impl Store {
             .filter_map(|p| Some((p.id, p.consolidation_mode.as_deref().and_then(ConsolidationMode::parse)?)))
             .collect();
         Ok(ConsolidationSettings { default, overrides })
+    }
+
+    /// The trader's own choice of what checkout does with parts not confirmed in time.
+    pub async fn unconfirmed_policy(&self, trader: &str) -> Result<Option<UnconfirmedPolicy>, StoreError> {
+        Ok(trader_setting::Entity::find_by_id(trader.to_owned())
+            .one(&self.db)
+            .await?
+            .and_then(|s| s.unconfirmed_orders.as_deref().and_then(UnconfirmedPolicy::parse)))
+    }
+
+    /// Sets (or with None clears) the trader's choice of what checkout does with parts not
+    /// confirmed in time.
+    pub async fn set_unconfirmed_policy(
+        &self,
+        trader: &str,
+        policy: Option<UnconfirmedPolicy>,
+    ) -> Result<(), StoreError> {
+        let write = self.begin_write().await?;
+        let setting = trader_setting::ActiveModel {
+            enterprise_id: Set(trader.to_owned()),
+            // A trader with no setting row consolidates by the default: the same as no row.
+            consolidation_mode: Set(ConsolidationMode::default().as_str().to_owned()),
+            unconfirmed_orders: Set(policy.map(|p| p.as_str().to_owned())),
+            updated_at: Set(Utc::now()),
+        };
+        trader_setting::Entity::insert(setting)
+            .on_conflict(
+                OnConflict::column(trader_setting::Column::EnterpriseId)
+                    .update_columns([trader_setting::Column::UnconfirmedOrders, trader_setting::Column::UpdatedAt])
+                    .to_owned(),
+            )
+            .exec_without_returning(&write.txn)
+            .await?;
+        write.commit().await
     }
 
     /// The mode that applies to a producer of a trader now.
@@ -92,6 +127,7 @@ impl Store {
                 let setting = trader_setting::ActiveModel {
                     enterprise_id: Set(trader.to_owned()),
                     consolidation_mode: Set(mode.as_str().to_owned()),
+                    unconfirmed_orders: Set(None),
                     updated_at: Set(Utc::now()),
                 };
                 trader_setting::Entity::insert(setting)

@@ -15,7 +15,6 @@ use rust_decimal::{Decimal, RoundingStrategy};
 use uuid::Uuid;
 
 use super::Trader;
-use super::delivery::UnconfirmedPolicy;
 use crate::domain::{PartState, Quantity};
 use crate::store::StoreError;
 use crate::store::parts::PartShortage;
@@ -214,12 +213,9 @@ impl Trader {
             tracing::info!(order = %order.id, "checkout refused");
             return Err(refusal);
         }
+        let policy = self.store.unconfirmed_policy(&session.enterprise_id).await?.unwrap_or(self.settings.unconfirmed);
         for part in parts.iter().filter(|p| PartState::parse(&p.state) == Some(PartState::Pending)) {
-            let acknowledge = match self.settings.unconfirmed {
-                UnconfirmedPolicy::Acknowledge => true,
-                UnconfirmedPolicy::Withdraw => false,
-                UnconfirmedPolicy::AcknowledgeUncounted => !priced.stock_counted.contains(&part.peer_id),
-            };
+            let acknowledge = policy.acknowledges(priced.stock_counted.contains(&part.peer_id));
             let why = "PEER_UNAVAILABLE: not confirmed within the checkout's deadline";
             if acknowledge {
                 self.store.mark_unconfirmed(order.id, &part.peer_id, why).await?;

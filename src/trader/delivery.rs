@@ -16,6 +16,7 @@ use uuid::Uuid;
 use super::Trader;
 use crate::dfc::vocab::CONTEXT_1_16;
 use crate::domain::reservation;
+use crate::domain::reservation::UnconfirmedPolicy;
 use crate::domain::{ConsolidationMode, OrderStatus};
 use crate::peers::PeerError;
 use crate::peers::breaker::Permit;
@@ -61,22 +62,6 @@ impl Default for DeliverySettings {
             close_grace: chrono::Duration::hours(2),
         }
     }
-}
-
-/// What a checkout does with a part its producer did not confirm within the deadline (the
-/// producer is down or slow; the send stays queued and will decide the part later).
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum UnconfirmedPolicy {
-    /// Acknowledge it (UNCONFIRMED) only if the producer publishes no stock for any of the
-    /// part's products (use case 7: it takes any quantity); otherwise withdraw the order, so
-    /// no customer is told "ordered" for goods that may not exist.
-    #[default]
-    AcknowledgeUncounted,
-    /// Always acknowledge it: a later refusal for stock refuses the order after the fact.
-    Acknowledge,
-    /// Never: the customer is told the producer could not confirm, and nothing is kept.
-    Withdraw,
 }
 
 /// What a delivery locks in this process.

@@ -12,11 +12,12 @@ use std::time::Duration;
 
 use entity::peer;
 
+pub use crate::domain::reservation::UnconfirmedPolicy;
 pub use catalogue::PeerCatalogue;
 pub use checkout::{
     CancelError, CheckedOut, CheckoutError, CheckoutLineRequest, CheckoutRequest, Contact, LineShortage,
 };
-pub use delivery::{DeliverySettings, UnconfirmedPolicy};
+pub use delivery::DeliverySettings;
 
 use crate::config::SecretString;
 use crate::dfc::urls::Urls;
@@ -45,6 +46,11 @@ impl Trader {
     ) -> Trader {
         let breakers = Breakers::new(settings.base_backoff, settings.max_backoff);
         Trader { store, client, tokens: Arc::new(tokens), urls, locks: Arc::default(), breakers, settings }
+    }
+
+    /// The platform's default for parts not confirmed in time (a trader may choose its own).
+    pub fn default_unconfirmed_policy(&self) -> UnconfirmedPolicy {
+        self.settings.unconfirmed
     }
 
     fn peer(&self, model: &peer::Model) -> Peer {

@@ -329,6 +329,43 @@ async fn an_unreachable_stock_counting_producer_withdraws_the_checkout_by_defaul
     );
 }
 
+/// A trader may choose otherwise for itself: acknowledge such orders, to be delivered later.
+#[tokio::test]
+async fn a_trader_chooses_to_acknowledge_orders_its_producers_have_not_confirmed() {
+    let p = platforms().await;
+    warm_catalogue(&p).await;
+    let carrots = carrots(&p).await;
+    let set = "mutation($policy: UnconfirmedOrders) { setUnconfirmedOrders(traderId: \"hub\", policy: $policy) { policy ownChoice } }";
+    let read = "{ unconfirmedOrders(traderId: \"hub\") { policy ownChoice } }";
+    assert_eq!(
+        p.trader.graphql_ok(read, json!({})).await["unconfirmedOrders"],
+        json!({"policy": "ACKNOWLEDGE_UNCOUNTED", "ownChoice": false})
+    );
+    let chosen = p.trader.graphql_ok(set, json!({"policy": "ACKNOWLEDGE"})).await;
+    assert_eq!(chosen["setUnconfirmedOrders"], json!({"policy": "ACKNOWLEDGE", "ownChoice": true}));
+
+    p.farm_proxy.refuse();
+    let kept = p.checkout_at(&p.trader, RESERVE, "kept", &[(carrots.clone(), 2)]).await;
+    assert_eq!(kept["data"]["checkout"]["reservations"][0]["state"], "UNCONFIRMED", "{kept}");
+    assert!(
+        kept["data"]["checkout"]["reservations"][0]["reason"]
+            .as_str()
+            .is_some_and(|r| r.starts_with("PEER_UNAVAILABLE"))
+    );
+
+    // Back to the platform's default: withdrawn again.
+    let reset = p.trader.graphql_ok(set, json!({"policy": null})).await;
+    assert_eq!(reset["setUnconfirmedOrders"], json!({"policy": "ACKNOWLEDGE_UNCOUNTED", "ownChoice": false}));
+    let withdrawn = p.checkout_at(&p.trader, RESERVE, "withdrawn", &[(carrots, 1)]).await;
+    assert_eq!(withdrawn["errors"][0]["extensions"]["code"], "PEER_UNAVAILABLE", "{withdrawn}");
+
+    p.farm_proxy.forward_to(p.farm().addr);
+    assert_converged(&p, Duration::from_secs(10)).await;
+    assert_eq!(p.farm().stock("farm", "CARROT").await, (10, 2), "the acknowledged order arrived, the other did not");
+    let unknown = p.trader.graphql("{ unconfirmedOrders(traderId: \"nobody\") { policy } }", json!({})).await;
+    assert_eq!(unknown["errors"][0]["extensions"]["code"], "NOT_FOUND");
+}
+
 /// A slow producer (800 ms a request) and 32 checkouts at once: each is answered RESERVED, and the
 /// sends are coalesced (one carries every checkout that arrived while the one before was on its
 /// way) instead of one round trip per checkout, one after the other.
