@@ -4,8 +4,10 @@ use async_graphql::dataloader::DataLoader;
 use async_graphql::{Context, Enum, ID, Object, Result, SimpleObject};
 use rust_decimal::Decimal;
 
+use super::loaders::{PeerKey, TraderLoader};
+use super::producer_orders::kilograms;
 use super::store_error;
-use super::trader::{PeerKey, Producer, TraderLoader, coded, kilograms, store, trader};
+use super::trader::{Producer, coded, store, trader};
 use crate::store::consolidation::{CarriedStock, ConsolidationSettings};
 
 /// How customer orders are grouped into producer orders.

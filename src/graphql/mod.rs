@@ -4,7 +4,10 @@
 //! Errors carry a stable `extensions.code`; database detail is logged, never sent.
 
 mod consolidation;
+mod loaders;
+mod orders;
 mod producer;
+mod producer_orders;
 mod reservation;
 mod trader;
 
@@ -38,7 +41,7 @@ pub fn build_schema(store: Store, trader: Trader) -> OrderhubSchema {
         .limit_depth(MAX_DEPTH)
         .limit_complexity(MAX_COMPLEXITY)
         .data(DataLoader::new(producer::ProductLoader(store.clone()), tokio::spawn))
-        .data(DataLoader::new(trader::TraderLoader(store.clone()), tokio::spawn))
+        .data(DataLoader::new(loaders::TraderLoader(store.clone()), tokio::spawn))
         .data(store)
         .data(trader)
         .finish()

@@ -1,0 +1,109 @@
+//! Batched loads of the trader side's entities: one query per kind per batch, never one per row.
+
+use std::collections::HashMap;
+
+use async_graphql::Result;
+use async_graphql::dataloader::Loader;
+use entity::{customer_order, customer_order_line, order_part, peer, producer_order, sales_session};
+use uuid::Uuid;
+
+use super::store_error;
+use crate::store::{Store, StoreError};
+
+/// Batches the trader side's entity loads: one query per kind per batch, never one per row.
+pub struct TraderLoader(pub Store);
+
+#[derive(Clone, Hash, PartialEq, Eq)]
+pub struct OrderKey(pub(super) Uuid);
+#[derive(Clone, Hash, PartialEq, Eq)]
+pub struct SessionKey(pub(super) Uuid);
+#[derive(Clone, Hash, PartialEq, Eq)]
+pub struct LinesKey(pub(super) Uuid);
+#[derive(Clone, Hash, PartialEq, Eq)]
+pub struct PartsKey(pub(super) Uuid);
+#[derive(Clone, Hash, PartialEq, Eq)]
+pub struct PeerKey(pub(super) String);
+#[derive(Clone, Hash, PartialEq, Eq)]
+pub struct SessionProducerOrdersKey(pub(super) Uuid);
+
+fn loader_error(err: StoreError) -> async_graphql::Error {
+    store_error(err)
+}
+
+impl Loader<OrderKey> for TraderLoader {
+    type Value = customer_order::Model;
+    type Error = async_graphql::Error;
+
+    async fn load(&self, keys: &[OrderKey]) -> Result<HashMap<OrderKey, Self::Value>, Self::Error> {
+        let ids: Vec<Uuid> = keys.iter().map(|k| k.0).collect();
+        let rows = self.0.customer_orders_by_ids(&ids).await.map_err(loader_error)?;
+        Ok(rows.into_iter().map(|o| (OrderKey(o.id), o)).collect())
+    }
+}
+
+impl Loader<SessionKey> for TraderLoader {
+    type Value = sales_session::Model;
+    type Error = async_graphql::Error;
+
+    async fn load(&self, keys: &[SessionKey]) -> Result<HashMap<SessionKey, Self::Value>, Self::Error> {
+        let ids: Vec<Uuid> = keys.iter().map(|k| k.0).collect();
+        let rows = self.0.sales_sessions_by_ids(&ids).await.map_err(loader_error)?;
+        Ok(rows.into_iter().map(|s| (SessionKey(s.id), s)).collect())
+    }
+}
+
+impl Loader<LinesKey> for TraderLoader {
+    type Value = Vec<customer_order_line::Model>;
+    type Error = async_graphql::Error;
+
+    async fn load(&self, keys: &[LinesKey]) -> Result<HashMap<LinesKey, Self::Value>, Self::Error> {
+        let ids: Vec<Uuid> = keys.iter().map(|k| k.0).collect();
+        let mut out: HashMap<LinesKey, Self::Value> = HashMap::new();
+        for line in self.0.customer_order_lines(&ids).await.map_err(loader_error)? {
+            out.entry(LinesKey(line.order_id)).or_default().push(line);
+        }
+        Ok(out)
+    }
+}
+
+impl Loader<PartsKey> for TraderLoader {
+    type Value = Vec<order_part::Model>;
+    type Error = async_graphql::Error;
+
+    async fn load(&self, keys: &[PartsKey]) -> Result<HashMap<PartsKey, Self::Value>, Self::Error> {
+        let ids: Vec<Uuid> = keys.iter().map(|k| k.0).collect();
+        let mut out: HashMap<PartsKey, Self::Value> = HashMap::new();
+        for part in self.0.order_parts(&ids).await.map_err(loader_error)? {
+            out.entry(PartsKey(part.order_id)).or_default().push(part);
+        }
+        Ok(out)
+    }
+}
+
+impl Loader<PeerKey> for TraderLoader {
+    type Value = peer::Model;
+    type Error = async_graphql::Error;
+
+    async fn load(&self, keys: &[PeerKey]) -> Result<HashMap<PeerKey, Self::Value>, Self::Error> {
+        let ids: Vec<String> = keys.iter().map(|k| k.0.clone()).collect();
+        let rows = self.0.peers_by_ids(&ids).await.map_err(loader_error)?;
+        Ok(rows.into_iter().map(|p| (PeerKey(p.id.clone()), p)).collect())
+    }
+}
+
+impl Loader<SessionProducerOrdersKey> for TraderLoader {
+    type Value = Vec<producer_order::Model>;
+    type Error = async_graphql::Error;
+
+    async fn load(
+        &self,
+        keys: &[SessionProducerOrdersKey],
+    ) -> Result<HashMap<SessionProducerOrdersKey, Self::Value>, Self::Error> {
+        let sessions: Vec<Uuid> = keys.iter().map(|k| k.0).collect();
+        let mut out: HashMap<SessionProducerOrdersKey, Self::Value> = HashMap::new();
+        for po in self.0.producer_orders_of_sessions(&sessions).await.map_err(loader_error)? {
+            out.entry(SessionProducerOrdersKey(po.sales_session_id)).or_default().push(po);
+        }
+        Ok(out)
+    }
+}

@@ -1,0 +1,259 @@
+//! Customer orders as the trader and the customer see them: lines, each producer's part
+//! (reservation), payment, and the `Customer` entity other subgraphs own, extended with its orders.
+
+use async_graphql::dataloader::DataLoader;
+use async_graphql::{Context, Enum, ID, Object, Result};
+use chrono::{DateTime, Utc};
+use entity::{customer_order, customer_order_line, order_part};
+use rust_decimal::Decimal;
+use uuid::Uuid;
+
+use super::producer::Money;
+use super::store_error;
+use crate::domain::PartState;
+use crate::store::consolidation::WHOLE_SESSION;
+use crate::store::trader::CustomerOrderFilter;
+use crate::trader::CheckedOut;
+
+use super::loaders::*;
+use super::producer_orders::ProducerOrder;
+use super::trader::{Producer, SaleSession, decimal, store};
+
+/// Payment states of the DFC vocabulary.
+#[derive(Enum, Copy, Clone, Eq, PartialEq)]
+pub enum PaymentStatus {
+    Unpaid,
+    Paid,
+    Cancelled,
+}
+
+impl PaymentStatus {
+    pub(super) fn dfc_name(self) -> &'static str {
+        match self {
+            PaymentStatus::Unpaid => "Unpaid",
+            PaymentStatus::Paid => "Paid",
+            PaymentStatus::Cancelled => "Cancelled",
+        }
+    }
+
+    fn from_stored(text: &str) -> PaymentStatus {
+        match text {
+            "Paid" => PaymentStatus::Paid,
+            "Cancelled" => PaymentStatus::Cancelled,
+            _ => PaymentStatus::Unpaid,
+        }
+    }
+}
+
+/// A customer order: products of several producers, paid to the trader.
+pub struct Order {
+    order: customer_order::Model,
+    /// Read with the order when the answer must be whole (a checkout's).
+    preloaded: Option<(Vec<customer_order_line::Model>, Vec<order_part::Model>)>,
+}
+
+impl From<customer_order::Model> for Order {
+    fn from(order: customer_order::Model) -> Order {
+        Order { order, preloaded: None }
+    }
+}
+
+impl Order {
+    pub(super) fn checked_out(answer: CheckedOut) -> Order {
+        Order { order: answer.order, preloaded: Some((answer.lines, answer.parts)) }
+    }
+}
+
+#[Object]
+impl Order {
+    async fn id(&self) -> ID {
+        ID(self.order.id.to_string())
+    }
+
+    async fn customer(&self) -> Customer {
+        Customer { id: ID(self.order.customer_id.clone()) }
+    }
+
+    async fn sale_session(&self, ctx: &Context<'_>) -> Result<Option<SaleSession>> {
+        Ok(ctx
+            .data_unchecked::<DataLoader<TraderLoader>>()
+            .load_one(SessionKey(self.order.sales_session_id))
+            .await?
+            .map(SaleSession))
+    }
+
+    /// ACTIVE, CANCELLED, or REFUSED (a producer could not hold it).
+    async fn status(&self) -> &str {
+        &self.order.status
+    }
+
+    async fn payment_status(&self) -> PaymentStatus {
+        PaymentStatus::from_stored(&self.order.payment_status)
+    }
+
+    /// VAT included, rounded once to the cent (half away from zero).
+    async fn total(&self) -> Money {
+        Money { amount: decimal(&self.order.total), currency: self.order.currency.clone() }
+    }
+
+    async fn created_at(&self) -> DateTime<Utc> {
+        self.order.created_at
+    }
+
+    async fn lines(&self, ctx: &Context<'_>) -> Result<Vec<OrderLine>> {
+        let lines = match &self.preloaded {
+            Some((lines, _)) => lines.clone(),
+            None => ctx
+                .data_unchecked::<DataLoader<TraderLoader>>()
+                .load_one(LinesKey(self.order.id))
+                .await?
+                .unwrap_or_default(),
+        };
+        Ok(lines.into_iter().map(|line| OrderLine { line, session: self.order.sales_session_id }).collect())
+    }
+
+    /// Whether each producer holds its part of the order: RESERVED, PENDING (a send is on its
+    /// way), UNCONFIRMED (the producer could not be reached in time; the send stays queued),
+    /// REFUSED, or RELEASED (the order was cancelled or refused).
+    async fn reservations(&self, ctx: &Context<'_>) -> Result<Vec<Reservation>> {
+        let parts = match &self.preloaded {
+            Some((_, parts)) => parts.clone(),
+            None => ctx
+                .data_unchecked::<DataLoader<TraderLoader>>()
+                .load_one(PartsKey(self.order.id))
+                .await?
+                .unwrap_or_default(),
+        };
+        let active = self.order.status == crate::store::trader::ORDER_ACTIVE;
+        Ok(parts.into_iter().map(|part| Reservation { part, active }).collect())
+    }
+}
+
+/// A producer's part of a customer order.
+pub struct Reservation {
+    part: order_part::Model,
+    active: bool,
+}
+
+/// Whether a producer holds its part of a customer order.
+#[derive(Enum, Copy, Clone, Eq, PartialEq)]
+pub enum ReservationState {
+    Pending,
+    Reserved,
+    Refused,
+    Unconfirmed,
+    Released,
+}
+
+#[Object]
+impl Reservation {
+    async fn producer(&self, ctx: &Context<'_>) -> Result<Option<Producer>> {
+        Ok(ctx
+            .data_unchecked::<DataLoader<TraderLoader>>()
+            .load_one(PeerKey(self.part.peer_id.clone()))
+            .await?
+            .map(Producer))
+    }
+
+    async fn state(&self) -> ReservationState {
+        let state = PartState::parse(&self.part.state).unwrap_or(PartState::Pending);
+        match state {
+            // Of an order no longer active, nothing is asked for any more.
+            _ if !self.active && state != PartState::Refused => ReservationState::Released,
+            PartState::Pending => ReservationState::Pending,
+            PartState::Reserved => ReservationState::Reserved,
+            PartState::Refused => ReservationState::Refused,
+            PartState::Unconfirmed => ReservationState::Unconfirmed,
+            PartState::Released => ReservationState::Released,
+        }
+    }
+
+    /// Why it is refused or unconfirmed (or why an amendment was refused): a stable code first.
+    async fn reason(&self) -> Option<&str> {
+        self.part.reason.as_deref()
+    }
+
+    async fn updated_at(&self) -> DateTime<Utc> {
+        self.part.updated_at
+    }
+}
+
+pub struct OrderLine {
+    line: customer_order_line::Model,
+    session: Uuid,
+}
+
+#[Object]
+impl OrderLine {
+    async fn id(&self) -> ID {
+        ID(self.line.id.to_string())
+    }
+
+    async fn producer(&self, ctx: &Context<'_>) -> Result<Option<Producer>> {
+        Ok(ctx
+            .data_unchecked::<DataLoader<TraderLoader>>()
+            .load_one(PeerKey(self.line.peer_id.clone()))
+            .await?
+            .map(Producer))
+    }
+
+    async fn product_id(&self) -> &str {
+        &self.line.product_iri
+    }
+
+    async fn offer_id(&self) -> &str {
+        &self.line.offer_iri
+    }
+
+    async fn name(&self) -> &str {
+        &self.line.name
+    }
+
+    async fn quantity(&self) -> i64 {
+        self.line.quantity
+    }
+
+    /// Unit price VAT excluded, as offered at checkout.
+    async fn unit_price(&self) -> Money {
+        Money { amount: decimal(&self.line.unit_price), currency: self.line.currency.clone() }
+    }
+
+    async fn vat_rate(&self) -> Decimal {
+        decimal(&self.line.vat_rate)
+    }
+
+    /// The producer order this line is part of: the order's own (PER_CUSTOMER_ORDER) or the
+    /// session's.
+    async fn producer_order(&self, ctx: &Context<'_>) -> Result<Option<ProducerOrder>> {
+        let loader = ctx.data_unchecked::<DataLoader<TraderLoader>>();
+        let orders = loader.load_one(SessionProducerOrdersKey(self.session)).await?.unwrap_or_default();
+        let own_group = self.line.order_id.to_string();
+        let of_producer =
+            |group: &str| orders.iter().find(|po| po.peer_id == self.line.peer_id && po.group_key == group).cloned();
+        Ok(of_producer(&own_group)
+            .filter(|po| po.status != crate::domain::OrderStatus::Cancelled.dfc_name())
+            .or_else(|| of_producer(WHOLE_SESSION))
+            .or_else(|| of_producer(&own_group))
+            .map(ProducerOrder))
+    }
+}
+
+/// A customer, owned by another subgraph; this one knows their orders.
+pub struct Customer {
+    pub(super) id: ID,
+}
+
+#[Object]
+impl Customer {
+    async fn id(&self) -> &ID {
+        &self.id
+    }
+
+    /// This customer's orders, newest first.
+    async fn orders(&self, ctx: &Context<'_>, #[graphql(default = 20)] first: i32) -> Result<Vec<Order>> {
+        let filter = CustomerOrderFilter { customer_id: Some(self.id.to_string()), ..Default::default() };
+        let limit = u64::try_from(first.clamp(1, 100)).unwrap_or(20);
+        let (orders, _) = store(ctx).customer_orders(filter, 0, limit).await.map_err(store_error)?;
+        Ok(orders.into_iter().map(Order::from).collect())
+    }
+}
