@@ -11,6 +11,7 @@ pub mod delivery;
 mod orders;
 pub mod parts;
 pub mod seed;
+mod sessions;
 pub mod trader;
 
 use std::sync::Arc;

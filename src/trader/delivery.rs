@@ -6,6 +6,7 @@
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use rust_decimal::Decimal;
+use std::sync::atomic::{AtomicI64, Ordering as AtomicOrdering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -73,20 +74,46 @@ enum LockKey {
     CarriedStock(String, String),
 }
 
-/// Per-key async locks, dropped when nobody holds them.
+/// One key's place in this process: its lock, the highest producer order version that a send
+/// finished here (or a look at the database) is known to have carried, and a wake-up for the
+/// changes waiting on it. Waiters check the version in memory and sleep; only one of them takes
+/// the lock to send next, so a batch of waiting checkouts costs one send, not one turn each.
+#[derive(Default)]
+pub struct Slot {
+    lock: Arc<tokio::sync::Mutex<()>>,
+    carried: AtomicI64,
+    finished: tokio::sync::Notify,
+}
+
+impl Slot {
+    fn carried_up_to(&self, version: i64) {
+        self.carried.fetch_max(version, AtomicOrdering::SeqCst);
+    }
+}
+
+/// A held lock; it keeps its slot alive, so nobody else gets a new lock for the key meanwhile.
+pub struct Held {
+    _slot: Arc<Slot>,
+    _guard: tokio::sync::OwnedMutexGuard<()>,
+}
+
+/// Per-key slots, dropped when nobody holds or waits on them.
 #[derive(Default)]
 pub struct KeyedLocks {
-    locks: Mutex<HashMap<LockKey, Arc<tokio::sync::Mutex<()>>>>,
+    slots: Mutex<HashMap<LockKey, Arc<Slot>>>,
 }
 
 impl KeyedLocks {
-    async fn lock(&self, key: LockKey) -> tokio::sync::OwnedMutexGuard<()> {
-        let lock = {
-            let mut locks = self.locks.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-            locks.retain(|_, l| Arc::strong_count(l) > 1);
-            locks.entry(key).or_default().clone()
-        };
-        lock.lock_owned().await
+    fn slot(&self, key: LockKey) -> Arc<Slot> {
+        let mut slots = self.slots.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        slots.retain(|_, slot| Arc::strong_count(slot) > 1);
+        slots.entry(key).or_default().clone()
+    }
+
+    async fn lock(&self, key: LockKey) -> Held {
+        let slot = self.slot(key);
+        let guard = slot.lock.clone().lock_owned().await;
+        Held { _slot: slot, _guard: guard }
     }
 }
 
@@ -125,10 +152,40 @@ impl Trader {
     /// (the group commit: one send carries every change committed before it, and each waiting
     /// change learns its outcome from it).
     pub(super) async fn deliver_part(&self, producer_order: Uuid, waiter: Option<i64>) -> Result<(), DeliveryError> {
-        let _one_writer_here = self.locks.lock(LockKey::ProducerOrder(producer_order)).await;
+        let slot = self.locks.slot(LockKey::ProducerOrder(producer_order));
+        let one_writer_here = match waiter {
+            None => slot.lock.clone().lock_owned().await,
+            Some(version) => loop {
+                if slot.carried.load(AtomicOrdering::SeqCst) >= version {
+                    return Ok(());
+                }
+                // Registered before trying the lock, so a send finishing in between still wakes us.
+                let finished = slot.finished.notified();
+                tokio::pin!(finished);
+                finished.as_mut().enable();
+                if let Ok(guard) = slot.lock.clone().try_lock_owned() {
+                    break guard;
+                }
+                finished.await;
+            },
+        };
+        let result = self.deliver_locked(producer_order, waiter, &slot).await;
+        drop(one_writer_here);
+        slot.finished.notify_waiters();
+        result
+    }
+
+    /// The delivery itself, under this process's lock of the producer order.
+    async fn deliver_locked(
+        &self,
+        producer_order: Uuid,
+        waiter: Option<i64>,
+        slot: &Slot,
+    ) -> Result<(), DeliveryError> {
         if let Some(waiter) = waiter
-            && self.decided(producer_order, waiter).await?
+            && (slot.carried.load(AtomicOrdering::SeqCst) >= waiter || self.decided(producer_order, waiter).await?)
         {
+            slot.carried_up_to(waiter);
             return Ok(());
         }
         // Replicas take turns; the one that waited sends what the other one did not carry.
@@ -136,6 +193,7 @@ impl Trader {
         if let Some(waiter) = waiter
             && self.decided(producer_order, waiter).await?
         {
+            slot.carried_up_to(waiter);
             return Ok(());
         }
         let Some((order, peer, mode)) = self.store.producer_order_with_mode(producer_order).await? else {
@@ -144,6 +202,8 @@ impl Trader {
         if let Permit::Wait(until) = self.breakers.permit(&peer.id) {
             let at = Utc::now() + chrono::Duration::from_std(until - std::time::Instant::now()).unwrap_or_default();
             self.store.defer_send(producer_order, at).await?;
+            // Nothing goes to this producer now: the changes waiting need not queue for the lock.
+            slot.carried_up_to(order.version);
             return Err(DeliveryError::CircuitOpen);
         }
         // Two orders with one producer planned at once by weight could both count on the same
@@ -159,6 +219,7 @@ impl Trader {
             // A completed producer order is never amended (the producer prepares the goods), and
             // a settled one's lines are final: the carried-over stock is counted from them.
             self.store.drop_queued_send(producer_order).await?;
+            slot.carried_up_to(plan.order.version);
             return Ok(());
         }
         if plan.order.delivery_state == DELIVERY_DELIVERED
@@ -167,6 +228,7 @@ impl Trader {
         {
             // A send that waited for the lock found its change already delivered by the send
             // before it (computed after the change committed): nothing left to say.
+            slot.carried_up_to(plan.order.delivered_version);
             return Ok(());
         }
         for round in 1..=ROUNDS {
@@ -174,6 +236,7 @@ impl Trader {
                 Ok(acknowledged) => {
                     let version = acknowledged.version;
                     self.store.mark_delivered(producer_order, acknowledged, &plan.lines, &plan.admitted).await?;
+                    slot.carried_up_to(version);
                     if self.breakers.success(&plan.peer.id) {
                         let woken = self.store.wake_sends_to(&plan.peer.id).await?;
                         tracing::info!(peer = %plan.peer.id, woken, "producer answers again");
@@ -208,6 +271,8 @@ impl Trader {
                 retry_at: Utc::now() + self.backoff(plan.order.attempts + 1),
             };
             let failed = self.store.mark_attempt_failed(producer_order, failure, self.budget()).await?;
+            // The changes it carried learn the failure from it; the outbox retries.
+            slot.carried_up_to(plan.order.version);
             tracing::warn!(%producer_order, peer = %plan.peer.id, attempts = plan.order.attempts + 1, failed, unknown, code = error.code(), error = %error, "producer order not delivered");
             return Err(error.into());
         }
@@ -401,7 +466,7 @@ impl Trader {
     async fn lock_carried_stock(
         &self,
         order: &entity::producer_order::Model,
-    ) -> Result<(tokio::sync::OwnedMutexGuard<()>, crate::store::trader::SendLock), StoreError> {
+    ) -> Result<(Held, crate::store::trader::SendLock), StoreError> {
         let (trader, peer) = (&order.trader_enterprise_id, &order.peer_id);
         let here = self.locks.lock(LockKey::CarriedStock(trader.clone(), peer.clone())).await;
         let everywhere = self.store.lock_carried_stock(trader, peer).await?;
