@@ -40,6 +40,17 @@ pub enum StoreError {
     Corrupt(String),
 }
 
+impl StoreError {
+    /// The same failure for each of several callers that shared one transaction.
+    pub(crate) fn shared(&self) -> StoreError {
+        match self {
+            StoreError::Busy => StoreError::Busy,
+            StoreError::Corrupt(text) => StoreError::Corrupt(text.clone()),
+            StoreError::Db(err) => StoreError::Db(DbErr::Custom(err.to_string())),
+        }
+    }
+}
+
 impl From<DbErr> for StoreError {
     fn from(err: DbErr) -> Self {
         match err {
@@ -56,6 +67,8 @@ impl From<DbErr> for StoreError {
 pub struct Store {
     db: DatabaseConnection,
     sqlite_write_gate: Option<Arc<Mutex<()>>>,
+    /// Checkouts go to one recorder task, which commits those that arrive together at once.
+    checkout_recorder: Option<tokio::sync::mpsc::Sender<trader::PendingCheckout>>,
 }
 
 /// A write transaction, holding the SQLite gate (if any) until it is committed or dropped.
@@ -86,7 +99,13 @@ impl Store {
             // Readers keep reading while one writer writes; the setting persists in the file.
             db.execute_unprepared("PRAGMA journal_mode = WAL").await?;
         }
-        Ok(Store { db, sqlite_write_gate: is_sqlite.then(|| Arc::new(Mutex::new(()))) })
+        let recording =
+            Store { db, sqlite_write_gate: is_sqlite.then(|| Arc::new(Mutex::new(()))), checkout_recorder: None };
+        let (recorder, pending) = tokio::sync::mpsc::channel(1024);
+        // The task's own store has no recorder: the channel closes, and the task ends, with the
+        // last store that can send to it.
+        tokio::spawn(trader::run_checkout_recorder(recording.clone(), pending));
+        Ok(Store { checkout_recorder: Some(recorder), ..recording })
     }
 
     pub async fn migrate(&self) -> anyhow::Result<()> {

@@ -170,53 +170,146 @@ impl Store {
         new: NewCustomerOrder,
         hold_sends_until: DateTime<Utc>,
     ) -> Result<Recorded, StoreError> {
-        let write = self.begin_write().await?;
-        if let Some(existing) = find_by_key(&write.txn, &new.trader, &new.idempotency_key).await? {
-            // A refused checkout left nothing to keep: its key may be tried again.
-            if !super::parts::remove_if_refused(&write, existing.id).await? {
-                return Ok(Recorded::Existing(existing));
-            }
-        }
-        let now = Utc::now();
-        let order = customer_order::ActiveModel {
-            id: Set(Uuid::new_v4()),
-            trader_enterprise_id: Set(new.trader.clone()),
-            sales_session_id: Set(new.session_id),
-            customer_id: Set(new.customer_id),
-            idempotency_key: Set(new.idempotency_key.clone()),
-            request_digest: Set(new.request_digest),
-            contact_name: Set(new.contact_name),
-            contact_email: Set(new.contact_email),
-            delivery_address: Set(new.delivery_address),
-            status: Set(ORDER_ACTIVE.to_owned()),
-            payment_status: Set("Unpaid".to_owned()),
-            total: Set(new.total),
-            currency: Set(new.currency),
-            created_at: Set(now),
-            updated_at: Set(now),
+        let Some(recorder) = &self.checkout_recorder else {
+            return self.record_checkouts(vec![(new, hold_sends_until)]).await.pop().unwrap_or(Err(StoreError::Busy));
         };
-        let order = match order.insert(&write.txn).await {
-            Ok(order) => order,
-            // The same key committed by a concurrent request (PostgreSQL): that one wins.
-            Err(err) if is_unique_violation(&err) => {
-                drop(write);
-                let existing =
-                    find_by_key(&self.db, &new.trader, &new.idempotency_key).await?.ok_or(StoreError::Db(err))?;
-                return Ok(Recorded::Existing(existing));
-            }
-            Err(err) => return Err(err.into()),
-        };
-        let peers = distinct_peers(new.lines.iter());
-        insert_lines(&write, order.id, new.lines).await?;
-        let queued = queue_producer_orders(&write, &order, &peers, hold_sends_until).await?;
-        for peer_id in &peers {
-            let version = carried_version(&queued, peer_id);
-            super::parts::set_part(&write, order.id, peer_id, PartState::Pending, version, None).await?;
-        }
-        write.commit().await?;
-        Ok(Recorded::New { order, producer_orders: queued })
+        let (reply, answer) = tokio::sync::oneshot::channel();
+        recorder.send(PendingCheckout { new, hold_sends_until, reply }).await.map_err(|_| StoreError::Busy)?;
+        answer.await.unwrap_or(Err(StoreError::Busy))
     }
 
+    /// Records checkouts in one transaction (one durable commit, one hold of the producer orders'
+    /// rows for all of them), each in a savepoint of its own: one that fails fails alone.
+    pub(super) async fn record_checkouts(
+        &self,
+        batch: Vec<(NewCustomerOrder, DateTime<Utc>)>,
+    ) -> Vec<Result<Recorded, StoreError>> {
+        let count = batch.len();
+        let write = match self.begin_write().await {
+            Ok(write) => write,
+            Err(err) => return (0..count).map(|_| Err(err.shared())).collect(),
+        };
+        let mut results = Vec::with_capacity(count);
+        for (new, hold) in batch {
+            let result = match sea_orm::TransactionTrait::begin(&write.txn).await {
+                Ok(savepoint) => {
+                    let one = WriteTxn { txn: savepoint, _gate: None };
+                    match record_one(&one, &new, hold).await {
+                        Ok(recorded) => one.commit().await.map(|()| recorded),
+                        Err(failed) => {
+                            let _ = one.txn.rollback().await;
+                            match failed {
+                                RecordError::KeyTaken => find_by_key(&write.txn, &new.trader, &new.idempotency_key)
+                                    .await
+                                    .and_then(|found| found.map(Recorded::Existing).ok_or(StoreError::Busy)),
+                                RecordError::Store(err) => Err(err),
+                            }
+                        }
+                    }
+                }
+                Err(err) => Err(err.into()),
+            };
+            results.push(result);
+        }
+        match write.commit().await {
+            Ok(()) => results,
+            Err(err) => (0..count).map(|_| Err(err.shared())).collect(),
+        }
+    }
+}
+
+/// A checkout waiting to be recorded with others.
+pub(super) struct PendingCheckout {
+    new: NewCustomerOrder,
+    hold_sends_until: DateTime<Utc>,
+    reply: tokio::sync::oneshot::Sender<Result<Recorded, StoreError>>,
+}
+
+/// The most checkouts recorded in one transaction.
+const CHECKOUTS_PER_COMMIT: usize = 64;
+
+/// Records checkouts as they come, together those that came while the previous ones were being
+/// committed (group commit: on SQLite's one writer and on a producer order's hot row alike).
+pub(super) async fn run_checkout_recorder(store: Store, mut pending: tokio::sync::mpsc::Receiver<PendingCheckout>) {
+    while let Some(first) = pending.recv().await {
+        let mut batch = vec![first];
+        while batch.len() < CHECKOUTS_PER_COMMIT {
+            match pending.try_recv() {
+                Ok(next) => batch.push(next),
+                Err(_) => break,
+            }
+        }
+        let (work, replies): (Vec<_>, Vec<_>) =
+            batch.into_iter().map(|p| ((p.new, p.hold_sends_until), p.reply)).unzip();
+        for (reply, result) in replies.into_iter().zip(store.record_checkouts(work).await) {
+            let _ = reply.send(result);
+        }
+    }
+}
+
+/// One checkout inside a recording transaction (its own savepoint).
+/// Why one checkout of a batch was not recorded.
+enum RecordError {
+    /// Another replica committed the same idempotency key meanwhile (PostgreSQL): that one wins.
+    KeyTaken,
+    Store(StoreError),
+}
+
+impl<E: Into<StoreError>> From<E> for RecordError {
+    fn from(err: E) -> Self {
+        RecordError::Store(err.into())
+    }
+}
+
+async fn record_one(
+    write: &WriteTxn<'_>,
+    new: &NewCustomerOrder,
+    hold_sends_until: DateTime<Utc>,
+) -> Result<Recorded, RecordError> {
+    // Owned, as the order row takes its fields; the caller keeps its copy to look the key up.
+    let new = new.clone();
+    if let Some(existing) = find_by_key(&write.txn, &new.trader, &new.idempotency_key).await? {
+        // A refused checkout left nothing to keep: its key may be tried again.
+        if !super::parts::remove_if_refused(write, existing.id).await? {
+            return Ok(Recorded::Existing(existing));
+        }
+    }
+    let now = Utc::now();
+    let order = customer_order::ActiveModel {
+        id: Set(Uuid::new_v4()),
+        trader_enterprise_id: Set(new.trader.clone()),
+        sales_session_id: Set(new.session_id),
+        customer_id: Set(new.customer_id),
+        idempotency_key: Set(new.idempotency_key.clone()),
+        request_digest: Set(new.request_digest),
+        contact_name: Set(new.contact_name),
+        contact_email: Set(new.contact_email),
+        delivery_address: Set(new.delivery_address),
+        status: Set(ORDER_ACTIVE.to_owned()),
+        payment_status: Set("Unpaid".to_owned()),
+        total: Set(new.total),
+        currency: Set(new.currency),
+        created_at: Set(now),
+        updated_at: Set(now),
+    };
+    let order = match order.insert(&write.txn).await {
+        Ok(order) => order,
+        // The same key committed meanwhile by another replica (PostgreSQL): that one wins.
+        // The savepoint is rolled back by the caller; the key is looked up after it.
+        Err(err) if is_unique_violation(&err) => return Err(RecordError::KeyTaken),
+        Err(err) => return Err(err.into()),
+    };
+    let peers = distinct_peers(new.lines.iter());
+    insert_lines(write, order.id, new.lines).await?;
+    let queued = queue_producer_orders(write, &order, &peers, hold_sends_until).await?;
+    for peer_id in &peers {
+        let version = carried_version(&queued, peer_id);
+        super::parts::set_part(write, order.id, peer_id, PartState::Pending, version, None).await?;
+    }
+    Ok(Recorded::New { order, producer_orders: queued })
+}
+
+impl Store {
     /// Cancels an active customer order and queues its producers' orders for recomputation, in
     /// one transaction. Refused once any of those producer orders is complete.
     pub async fn cancel_customer_order(
