@@ -64,6 +64,12 @@ impl Breakers {
         was_open
     }
 
+    /// A person asks for a call now (a manual retry): the circuit closes, its history forgotten.
+    pub fn reset(&self, peer: &str) {
+        let mut circuits = self.circuits.lock().unwrap_or_else(PoisonError::into_inner);
+        circuits.remove(peer);
+    }
+
     /// A call failed in a way that says the peer is unwell (not a refusal of our payload).
     pub fn failure(&self, peer: &str) {
         let mut circuits = self.circuits.lock().unwrap_or_else(PoisonError::into_inner);
@@ -98,6 +104,11 @@ mod tests {
         assert!(breakers.success("farm"), "it was open");
         assert_eq!(breakers.permit("farm"), Permit::Call);
         assert!(!breakers.success("farm"));
+        for _ in 0..FAILURES_TO_OPEN {
+            breakers.failure("farm");
+        }
+        breakers.reset("farm");
+        assert_eq!(breakers.permit("farm"), Permit::Call, "a manual retry goes through at once");
     }
 
     #[test]

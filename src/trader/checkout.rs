@@ -443,9 +443,9 @@ impl Trader {
 
     /// Sends a producer order again now, e.g. after a FAILED one's cause was fixed.
     pub async fn retry_producer_order(&self, id: Uuid) -> Result<Option<entity::producer_order::Model>, StoreError> {
-        if self.store.requeue_producer_order(id).await?.is_none() {
-            return Ok(None);
-        }
+        let Some(requeued) = self.store.requeue_producer_order(id).await? else { return Ok(None) };
+        // A person asks for it now: the peer's circuit does not hold it back.
+        self.breakers.reset(&requeued.peer_id);
         // The outcome is recorded on the producer order, which is what the caller is shown.
         let _ = self.deliver(id).await;
         self.store.producer_order(id).await
