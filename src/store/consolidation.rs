@@ -541,11 +541,6 @@ impl PlanInputs {
         waiting.into_iter().map(|(_, id)| id).collect()
     }
 
-    /// Whether a waiting part would keep lines the producer already holds if refused.
-    pub fn has_fallback(&self, order: Uuid) -> bool {
-        self.fallbacks.contains_key(&order)
-    }
-
     /// The plan with the held parts, the `admitted` waiting ones, and the previous lines of
     /// waiting amendments not admitted.
     pub fn plan(&self, mode: ConsolidationMode, admitted: &BTreeSet<Uuid>) -> Vec<PlannedLine> {

@@ -164,10 +164,6 @@ impl Store {
         Ok(parts)
     }
 
-    pub async fn order_part(&self, order: Uuid, peer_id: &str) -> Result<Option<order_part::Model>, StoreError> {
-        Ok(order_part::Entity::find_by_id((order, peer_id.to_owned())).one(&self.db).await?)
-    }
-
     /// Parts a send could not carry. A waiting amendment keeps the lines it had (the producer
     /// still holds them): the part is held again and says why the amendment was refused. Any
     /// other refused part refuses its order: every part of it is released and the orders of its

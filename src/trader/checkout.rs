@@ -213,8 +213,15 @@ impl Trader {
             tracing::info!(order = %order.id, "checkout refused");
             return Err(refusal);
         }
-        let policy = self.store.unconfirmed_policy(&session.enterprise_id).await?.unwrap_or(self.settings.unconfirmed);
+        let mut policy = None;
         for part in parts.iter().filter(|p| PartState::parse(&p.state) == Some(PartState::Pending)) {
+            // Read only when a part is still waiting: most checkouts never need it.
+            let policy = match policy {
+                Some(policy) => policy,
+                None => *policy.insert(
+                    self.store.unconfirmed_policy(&session.enterprise_id).await?.unwrap_or(self.settings.unconfirmed),
+                ),
+            };
             let acknowledge = policy.acknowledges(priced.stock_counted.contains(&part.peer_id));
             let why = "PEER_UNAVAILABLE: not confirmed within the checkout's deadline";
             if acknowledge {
@@ -242,23 +249,28 @@ impl Trader {
     }
 
     /// Delivers the producer orders a change queued, each for the change's part at its producer,
-    /// and waits until every part is decided or the deadline passes. The sends go on in the
-    /// background past the deadline (a send cut off midway would leave its outcome unknown).
+    /// and waits until every part is decided or the deadline passes.
     pub(super) async fn settle_parts(
         &self,
         order: Uuid,
         producer_orders: &[(String, Uuid, i64)],
         deadline: tokio::time::Instant,
     ) -> Result<Vec<order_part::Model>, StoreError> {
-        let sends: Vec<_> = producer_orders
-            .iter()
-            .map(|(_, po, version)| {
-                let (trader, po, version) = (self.clone(), *po, *version);
-                tokio::spawn(async move { trader.deliver_part(po, Some(version)).await })
+        self.deliver_and_wait(producer_orders.iter().map(|(_, po, version)| (*po, Some(*version))), deadline).await;
+        self.store.order_parts(&[order]).await
+    }
+
+    /// Delivers producer orders (each for a change queued at a version, or whole), and waits for
+    /// them until `deadline`. The sends are tasks of their own: they go on past the deadline,
+    /// since a send cut off midway would leave its outcome unknown.
+    async fn deliver_and_wait(&self, sends: impl Iterator<Item = (Uuid, Option<i64>)>, deadline: tokio::time::Instant) {
+        let sends: Vec<_> = sends
+            .map(|(po, version)| {
+                let trader = self.clone();
+                tokio::spawn(async move { trader.deliver_part(po, version).await })
             })
             .collect();
         let _ = tokio::time::timeout_at(deadline, join_all(sends)).await;
-        self.store.order_parts(&[order]).await
     }
 
     /// Waits (up to `deadline`) until the producer orders a refused or withdrawn order touched
@@ -313,9 +325,6 @@ impl Trader {
             .collect();
         let reason = first.reason.clone().unwrap_or_default();
         if shortages.is_empty() {
-            if reason.starts_with("PEER_UNAVAILABLE") {
-                return Ok(Some(CheckoutError::ProducerUnconfirmed { producer: first.peer_id.clone() }));
-            }
             return Ok(Some(CheckoutError::ProducerRefused { reason }));
         }
         let by_product: HashMap<&str, &PartShortage> = shortages.iter().map(|s| (s.product.as_str(), s)).collect();
@@ -428,14 +437,7 @@ impl Trader {
             crate::store::trader::CancelOutcome::NotFound => Err(CancelError::NotFound),
             crate::store::trader::CancelOutcome::TooLate => Err(CancelError::TooLate),
             crate::store::trader::CancelOutcome::Cancelled { order, producer_orders } => {
-                let sends: Vec<_> = producer_orders
-                    .into_iter()
-                    .map(|po| {
-                        let trader = self.clone();
-                        tokio::spawn(async move { trader.deliver(po).await })
-                    })
-                    .collect();
-                let _ = tokio::time::timeout_at(deadline, join_all(sends)).await;
+                self.deliver_and_wait(producer_orders.into_iter().map(|po| (po, None)), deadline).await;
                 Ok(*order)
             }
         }

@@ -363,9 +363,7 @@ impl Trader {
     async fn refuse(&self, peer_id: &str, refusals: &[PartRefusal]) -> Result<(), StoreError> {
         let hold = Utc::now() + chrono::Duration::seconds(30);
         let requeued = self.store.refuse_parts(peer_id, refusals, hold).await?;
-        for producer_order in requeued {
-            tokio::spawn(self.clone().delivery(producer_order));
-        }
+        self.deliver_in_background(requeued);
         Ok(())
     }
 
