@@ -24,6 +24,10 @@ use orderhub::{Application, Config};
 use serde_json::json;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
+/// The allocator `orderhub serve` runs with (see `src/main.rs`).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 const TOKEN: &str = "load-hub-token-0123";
 
 fn setting(name: &str, default: usize) -> anyhow::Result<usize> {

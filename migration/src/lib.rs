@@ -5,6 +5,7 @@ mod m20261125_000001_core;
 mod m20261125_000002_trader;
 mod m20261125_000003_consolidation;
 mod m20261201_000004_reservation;
+mod m20261202_000005_open_parts;
 
 pub struct Migrator;
 
@@ -16,6 +17,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261125_000002_trader::Migration),
             Box::new(m20261125_000003_consolidation::Migration),
             Box::new(m20261201_000004_reservation::Migration),
+            Box::new(m20261202_000005_open_parts::Migration),
         ]
     }
 }

@@ -48,8 +48,9 @@ impl PaymentStatus {
 /// A customer order: products of several producers, paid to the trader.
 pub struct Order {
     order: customer_order::Model,
-    /// Read with the order when the answer must be whole (a checkout's).
-    preloaded: Option<(Vec<customer_order_line::Model>, Vec<order_part::Model>)>,
+    /// Read with the order when the answer must be whole (a checkout's): its parts, and its
+    /// lines unless they are what the checkout just recorded.
+    preloaded: Option<(Option<Vec<customer_order_line::Model>>, Vec<order_part::Model>)>,
 }
 
 impl From<customer_order::Model> for Order {
@@ -102,8 +103,8 @@ impl Order {
 
     async fn lines(&self, ctx: &Context<'_>) -> Result<Vec<OrderLine>> {
         let lines = match &self.preloaded {
-            Some((lines, _)) => lines.clone(),
-            None => ctx
+            Some((Some(lines), _)) => lines.clone(),
+            _ => ctx
                 .data_unchecked::<DataLoader<TraderLoader>>()
                 .load_one(LinesKey(self.order.id))
                 .await?

@@ -159,7 +159,16 @@ impl Store {
                     active_lines(&write.txn, session, &peer.id, None).await?.into_iter().map(|l| l.order_id).collect();
                 orders.sort();
                 orders.dedup();
-                let queued = queue_groups(&write, trader, session, &peer.id, &orders, hold_sends_until).await?;
+                let queued = queue_groups(
+                    &write,
+                    &mut QueueMemo::default(),
+                    trader,
+                    session,
+                    &peer.id,
+                    &orders,
+                    hold_sends_until,
+                )
+                .await?;
                 emptied.extend(queued.stale.into_iter().map(|(po, _)| po));
                 filled.extend(queued.current.into_iter().map(|(po, _)| po));
             }
@@ -209,9 +218,14 @@ impl Store {
             // A group left over from an earlier mode: it gathers nothing now.
             (_, _) => None,
         };
-        let lines = match gathered {
-            Some(only) => active_lines(&self.db, order.sales_session_id, &order.peer_id, only).await?,
-            None => Vec::new(),
+        // Held parts summed in the database, waiting ones line by line: what a plan reads grows
+        // with the changes waiting, not with the session.
+        let (held, lines) = match gathered {
+            Some(only) => (
+                held_demand(&self.db, order.sales_session_id, &order.peer_id, only).await?,
+                waiting_lines(&self.db, order.sales_session_id, &order.peer_id, only).await?,
+            ),
+            None => (Vec::new(), Vec::new()),
         };
         let mut order_ids: Vec<Uuid> = lines.iter().map(|l| l.order_id).collect();
         order_ids.sort();
@@ -223,6 +237,7 @@ impl Store {
             .collect();
         // The offers of the products needed and of their packs, not the whole catalogue.
         let mut products: Vec<String> = lines.iter().map(|l| l.product_iri.clone()).collect();
+        products.extend(held.iter().map(|l| l.product_iri.clone()));
         products.extend(fallbacks.values().flatten().map(|l| l.product.clone()));
         products.sort();
         products.dedup();
@@ -243,7 +258,7 @@ impl Store {
         } else {
             (BTreeMap::new(), BTreeMap::new())
         };
-        let inputs = PlanInputs { demand: lines, parts, fallbacks, offers, packs, carry };
+        let inputs = PlanInputs { held, demand: lines, parts, fallbacks, offers, packs, carry };
         let waiting = inputs.waiting();
         let lines = inputs.plan(mode, &waiting.iter().copied().collect());
         Ok(ProducerOrderPlan { order, session, peer, mode, lines, admitted: waiting, inputs })
@@ -395,6 +410,99 @@ pub(super) async fn record_lines(write: &WriteTxn<'_>, id: Uuid, lines: &[Planne
     Ok(())
 }
 
+/// What the orders a producer holds ask of it, summed per product and offer.
+#[derive(Clone, Debug, sea_orm::FromQueryResult)]
+struct HeldDemand {
+    product_iri: String,
+    offer_iri: String,
+    name: String,
+    quantity: i64,
+}
+
+/// The lines from `peer_id` of a session's active customer orders (or of one of them) whose part
+/// there is held (or older than parts, when every order was held), summed by the database.
+async fn held_demand(
+    db: &impl ConnectionTrait,
+    session_id: Uuid,
+    peer_id: &str,
+    only: Option<Uuid>,
+) -> Result<Vec<HeldDemand>, StoreError> {
+    use entity::{customer_order, customer_order_line as line, order_part as part};
+    use sea_orm::sea_query::{Alias, Expr, ExprTrait, Func, JoinType, Query};
+    let mut query = Query::select();
+    query
+        .column((line::Entity, line::Column::ProductIri))
+        .column((line::Entity, line::Column::OfferIri))
+        .expr_as(Func::min(Expr::col((line::Entity, line::Column::Name))), Alias::new("name"))
+        .expr_as(
+            Func::cast_as(Func::sum(Expr::col((line::Entity, line::Column::Quantity))), Alias::new("BIGINT")),
+            Alias::new("quantity"),
+        )
+        .from(line::Entity)
+        .inner_join(
+            customer_order::Entity,
+            Expr::col((customer_order::Entity, customer_order::Column::Id))
+                .equals((line::Entity, line::Column::OrderId)),
+        )
+        .join(
+            JoinType::LeftJoin,
+            part::Entity,
+            sea_orm::Condition::all()
+                .add(Expr::col((part::Entity, part::Column::OrderId)).equals((line::Entity, line::Column::OrderId)))
+                .add(Expr::col((part::Entity, part::Column::PeerId)).equals((line::Entity, line::Column::PeerId))),
+        )
+        .and_where(Expr::col((customer_order::Entity, customer_order::Column::SalesSessionId)).eq(session_id))
+        .and_where(Expr::col((customer_order::Entity, customer_order::Column::Status)).eq(super::trader::ORDER_ACTIVE))
+        .and_where(Expr::col((line::Entity, line::Column::PeerId)).eq(peer_id))
+        .cond_where(
+            sea_orm::Condition::any()
+                .add(Expr::col((part::Entity, part::Column::State)).is_null())
+                .add(Expr::col((part::Entity, part::Column::State)).eq(PartState::Reserved.as_str())),
+        )
+        .group_by_col((line::Entity, line::Column::ProductIri))
+        .group_by_col((line::Entity, line::Column::OfferIri))
+        .order_by((line::Entity, line::Column::ProductIri), sea_orm::Order::Asc)
+        .order_by((line::Entity, line::Column::OfferIri), sea_orm::Order::Asc);
+    if let Some(id) = only {
+        query.and_where(Expr::col((customer_order::Entity, customer_order::Column::Id)).eq(id));
+    }
+    let statement = db.get_database_backend().build(&query);
+    Ok(<HeldDemand as sea_orm::FromQueryResult>::find_by_statement(statement).all(db).await?)
+}
+
+/// The lines from `peer_id` of a session's active customer orders (or of one of them) whose part
+/// there waits for a send to decide it.
+async fn waiting_lines(
+    db: &impl ConnectionTrait,
+    session_id: Uuid,
+    peer_id: &str,
+    only: Option<Uuid>,
+) -> Result<Vec<entity::customer_order_line::Model>, StoreError> {
+    use entity::{customer_order, customer_order_line as line, order_part as part};
+    let mut waiting = sea_orm::sea_query::Query::select();
+    waiting
+        .column(part::Column::OrderId)
+        .from(part::Entity)
+        .and_where(part::Column::PeerId.eq(peer_id))
+        .and_where(part::Column::State.is_in([PartState::Pending.as_str(), PartState::Unconfirmed.as_str()]));
+    let mut active = sea_orm::sea_query::Query::select();
+    active
+        .column(customer_order::Column::Id)
+        .from(customer_order::Entity)
+        .and_where(customer_order::Column::SalesSessionId.eq(session_id))
+        .and_where(customer_order::Column::Status.eq(super::trader::ORDER_ACTIVE));
+    if let Some(id) = only {
+        active.and_where(customer_order::Column::Id.eq(id));
+    }
+    Ok(line::Entity::find()
+        .filter(line::Column::PeerId.eq(peer_id))
+        .filter(line::Column::OrderId.in_subquery(waiting))
+        .filter(line::Column::OrderId.in_subquery(active))
+        .order_by_asc(line::Column::Id)
+        .all(db)
+        .await?)
+}
+
 fn planned_line(row: producer_order_line::Model) -> PlannedLine {
     PlannedLine {
         product_iri: row.product_iri,
@@ -513,6 +621,9 @@ impl FallbackLine {
 /// set of admitted waiting parts without touching the database.
 #[derive(Clone, Debug, Default)]
 pub struct PlanInputs {
+    /// The lines of the orders the producer holds, summed per product and offer.
+    held: Vec<HeldDemand>,
+    /// The lines of the orders waiting for a send to decide them.
     demand: Vec<entity::customer_order_line::Model>,
     parts: HashMap<Uuid, entity::order_part::Model>,
     fallbacks: HashMap<Uuid, Vec<FallbackLine>>,
@@ -559,6 +670,9 @@ impl PlanInputs {
         let mut add = |product: &str, offer: &str, name: &str, quantity: i64| {
             needed.entry((product.to_owned(), offer.to_owned())).or_insert((name.to_owned(), 0)).1 += quantity;
         };
+        for held in &self.held {
+            add(&held.product_iri, &held.offer_iri, &held.name, held.quantity);
+        }
         let mut overridden = false;
         for line in &self.demand {
             let state = self.state(line.order_id);
@@ -621,21 +735,86 @@ pub(super) struct Queued {
     pub stale: Vec<(Uuid, i64)>,
 }
 
+/// What queueing needs to know of a producer, read once per transaction: a batch of checkouts
+/// queues the same producer orders again and again, and neither the consolidation mode nor which
+/// groups of the other mode are still at the producer changes inside the transaction (queueing
+/// bumps them; it does not move them in or out of that set).
+#[derive(Default)]
+pub(super) struct QueueMemo {
+    modes: HashMap<(String, String), ConsolidationMode>,
+    stale_groups: HashMap<(Uuid, String), Vec<String>>,
+}
+
+impl QueueMemo {
+    async fn mode(
+        &mut self,
+        db: &impl ConnectionTrait,
+        trader: &str,
+        peer_id: &str,
+    ) -> Result<ConsolidationMode, StoreError> {
+        let key = (trader.to_owned(), peer_id.to_owned());
+        if let Some(mode) = self.modes.get(&key) {
+            return Ok(*mode);
+        }
+        let peer = peer::Entity::find_by_id(peer_id.to_owned())
+            .one(db)
+            .await?
+            .ok_or_else(|| super::corrupt("an order line of an unknown producer"))?;
+        let mode = mode_of(db, trader, &peer).await?;
+        self.modes.insert(key, mode);
+        Ok(mode)
+    }
+
+    /// The groups of a producer's orders in a session that another mode made and that the
+    /// producer may still hold: each change empties them.
+    async fn stale_groups(
+        &mut self,
+        db: &impl ConnectionTrait,
+        trader: &str,
+        session_id: Uuid,
+        peer_id: &str,
+        mode: ConsolidationMode,
+    ) -> Result<&[String], StoreError> {
+        let key = (session_id, peer_id.to_owned());
+        if !self.stale_groups.contains_key(&key) {
+            let groups = producer_order::Entity::find()
+                .filter(producer_order::Column::TraderEnterpriseId.eq(trader))
+                .filter(producer_order::Column::SalesSessionId.eq(session_id))
+                .filter(producer_order::Column::PeerId.eq(peer_id))
+                .filter(producer_order::Column::Status.eq(crate::domain::OrderStatus::Held.dfc_name()))
+                // Nothing at the producer and no send on its way: nothing to empty. (One on its way
+                // may be placing the old grouping right now; bumped, it is sent again, emptied.)
+                .filter(
+                    sea_orm::Condition::any()
+                        .add(producer_order::Column::RemoteIri.is_not_null())
+                        .add(producer_order::Column::DeliveryState.ne(super::trader::DELIVERY_DELIVERED)),
+                )
+                .filter(producer_order::Column::SettledAt.is_null())
+                .order_by_asc(producer_order::Column::GroupKey)
+                .all(db)
+                .await?
+                .into_iter()
+                .filter(|po| (mode == ConsolidationMode::PerCustomerOrder) == (po.group_key == WHOLE_SESSION))
+                .map(|po| po.group_key)
+                .collect();
+            self.stale_groups.insert(key.clone(), groups);
+        }
+        Ok(self.stale_groups.get(&key).map(Vec::as_slice).unwrap_or_default())
+    }
+}
+
 /// Queues the producer orders of (trader, session, peer) that a change of `customer_orders`
 /// affects, under the producer's mode now.
 pub(super) async fn queue_groups(
     write: &WriteTxn<'_>,
+    memo: &mut QueueMemo,
     trader: &str,
     session_id: Uuid,
     peer_id: &str,
     customer_orders: &[Uuid],
     hold_sends_until: DateTime<Utc>,
 ) -> Result<Queued, StoreError> {
-    let peer = peer::Entity::find_by_id(peer_id.to_owned())
-        .one(&write.txn)
-        .await?
-        .ok_or_else(|| super::corrupt("an order line of an unknown producer"))?;
-    let mode = mode_of(&write.txn, trader, &peer).await?;
+    let mode = memo.mode(&write.txn, trader, peer_id).await?;
     let groups: Vec<String> = if mode == ConsolidationMode::PerCustomerOrder {
         customer_orders.iter().map(Uuid::to_string).collect()
     } else if customer_orders.is_empty() {
@@ -650,32 +829,54 @@ pub(super) async fn queue_groups(
             super::trader::queue_producer_order(write, trader, session_id, peer_id, group, hold_sends_until).await?,
         );
     }
-    let stale_groups: Vec<String> = producer_order::Entity::find()
-        .filter(producer_order::Column::TraderEnterpriseId.eq(trader))
-        .filter(producer_order::Column::SalesSessionId.eq(session_id))
-        .filter(producer_order::Column::PeerId.eq(peer_id))
-        .filter(producer_order::Column::Status.eq(crate::domain::OrderStatus::Held.dfc_name()))
-        // Nothing at the producer and no send on its way: nothing to empty. (One on its way may
-        // be placing the old grouping right now; bumped, it is sent again, emptied.)
-        .filter(
-            sea_orm::Condition::any()
-                .add(producer_order::Column::RemoteIri.is_not_null())
-                .add(producer_order::Column::DeliveryState.ne(super::trader::DELIVERY_DELIVERED)),
-        )
-        .filter(producer_order::Column::SettledAt.is_null())
-        .all(&write.txn)
-        .await?
-        .into_iter()
-        .filter(|po| (mode == ConsolidationMode::PerCustomerOrder) == (po.group_key == WHOLE_SESSION))
-        .map(|po| po.group_key)
-        .collect();
+    let stale_groups = memo.stale_groups(&write.txn, trader, session_id, peer_id, mode).await?;
     let mut stale = Vec::with_capacity(stale_groups.len());
-    for group in &stale_groups {
+    for group in stale_groups {
         stale.push(
             super::trader::queue_producer_order(write, trader, session_id, peer_id, group, hold_sends_until).await?,
         );
     }
     Ok(Queued { current, stale })
+}
+
+/// Queues the producer orders of (trader, session, peer) for new customer orders (a batch of
+/// checkouts, in the order they were recorded), each producer order once. Returns, for each
+/// customer order, the producer orders that carry it with the version that does: emptied ones
+/// (another mode's, which the producer may hold) first, so that the stock they release is free
+/// for the others.
+pub(super) async fn queue_new_orders(
+    write: &WriteTxn<'_>,
+    memo: &mut QueueMemo,
+    trader: &str,
+    session_id: Uuid,
+    peer_id: &str,
+    customer_orders: &[Uuid],
+    hold_sends_until: DateTime<Utc>,
+) -> Result<Vec<Vec<(Uuid, i64)>>, StoreError> {
+    use super::trader::queue_producer_order_for;
+    let mode = memo.mode(&write.txn, trader, peer_id).await?;
+    let mut stale = Vec::new();
+    for group in memo.stale_groups(&write.txn, trader, session_id, peer_id, mode).await?.to_vec() {
+        stale.push(queue_producer_order_for(write, trader, session_id, peer_id, &group, 1, hold_sends_until).await?);
+    }
+    let mut carried = Vec::with_capacity(customer_orders.len());
+    if mode == ConsolidationMode::PerCustomerOrder {
+        for order in customer_orders {
+            let own =
+                queue_producer_order_for(write, trader, session_id, peer_id, &order.to_string(), 1, hold_sends_until)
+                    .await?;
+            carried.push(stale.iter().copied().chain([own]).collect());
+        }
+    } else if !customer_orders.is_empty() {
+        let changes = i64::try_from(customer_orders.len()).map_err(super::corrupt)?;
+        let (whole, last) =
+            queue_producer_order_for(write, trader, session_id, peer_id, WHOLE_SESSION, changes, hold_sends_until)
+                .await?;
+        for position in 0..changes {
+            carried.push(stale.iter().copied().chain([(whole, last - changes + 1 + position)]).collect());
+        }
+    }
+    Ok(carried)
 }
 
 #[cfg(test)]

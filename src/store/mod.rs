@@ -6,6 +6,7 @@
 //! fail with `SQLITE_BUSY` halfway.
 
 mod catalogue;
+mod checkouts;
 pub mod consolidation;
 pub mod delivery;
 mod orders;
@@ -40,17 +41,6 @@ pub enum StoreError {
     Corrupt(String),
 }
 
-impl StoreError {
-    /// The same failure for each of several callers that shared one transaction.
-    pub(crate) fn shared(&self) -> StoreError {
-        match self {
-            StoreError::Busy => StoreError::Busy,
-            StoreError::Corrupt(text) => StoreError::Corrupt(text.clone()),
-            StoreError::Db(err) => StoreError::Db(DbErr::Custom(err.to_string())),
-        }
-    }
-}
-
 impl From<DbErr> for StoreError {
     fn from(err: DbErr) -> Self {
         match err {
@@ -68,7 +58,7 @@ pub struct Store {
     db: DatabaseConnection,
     sqlite_write_gate: Option<Arc<Mutex<()>>>,
     /// Checkouts go to one recorder task, which commits those that arrive together at once.
-    checkout_recorder: Option<tokio::sync::mpsc::Sender<trader::PendingCheckout>>,
+    checkout_recorder: Option<tokio::sync::mpsc::Sender<checkouts::PendingCheckout>>,
 }
 
 /// A write transaction, holding the SQLite gate (if any) until it is committed or dropped.
@@ -104,7 +94,7 @@ impl Store {
         let (recorder, pending) = tokio::sync::mpsc::channel(1024);
         // The task's own store has no recorder: the channel closes, and the task ends, with the
         // last store that can send to it.
-        tokio::spawn(trader::run_checkout_recorder(recording.clone(), pending));
+        tokio::spawn(checkouts::run_checkout_recorder(recording.clone(), pending));
         Ok(Store { checkout_recorder: Some(recorder), ..recording })
     }
 

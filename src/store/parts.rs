@@ -305,7 +305,14 @@ async fn refuse_order(
         .into_iter()
         .filter(|p| Some(p.as_str()) != except)
         .collect();
-    let queued = super::trader::queue_producer_orders(write, &order, &peers, hold_sends_until).await?;
+    let queued = super::trader::queue_producer_orders(
+        write,
+        &mut super::consolidation::QueueMemo::default(),
+        &order,
+        &peers,
+        hold_sends_until,
+    )
+    .await?;
     Ok(queued.into_iter().map(|(_, po, _)| po).collect())
 }
 

@@ -160,16 +160,16 @@ impl Store {
     }
 
     pub async fn session_peers(&self, session_id: Uuid) -> Result<Vec<peer::Model>, StoreError> {
-        let ids: Vec<String> = sales_session_peer::Entity::find()
-            .filter(sales_session_peer::Column::SalesSessionId.eq(session_id))
+        let mut listed = sea_orm::sea_query::Query::select();
+        listed
+            .column(sales_session_peer::Column::PeerId)
+            .from(sales_session_peer::Entity)
+            .and_where(sales_session_peer::Column::SalesSessionId.eq(session_id));
+        Ok(peer::Entity::find()
+            .filter(peer::Column::Id.in_subquery(listed))
+            .order_by_asc(peer::Column::Id)
             .all(&self.db)
-            .await?
-            .into_iter()
-            .map(|l| l.peer_id)
-            .collect();
-        let mut peers = self.peers_by_ids(&ids).await?;
-        peers.sort_by(|a, b| a.id.cmp(&b.id));
-        Ok(peers)
+            .await?)
     }
 
     /// Replaces what we know of a peer's catalogue by what it just published.
@@ -189,12 +189,37 @@ impl Store {
         peer_ids: &[String],
         iri: &str,
     ) -> Result<Option<peer_offer::Model>, StoreError> {
-        Ok(peer_offer::Entity::find()
+        Ok(self.find_peer_offers(peer_ids, &[iri]).await?.remove(iri))
+    }
+
+    /// The offers of `peer_ids` that `iris` name (by offer or product IRI), in one statement;
+    /// those not found are missing from the answer.
+    pub async fn find_peer_offers(
+        &self,
+        peer_ids: &[String],
+        iris: &[&str],
+    ) -> Result<std::collections::HashMap<String, peer_offer::Model>, StoreError> {
+        let wanted = || iris.iter().map(|iri| (*iri).to_owned());
+        let rows = peer_offer::Entity::find()
             .filter(peer_offer::Column::PeerId.is_in(peer_ids.iter().cloned()))
             .filter(
-                Condition::any().add(peer_offer::Column::ProductIri.eq(iri)).add(peer_offer::Column::OfferIri.eq(iri)),
+                Condition::any()
+                    .add(peer_offer::Column::ProductIri.is_in(wanted()))
+                    .add(peer_offer::Column::OfferIri.is_in(wanted())),
             )
-            .one(&self.db)
-            .await?)
+            .order_by_asc(peer_offer::Column::PeerId)
+            .order_by_asc(peer_offer::Column::OfferIri)
+            .all(&self.db)
+            .await?;
+        let mut found = std::collections::HashMap::new();
+        for iri in iris {
+            // An offer IRI names one offer; a product IRI, the first offer of it.
+            let offer =
+                rows.iter().find(|o| o.offer_iri == *iri).or_else(|| rows.iter().find(|o| o.product_iri == *iri));
+            if let Some(offer) = offer {
+                found.insert((*iri).to_owned(), offer.clone());
+            }
+        }
+        Ok(found)
     }
 }

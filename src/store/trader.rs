@@ -14,6 +14,7 @@ use sea_orm::{
 };
 use uuid::Uuid;
 
+use super::consolidation::QueueMemo;
 use super::{Store, StoreError, WriteTxn};
 use crate::domain::consolidation::{ConsolidationMode, PlannedLine};
 use crate::domain::{OrderStatus, PartState};
@@ -162,151 +163,6 @@ impl Store {
         let locked = row.map(|r| r.try_get::<bool>("", "locked")).transpose()?.unwrap_or(false);
         Ok(locked.then_some(SendLock { _txn: Some(txn) }))
     }
-
-    /// Records a checkout and queues the affected producer orders, in one transaction; or returns
-    /// the order an earlier request with the same idempotency key created.
-    pub async fn record_checkout(
-        &self,
-        new: NewCustomerOrder,
-        hold_sends_until: DateTime<Utc>,
-    ) -> Result<Recorded, StoreError> {
-        let Some(recorder) = &self.checkout_recorder else {
-            return self.record_checkouts(vec![(new, hold_sends_until)]).await.pop().unwrap_or(Err(StoreError::Busy));
-        };
-        let (reply, answer) = tokio::sync::oneshot::channel();
-        recorder.send(PendingCheckout { new, hold_sends_until, reply }).await.map_err(|_| StoreError::Busy)?;
-        answer.await.unwrap_or(Err(StoreError::Busy))
-    }
-
-    /// Records checkouts in one transaction (one durable commit, one hold of the producer orders'
-    /// rows for all of them), each in a savepoint of its own: one that fails fails alone.
-    pub(super) async fn record_checkouts(
-        &self,
-        batch: Vec<(NewCustomerOrder, DateTime<Utc>)>,
-    ) -> Vec<Result<Recorded, StoreError>> {
-        let count = batch.len();
-        let write = match self.begin_write().await {
-            Ok(write) => write,
-            Err(err) => return (0..count).map(|_| Err(err.shared())).collect(),
-        };
-        let mut results = Vec::with_capacity(count);
-        for (new, hold) in batch {
-            let result = match sea_orm::TransactionTrait::begin(&write.txn).await {
-                Ok(savepoint) => {
-                    let one = WriteTxn { txn: savepoint, _gate: None };
-                    match record_one(&one, &new, hold).await {
-                        Ok(recorded) => one.commit().await.map(|()| recorded),
-                        Err(failed) => {
-                            let _ = one.txn.rollback().await;
-                            match failed {
-                                RecordError::KeyTaken => find_by_key(&write.txn, &new.trader, &new.idempotency_key)
-                                    .await
-                                    .and_then(|found| found.map(Recorded::Existing).ok_or(StoreError::Busy)),
-                                RecordError::Store(err) => Err(err),
-                            }
-                        }
-                    }
-                }
-                Err(err) => Err(err.into()),
-            };
-            results.push(result);
-        }
-        match write.commit().await {
-            Ok(()) => results,
-            Err(err) => (0..count).map(|_| Err(err.shared())).collect(),
-        }
-    }
-}
-
-/// A checkout waiting to be recorded with others.
-pub(super) struct PendingCheckout {
-    new: NewCustomerOrder,
-    hold_sends_until: DateTime<Utc>,
-    reply: tokio::sync::oneshot::Sender<Result<Recorded, StoreError>>,
-}
-
-/// The most checkouts recorded in one transaction.
-const CHECKOUTS_PER_COMMIT: usize = 64;
-
-/// Records checkouts as they come, together those that came while the previous ones were being
-/// committed (group commit: on SQLite's one writer and on a producer order's hot row alike).
-pub(super) async fn run_checkout_recorder(store: Store, mut pending: tokio::sync::mpsc::Receiver<PendingCheckout>) {
-    while let Some(first) = pending.recv().await {
-        let mut batch = vec![first];
-        while batch.len() < CHECKOUTS_PER_COMMIT {
-            match pending.try_recv() {
-                Ok(next) => batch.push(next),
-                Err(_) => break,
-            }
-        }
-        let (work, replies): (Vec<_>, Vec<_>) =
-            batch.into_iter().map(|p| ((p.new, p.hold_sends_until), p.reply)).unzip();
-        for (reply, result) in replies.into_iter().zip(store.record_checkouts(work).await) {
-            let _ = reply.send(result);
-        }
-    }
-}
-
-/// One checkout inside a recording transaction (its own savepoint).
-/// Why one checkout of a batch was not recorded.
-enum RecordError {
-    /// Another replica committed the same idempotency key meanwhile (PostgreSQL): that one wins.
-    KeyTaken,
-    Store(StoreError),
-}
-
-impl<E: Into<StoreError>> From<E> for RecordError {
-    fn from(err: E) -> Self {
-        RecordError::Store(err.into())
-    }
-}
-
-async fn record_one(
-    write: &WriteTxn<'_>,
-    new: &NewCustomerOrder,
-    hold_sends_until: DateTime<Utc>,
-) -> Result<Recorded, RecordError> {
-    // Owned, as the order row takes its fields; the caller keeps its copy to look the key up.
-    let new = new.clone();
-    if let Some(existing) = find_by_key(&write.txn, &new.trader, &new.idempotency_key).await? {
-        // A refused checkout left nothing to keep: its key may be tried again.
-        if !super::parts::remove_if_refused(write, existing.id).await? {
-            return Ok(Recorded::Existing(existing));
-        }
-    }
-    let now = Utc::now();
-    let order = customer_order::ActiveModel {
-        id: Set(Uuid::new_v4()),
-        trader_enterprise_id: Set(new.trader.clone()),
-        sales_session_id: Set(new.session_id),
-        customer_id: Set(new.customer_id),
-        idempotency_key: Set(new.idempotency_key.clone()),
-        request_digest: Set(new.request_digest),
-        contact_name: Set(new.contact_name),
-        contact_email: Set(new.contact_email),
-        delivery_address: Set(new.delivery_address),
-        status: Set(ORDER_ACTIVE.to_owned()),
-        payment_status: Set("Unpaid".to_owned()),
-        total: Set(new.total),
-        currency: Set(new.currency),
-        created_at: Set(now),
-        updated_at: Set(now),
-    };
-    let order = match order.insert(&write.txn).await {
-        Ok(order) => order,
-        // The same key committed meanwhile by another replica (PostgreSQL): that one wins.
-        // The savepoint is rolled back by the caller; the key is looked up after it.
-        Err(err) if is_unique_violation(&err) => return Err(RecordError::KeyTaken),
-        Err(err) => return Err(err.into()),
-    };
-    let peers = distinct_peers(new.lines.iter());
-    insert_lines(write, order.id, new.lines).await?;
-    let queued = queue_producer_orders(write, &order, &peers, hold_sends_until).await?;
-    for peer_id in &peers {
-        let version = carried_version(&queued, peer_id);
-        super::parts::set_part(write, order.id, peer_id, PartState::Pending, version, None).await?;
-    }
-    Ok(Recorded::New { order, producer_orders: queued })
 }
 
 impl Store {
@@ -336,7 +192,8 @@ impl Store {
         active.updated_at = Set(Utc::now());
         let order = active.update(&write.txn).await?;
         super::parts::release_parts(&write, id).await?;
-        let producer_orders = queue_producer_orders(&write, &order, &peers, hold_sends_until).await?;
+        let producer_orders =
+            queue_producer_orders(&write, &mut QueueMemo::default(), &order, &peers, hold_sends_until).await?;
         write.commit().await?;
         let producer_orders = producer_orders.into_iter().map(|(_, po, _)| po).collect();
         Ok(CancelOutcome::Cancelled { order: Box::new(order), producer_orders })
@@ -391,7 +248,7 @@ impl Store {
         active.total = Set(total);
         active.updated_at = Set(Utc::now());
         let order = active.update(&write.txn).await?;
-        let queued = queue_producer_orders(&write, &order, &peers, hold_sends_until).await?;
+        let queued = queue_producer_orders(&write, &mut QueueMemo::default(), &order, &peers, hold_sends_until).await?;
         for peer_id in &peers {
             let version = carried_version(&queued, peer_id);
             if !new_peers.contains(peer_id) {
@@ -542,7 +399,7 @@ pub struct CustomerOrderFilter {
     pub payment_status: Option<String>,
 }
 
-async fn find_by_key(
+pub(super) async fn find_by_key(
     db: &impl ConnectionTrait,
     trader: &str,
     key: &str,
@@ -555,8 +412,18 @@ async fn find_by_key(
 }
 
 pub(super) async fn insert_lines(write: &WriteTxn<'_>, order_id: Uuid, lines: Vec<NewLine>) -> Result<(), StoreError> {
-    for line in lines {
-        customer_order_line::ActiveModel {
+    insert_order_lines(write, lines.into_iter().map(|line| (order_id, line))).await
+}
+
+/// Inserts the lines of some orders, a hundred to a statement (bound parameters stay far below
+/// every backend's limit).
+pub(super) async fn insert_order_lines(
+    write: &WriteTxn<'_>,
+    lines: impl IntoIterator<Item = (Uuid, NewLine)>,
+) -> Result<(), StoreError> {
+    let rows: Vec<customer_order_line::ActiveModel> = lines
+        .into_iter()
+        .map(|(order_id, line)| customer_order_line::ActiveModel {
             order_id: Set(order_id),
             peer_id: Set(line.peer_id),
             product_iri: Set(line.product_iri),
@@ -567,15 +434,16 @@ pub(super) async fn insert_lines(write: &WriteTxn<'_>, order_id: Uuid, lines: Ve
             currency: Set(line.currency),
             vat_rate: Set(line.vat_rate),
             ..Default::default()
-        }
-        .insert(&write.txn)
-        .await?;
+        })
+        .collect();
+    for chunk in rows.chunks(100) {
+        customer_order_line::Entity::insert_many(chunk.to_vec()).exec_without_returning(&write.txn).await?;
     }
     Ok(())
 }
 
 /// The producers some lines come from, each once.
-fn distinct_peers<'a>(lines: impl Iterator<Item = &'a NewLine>) -> Vec<String> {
+pub(super) fn distinct_peers<'a>(lines: impl Iterator<Item = &'a NewLine>) -> Vec<String> {
     let mut peers: Vec<String> = lines.map(|l| l.peer_id.clone()).collect();
     peers.sort();
     peers.dedup();
@@ -649,6 +517,7 @@ fn carried_version(queued: &[(String, Uuid, i64)], peer_id: &str) -> i64 {
 /// its version now)`.
 pub(super) async fn queue_producer_orders(
     write: &WriteTxn<'_>,
+    memo: &mut super::consolidation::QueueMemo,
     order: &customer_order::Model,
     peers: &[String],
     hold_sends_until: DateTime<Utc>,
@@ -658,6 +527,7 @@ pub(super) async fn queue_producer_orders(
         let trader = &order.trader_enterprise_id;
         let queued = super::consolidation::queue_groups(
             write,
+            memo,
             trader,
             order.sales_session_id,
             peer_id,
@@ -683,6 +553,21 @@ pub(super) async fn queue_producer_order(
     group_key: &str,
     hold_sends_until: DateTime<Utc>,
 ) -> Result<(Uuid, i64), StoreError> {
+    queue_producer_order_for(write, trader, session_id, peer_id, group_key, 1, hold_sends_until).await
+}
+
+/// Queues a producer order for `changes` changes at once (a batch of checkouts): its version
+/// goes up by that many, so that each change has a version of its own (the order in which
+/// they committed) and a send that carries the last carries them all.
+pub(super) async fn queue_producer_order_for(
+    write: &WriteTxn<'_>,
+    trader: &str,
+    session_id: Uuid,
+    peer_id: &str,
+    group_key: &str,
+    changes: i64,
+    hold_sends_until: DateTime<Utc>,
+) -> Result<(Uuid, i64), StoreError> {
     let now = Utc::now();
     let fresh = producer_order::ActiveModel {
         id: Set(Uuid::new_v4()),
@@ -692,7 +577,7 @@ pub(super) async fn queue_producer_order(
         group_key: Set(group_key.to_owned()),
         remote_iri: Set(None),
         status: Set(OrderStatus::Held.dfc_name().to_owned()),
-        version: Set(0),
+        version: Set(changes),
         delivered_version: Set(0),
         delivery_state: Set(DELIVERY_PENDING.to_owned()),
         attempts: Set(0),
@@ -705,7 +590,10 @@ pub(super) async fn queue_producer_order(
         post_started_at: Set(None),
         failing_since: Set(None),
     };
-    producer_order::Entity::insert(fresh)
+    // One statement: created, or bumped; the row it returns is the one this
+    // transaction now holds, so its version is the one this change is carried from (a
+    // concurrent change's bump waits on the row lock and comes after, PostgreSQL and SQLite alike).
+    let queued = producer_order::Entity::insert(fresh)
         .on_conflict(
             OnConflict::columns([
                 producer_order::Column::TraderEnterpriseId,
@@ -713,35 +601,18 @@ pub(super) async fn queue_producer_order(
                 producer_order::Column::PeerId,
                 producer_order::Column::GroupKey,
             ])
-            .do_nothing()
+            .value(
+                producer_order::Column::Version,
+                Expr::col((producer_order::Entity, producer_order::Column::Version)).add(changes),
+            )
+            .value(producer_order::Column::DeliveryState, Expr::value(DELIVERY_PENDING))
+            .value(producer_order::Column::NextAttemptAt, Expr::value(Some(hold_sends_until)))
+            .value(producer_order::Column::UpdatedAt, Expr::value(now))
             .to_owned(),
         )
-        .exec_without_returning(&write.txn)
+        .exec_with_returning(&write.txn)
         .await?;
-    let order = producer_order::Entity::find()
-        .filter(producer_order::Column::TraderEnterpriseId.eq(trader))
-        .filter(producer_order::Column::SalesSessionId.eq(session_id))
-        .filter(producer_order::Column::PeerId.eq(peer_id))
-        .filter(producer_order::Column::GroupKey.eq(group_key))
-        .one(&write.txn)
-        .await?
-        .ok_or_else(|| super::corrupt("queued producer order vanished"))?;
-    producer_order::Entity::update_many()
-        .col_expr(producer_order::Column::Version, Expr::col(producer_order::Column::Version).add(1))
-        .col_expr(producer_order::Column::DeliveryState, Expr::value(DELIVERY_PENDING))
-        .col_expr(producer_order::Column::NextAttemptAt, Expr::value(Some(hold_sends_until)))
-        .col_expr(producer_order::Column::UpdatedAt, Expr::value(now))
-        .filter(producer_order::Column::Id.eq(order.id))
-        .exec(&write.txn)
-        .await?;
-    // Read after our update, which holds the row: a concurrent change's increment may have
-    // committed between the read above and the update (PostgreSQL, read committed).
-    let version = producer_order::Entity::find_by_id(order.id)
-        .one(&write.txn)
-        .await?
-        .map(|po| po.version)
-        .ok_or_else(|| super::corrupt("queued producer order vanished"))?;
-    Ok((order.id, version))
+    Ok((queued.id, queued.version))
 }
 
 /// A lock key every replica computes alike, whatever its architecture (FNV-1a, big-endian: std's
@@ -757,8 +628,4 @@ fn stable_key(parts: &[&str]) -> i64 {
 
 fn send_lock_key(id: Uuid) -> i64 {
     i64::from_be_bytes(id.as_bytes()[..8].try_into().unwrap_or_default())
-}
-
-fn is_unique_violation(err: &sea_orm::DbErr) -> bool {
-    matches!(err.sql_err(), Some(sea_orm::SqlErr::UniqueConstraintViolation(_)))
 }

@@ -117,24 +117,30 @@ impl Trader {
         }
         let peer_ids: Vec<String> = peers.iter().map(|p| p.id.clone()).collect();
 
-        // Price every line from the offers the producers published.
-        let mut lines = Vec::with_capacity(requested.len());
-        let mut stock_counted = std::collections::BTreeSet::new();
-        let mut refreshed = false;
+        let mut quantities = Vec::with_capacity(requested.len());
         for (index, line) in requested.iter().enumerate() {
             let quantity = Quantity::try_from(line.quantity)
                 .map_err(|e| CheckoutError::InvalidInput(format!("line {index}: {e}")))?;
             if quantity.is_zero() {
                 return Err(CheckoutError::InvalidInput(format!("line {index}: quantity must be at least 1")));
             }
-            let mut offer = self.store.find_peer_offer(&peer_ids, &line.offer).await?;
-            if offer.is_none() && !refreshed {
-                // Not seen yet: ask the producers once (those that answer).
-                refreshed = true;
-                join_all(peers.iter().map(|p| self.refresh_peer_catalogue(p))).await;
-                offer = self.store.find_peer_offer(&peer_ids, &line.offer).await?;
-            }
-            let offer = offer.ok_or_else(|| CheckoutError::UnknownOffer { line: index, offer: line.offer.clone() })?;
+            quantities.push(quantity);
+        }
+        // Price every line from the offers the producers published.
+        let iris: Vec<&str> = requested.iter().map(|l| l.offer.as_str()).collect();
+        let mut offers = self.store.find_peer_offers(&peer_ids, &iris).await?;
+        if offers.len() < iris.iter().collect::<std::collections::HashSet<_>>().len() {
+            // Not seen yet: ask the producers once (those that answer).
+            join_all(peers.iter().map(|p| self.refresh_peer_catalogue(p))).await;
+            offers = self.store.find_peer_offers(&peer_ids, &iris).await?;
+        }
+        let mut lines = Vec::with_capacity(requested.len());
+        let mut stock_counted = std::collections::BTreeSet::new();
+        for (index, (line, quantity)) in requested.iter().zip(quantities).enumerate() {
+            let offer = offers
+                .get(&line.offer)
+                .cloned()
+                .ok_or_else(|| CheckoutError::UnknownOffer { line: index, offer: line.offer.clone() })?;
             if offer.available.is_some() {
                 stock_counted.insert(offer.peer_id.clone());
             }
@@ -213,6 +219,11 @@ impl Trader {
             tracing::info!(order = %order.id, "checkout refused");
             return Err(refusal);
         }
+        if parts.iter().all(|p| PartState::parse(&p.state) != Some(PartState::Pending)) {
+            // Every part decided, none refused: the order as recorded, with the parts as decided
+            // (its lines are what was just recorded: read only if the caller asks for them).
+            return Ok(CheckedOut { order, lines: None, parts });
+        }
         let mut policy = None;
         for part in parts.iter().filter(|p| PartState::parse(&p.state) == Some(PartState::Pending)) {
             // Read only when a part is still waiting: most checkouts never need it.
@@ -245,7 +256,7 @@ impl Trader {
     async fn checked_out(&self, order: customer_order::Model) -> Result<CheckedOut, CheckoutError> {
         let lines = self.store.customer_order_lines(&[order.id]).await?;
         let parts = self.store.order_parts(&[order.id]).await?;
-        Ok(CheckedOut { order, lines, parts })
+        Ok(CheckedOut { order, lines: Some(lines), parts })
     }
 
     /// Delivers the producer orders a change queued, each for the change's part at its producer,
@@ -356,7 +367,8 @@ impl Trader {
 #[derive(Clone, Debug)]
 pub struct CheckedOut {
     pub order: customer_order::Model,
-    pub lines: Vec<entity::customer_order_line::Model>,
+    /// None when they are exactly what the checkout recorded, to be read if asked for.
+    pub lines: Option<Vec<entity::customer_order_line::Model>>,
     pub parts: Vec<order_part::Model>,
 }
 

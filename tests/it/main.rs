@@ -16,5 +16,6 @@ mod graphql;
 mod malformed;
 mod platforms;
 mod proxy;
+mod recording;
 mod reservation;
 mod support;
