@@ -6,6 +6,7 @@
 //! | listen address     | `listen`             | `ORDERHUB_LISTEN`       | `127.0.0.1:8080`           |
 //! | public base URL    | `base_url`           | `ORDERHUB_BASE_URL`     | `http://{listen}`          |
 //! | database           | `database_url`       | `DATABASE_URL`          | `sqlite://orderhub.db`     |
+//! | database connections | `database_max_connections` | `ORDERHUB_DATABASE_MAX_CONNECTIONS` | 4 on SQLite, 32 on PostgreSQL (per replica) |
 //! | seed file          | `seed_file`          | `ORDERHUB_SEED_FILE`    | none                       |
 //! | body limit (bytes) | `max_body_bytes`     | `ORDERHUB_MAX_BODY_BYTES` | 1048576                  |
 //! | request timeout    | `request_timeout_secs` | `ORDERHUB_REQUEST_TIMEOUT_SECS` | 30               |
@@ -101,6 +102,9 @@ pub struct Config {
     pub listen: SocketAddr,
     pub base_url: Option<String>,
     pub database_url: String,
+    /// The most connections to the database this process opens; none: 4 on SQLite, 32 on
+    /// PostgreSQL. Several replicas on one PostgreSQL must stay under its `max_connections`.
+    pub database_max_connections: Option<u32>,
     pub seed_file: Option<PathBuf>,
     pub max_body_bytes: usize,
     pub request_timeout_secs: u64,
@@ -128,6 +132,7 @@ impl Default for Config {
             listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
             base_url: None,
             database_url: "sqlite://orderhub.db".to_owned(),
+            database_max_connections: None,
             seed_file: None,
             max_body_bytes: 1024 * 1024,
             request_timeout_secs: 30,
@@ -186,6 +191,10 @@ impl Config {
         }
         if let Some(v) = var("DATABASE_URL") {
             self.database_url = v;
+        }
+        if let Some(v) = var("ORDERHUB_DATABASE_MAX_CONNECTIONS") {
+            self.database_max_connections =
+                Some(v.parse().map_err(|e| anyhow::anyhow!("ORDERHUB_DATABASE_MAX_CONNECTIONS `{v}`: {e}"))?);
         }
         if let Some(v) = var("ORDERHUB_SEED_FILE") {
             self.seed_file = Some(PathBuf::from(v));
@@ -269,6 +278,10 @@ impl Config {
                 self.request_timeout_secs
             );
         }
+        if self.database_max_connections.is_some_and(|n| !(2..=1_000).contains(&n)) {
+            // One connection is the recorder's write transaction; readers need another.
+            anyhow::bail!("database_max_connections must lie between 2 and 1000");
+        }
         if self.max_body_bytes < 1024 {
             anyhow::bail!("max_body_bytes must be at least 1024");
         }
@@ -304,6 +317,17 @@ mod tests {
         assert_eq!(config.clients.len(), 2);
         assert!(config.validate().is_ok());
         assert!(!format!("{config:?}").contains("aaaaaaaa"));
+    }
+
+    #[test]
+    fn the_database_pool_is_sized_within_bounds() {
+        let mut config = Config::default();
+        config.apply_env(|k| (k == "ORDERHUB_DATABASE_MAX_CONNECTIONS").then(|| "12".to_owned())).unwrap();
+        assert_eq!(config.database_max_connections, Some(12));
+        assert!(config.validate().is_ok());
+        config.database_max_connections = Some(1);
+        assert!(config.validate().is_err(), "the recorder's transaction needs a second connection beside it");
+        assert!(config.apply_env(|k| (k == "ORDERHUB_DATABASE_MAX_CONNECTIONS").then(|| "many".to_owned())).is_err());
     }
 
     #[test]

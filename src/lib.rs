@@ -43,7 +43,7 @@ pub struct Application {
 
 impl Application {
     pub async fn build(config: Config) -> anyhow::Result<Application> {
-        let store = Store::connect(&config.database_url).await?;
+        let store = Store::connect_with(&config.database_url, config.database_max_connections).await?;
         store.migrate().await?;
         for client in &config.clients {
             store.upsert_platform(&client.platform, client.name.as_deref().unwrap_or(&client.platform)).await?;

@@ -105,13 +105,13 @@ async fn run(command: Command, mut config: Config) -> anyhow::Result<()> {
             app.serve(orderhub::shutdown_signal()).await
         }
         Command::Migrate => {
-            let store = store::Store::connect(&config.database_url).await?;
+            let store = store::Store::connect_with(&config.database_url, config.database_max_connections).await?;
             store.migrate().await?;
             tracing::info!("migrations applied");
             Ok(())
         }
         Command::Seed { file } => {
-            let store = store::Store::connect(&config.database_url).await?;
+            let store = store::Store::connect_with(&config.database_url, config.database_max_connections).await?;
             store.migrate().await?;
             let count = store::seed::load_file(&store, &file).await?;
             tracing::info!(products = count, "seed loaded");

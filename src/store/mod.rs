@@ -76,10 +76,16 @@ impl WriteTxn<'_> {
 impl Store {
     /// Connects to `database_url`; a SQLite file (and its folder) is created when missing.
     pub async fn connect(database_url: &str) -> anyhow::Result<Store> {
+        Store::connect_with(database_url, None).await
+    }
+
+    /// Connects with at most `max_connections` (default: 4 on SQLite, 32 on PostgreSQL).
+    pub async fn connect_with(database_url: &str, max_connections: Option<u32>) -> anyhow::Result<Store> {
         let url = sqlite_url_with_create(database_url)?;
         let mut options = ConnectOptions::new(url.clone());
+        let default = if url.starts_with("sqlite:") { 4 } else { 32 };
         options
-            .max_connections(if url.starts_with("sqlite:") { 4 } else { 32 })
+            .max_connections(max_connections.unwrap_or(default))
             .acquire_timeout(Duration::from_secs(5))
             .connect_timeout(Duration::from_secs(10))
             .sqlx_logging(false);

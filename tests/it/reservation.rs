@@ -187,11 +187,46 @@ async fn a_hundred_buyers_for_the_last_ten_units_get_exactly_ten() {
     p.assert_no_personal_data();
 }
 
+/// The race for the last ten units, twenty rounds, with the buyers spread over two trader
+/// replicas on one PostgreSQL: exactly ten reserved each round, the others told none are left.
+#[tokio::test]
+async fn a_hundred_buyers_over_two_replicas_get_exactly_ten_every_round() {
+    // Two replicas of 12 connections each, as an operator sizes them under PostgreSQL's
+    // max_connections (100 here, shared with the suite's other tests).
+    let p = platforms_with(|c| c.database_max_connections = Some(12)).await;
+    if !is_postgres(&p.trader) {
+        return;
+    }
+    let replica = p.trader.replica().await;
+    warm_catalogue(&p).await;
+    let carrots = carrots(&p).await;
+    for round in 0..20 {
+        let answers = burst(&p, &[&p.trader, &replica], &format!("r{round}"), 100, 100, &[(carrots.clone(), 1)]).await;
+        let reserved: Vec<&String> =
+            answers.iter().filter_map(|a| if let Answer::Reserved(id) = a { Some(id) } else { None }).collect();
+        let refused: Vec<&Vec<String>> =
+            answers.iter().filter_map(|a| if let Answer::OutOfStock(av) = a { Some(av) } else { None }).collect();
+        assert_eq!(reserved.len(), 10, "round {round}: {answers:?}");
+        assert_eq!(refused.len(), 90, "round {round}: {answers:?}");
+        assert!(refused.iter().all(|available| available.as_slice() == ["0"]), "round {round}: {refused:?}");
+        assert_eq!(p.farm().stock("farm", "CARROT").await, (10, 10), "round {round}");
+        assert_converged(&p, Duration::from_secs(10)).await;
+        let cancel = "mutation($id: ID!) { cancelOrder(orderId: $id) { status } }";
+        join_all(reserved.iter().enumerate().map(|(i, id)| {
+            let at = if i % 2 == 0 { &p.trader } else { &replica };
+            at.graphql_ok(cancel, json!({"id": id}))
+        }))
+        .await;
+        assert_eq!(p.farm().stock("farm", "CARROT").await, (10, 0), "round {round}: cancelled orders release");
+    }
+    p.assert_no_personal_data();
+}
+
 /// The same race spread over two trader replicas on one PostgreSQL (a single process on SQLite
 /// has no second replica to race with; the suite's PostgreSQL run covers it).
 #[tokio::test]
 async fn two_replicas_never_acknowledge_more_than_the_producer_holds() {
-    let p = platforms_seeded("catalogue-twenty-carrots.json", |_| {}).await;
+    let p = platforms_seeded("catalogue-twenty-carrots.json", |c| c.database_max_connections = Some(12)).await;
     if !is_postgres(&p.trader) {
         return;
     }
