@@ -123,7 +123,15 @@ impl ProducerOrderPlan {
 
 /// Held while one replica sends a producer order; dropping it lets the next one in.
 pub struct SendLock {
-    _txn: Option<sea_orm::DatabaseTransaction>,
+    txn: Option<sea_orm::DatabaseTransaction>,
+}
+
+impl SendLock {
+    /// Whether other replicas take turns with this one (PostgreSQL); on SQLite there is one
+    /// process, whose in-process lock is the whole story.
+    pub fn shared_with_replicas(&self) -> bool {
+        self.txn.is_some()
+    }
 }
 
 impl Store {
@@ -155,13 +163,13 @@ impl Store {
     /// lock is enough.
     async fn advisory_lock(&self, sql: &str, key: i64) -> Result<Option<SendLock>, StoreError> {
         if self.backend() != sea_orm::DbBackend::Postgres {
-            return Ok(Some(SendLock { _txn: None }));
+            return Ok(Some(SendLock { txn: None }));
         }
         let txn = sea_orm::TransactionTrait::begin(&self.db).await?;
         let statement = sea_orm::Statement::from_sql_and_values(sea_orm::DbBackend::Postgres, sql, [key.into()]);
         let row = sea_orm::ConnectionTrait::query_one_raw(&txn, statement).await?;
         let locked = row.map(|r| r.try_get::<bool>("", "locked")).transpose()?.unwrap_or(false);
-        Ok(locked.then_some(SendLock { _txn: Some(txn) }))
+        Ok(locked.then_some(SendLock { txn: Some(txn) }))
     }
 }
 

@@ -189,8 +189,10 @@ impl Trader {
             return Ok(());
         }
         // Replicas take turns; the one that waited sends what the other one did not carry.
-        let _one_writer_anywhere = self.store.lock_producer_order_send(producer_order).await?;
+        let one_writer_anywhere = self.store.lock_producer_order_send(producer_order).await?;
+        // Only another replica can have sent it meanwhile: a single process (SQLite) knows.
         if let Some(waiter) = waiter
+            && one_writer_anywhere.shared_with_replicas()
             && self.decided(producer_order, waiter).await?
         {
             slot.carried_up_to(waiter);
