@@ -41,6 +41,18 @@ pub enum StoreError {
     Corrupt(String),
 }
 
+impl StoreError {
+    /// PostgreSQL aborted the transaction because it waited on another that waited on it
+    /// (deadlock) or could not be serialised with it: it changed nothing, and may run again.
+    pub fn is_conflict(&self) -> bool {
+        let StoreError::Db(DbErr::Exec(RuntimeErr::SqlxError(err)) | DbErr::Query(RuntimeErr::SqlxError(err))) = self
+        else {
+            return false;
+        };
+        err.as_database_error().and_then(|e| e.code()).is_some_and(|code| code == "40P01" || code == "40001")
+    }
+}
+
 impl From<DbErr> for StoreError {
     fn from(err: DbErr) -> Self {
         match err {

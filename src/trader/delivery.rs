@@ -169,7 +169,20 @@ impl Trader {
                 finished.await;
             },
         };
-        let result = self.deliver_locked(producer_order, waiter, &slot).await;
+        let mut result = self.deliver_locked(producer_order, waiter, &slot).await;
+        // Two deliveries recording at once (one refusing an order, another reserving its part at
+        // another producer) can deadlock on PostgreSQL, which aborts one of them whole. Nothing of
+        // it was recorded, so it is delivered again: a PUT says the whole order again, and a POST
+        // whose answer was not recorded is found at the producer first.
+        for _ in 0..3 {
+            match &result {
+                Err(DeliveryError::Store(err)) if err.is_conflict() => {
+                    tracing::info!(%producer_order, "delivery aborted by a database conflict; delivering again");
+                    result = self.deliver_locked(producer_order, waiter, &slot).await;
+                }
+                _ => break,
+            }
+        }
         drop(one_writer_here);
         slot.finished.notify_waiters();
         result
