@@ -478,26 +478,17 @@ async fn waiting_lines(
     peer_id: &str,
     only: Option<Uuid>,
 ) -> Result<Vec<entity::customer_order_line::Model>, StoreError> {
-    use entity::{customer_order, customer_order_line as line, order_part as part};
+    use entity::{customer_order_line as line, order_part as part};
     let mut waiting = sea_orm::sea_query::Query::select();
     waiting
         .column(part::Column::OrderId)
         .from(part::Entity)
         .and_where(part::Column::PeerId.eq(peer_id))
         .and_where(part::Column::State.is_in([PartState::Pending.as_str(), PartState::Unconfirmed.as_str()]));
-    let mut active = sea_orm::sea_query::Query::select();
-    active
-        .column(customer_order::Column::Id)
-        .from(customer_order::Entity)
-        .and_where(customer_order::Column::SalesSessionId.eq(session_id))
-        .and_where(customer_order::Column::Status.eq(super::trader::ORDER_ACTIVE));
-    if let Some(id) = only {
-        active.and_where(customer_order::Column::Id.eq(id));
-    }
     Ok(line::Entity::find()
         .filter(line::Column::PeerId.eq(peer_id))
         .filter(line::Column::OrderId.in_subquery(waiting))
-        .filter(line::Column::OrderId.in_subquery(active))
+        .filter(line::Column::OrderId.in_subquery(super::trader::active_orders(session_id, only)))
         .order_by_asc(line::Column::Id)
         .all(db)
         .await?)

@@ -458,13 +458,8 @@ pub(super) fn distinct_peers<'a>(lines: impl Iterator<Item = &'a NewLine>) -> Ve
     peers
 }
 
-/// The lines from `peer_id` of a session's active customer orders, or of one of them.
-pub(super) async fn active_lines(
-    db: &impl ConnectionTrait,
-    session_id: Uuid,
-    peer_id: &str,
-    only: Option<Uuid>,
-) -> Result<Vec<customer_order_line::Model>, StoreError> {
+/// The ids of a session's active customer orders (or of one of them), as a subquery.
+pub(super) fn active_orders(session_id: Uuid, only: Option<Uuid>) -> sea_orm::sea_query::SelectStatement {
     let mut active = sea_orm::sea_query::Query::select();
     active
         .column(customer_order::Column::Id)
@@ -474,8 +469,18 @@ pub(super) async fn active_lines(
     if let Some(id) = only {
         active.and_where(customer_order::Column::Id.eq(id));
     }
+    active
+}
+
+/// The lines from `peer_id` of a session's active customer orders, or of one of them.
+pub(super) async fn active_lines(
+    db: &impl ConnectionTrait,
+    session_id: Uuid,
+    peer_id: &str,
+    only: Option<Uuid>,
+) -> Result<Vec<customer_order_line::Model>, StoreError> {
     Ok(customer_order_line::Entity::find()
-        .filter(customer_order_line::Column::OrderId.in_subquery(active))
+        .filter(customer_order_line::Column::OrderId.in_subquery(active_orders(session_id, only)))
         .filter(customer_order_line::Column::PeerId.eq(peer_id))
         .all(db)
         .await?)

@@ -159,16 +159,12 @@ async fn assert_converged(p: &Platforms, within: Duration) {
     );
 }
 
-/// Ten carrots, a hundred buyers of one at once: exactly ten are told "reserved", ninety are told
-/// that none are left, and the farm holds exactly ten. Twenty rounds in one session (each round's
-/// orders are cancelled again, which also checks that cancellation releases at once).
-#[tokio::test]
-async fn a_hundred_buyers_for_the_last_ten_units_get_exactly_ten() {
-    let p = platforms().await;
-    warm_catalogue(&p).await;
-    let carrots = carrots(&p).await;
+/// Twenty rounds of a hundred buyers of one carrot for the farm's ten, spread over `traders`:
+/// each round exactly ten reserved, ninety told none are left, the farm holding ten; then the
+/// ten are cancelled (in turn at each trader) and the farm holds nothing.
+async fn race_for_the_last_ten(p: &Platforms, traders: &[&TestApp], carrots: &str) {
     for round in 0..20 {
-        let answers = burst(&p, &[&p.trader], &format!("r{round}"), 100, 100, &[(carrots.clone(), 1)]).await;
+        let answers = burst(p, traders, &format!("r{round}"), 100, 100, &[(carrots.to_owned(), 1)]).await;
         let reserved: Vec<&String> =
             answers.iter().filter_map(|a| if let Answer::Reserved(id) = a { Some(id) } else { None }).collect();
         let refused: Vec<&Vec<String>> =
@@ -177,11 +173,25 @@ async fn a_hundred_buyers_for_the_last_ten_units_get_exactly_ten() {
         assert_eq!(refused.len(), 90, "round {round}: {answers:?}");
         assert!(refused.iter().all(|available| available.as_slice() == ["0"]), "round {round}: {refused:?}");
         assert_eq!(p.farm().stock("farm", "CARROT").await, (10, 10), "round {round}");
-        assert_converged(&p, Duration::from_secs(10)).await;
+        assert_converged(p, Duration::from_secs(10)).await;
         let cancel = "mutation($id: ID!) { cancelOrder(orderId: $id) { status } }";
-        join_all(reserved.iter().map(|id| p.trader.graphql_ok(cancel, json!({"id": id})))).await;
+        join_all(
+            reserved.iter().enumerate().map(|(i, id)| traders[i % traders.len()].graphql_ok(cancel, json!({"id": id}))),
+        )
+        .await;
         assert_eq!(p.farm().stock("farm", "CARROT").await, (10, 0), "round {round}: cancelled orders release");
     }
+}
+
+/// Ten carrots, a hundred buyers of one at once: exactly ten are told "reserved", ninety are told
+/// that none are left, and the farm holds exactly ten. Twenty rounds in one session (each round's
+/// orders are cancelled again, which also checks that cancellation releases at once).
+#[tokio::test]
+async fn a_hundred_buyers_for_the_last_ten_units_get_exactly_ten() {
+    let p = platforms().await;
+    warm_catalogue(&p).await;
+    let carrots = carrots(&p).await;
+    race_for_the_last_ten(&p, &[&p.trader], &carrots).await;
     let orders = p.trader.graphql_ok("{ orders { totalCount } }", json!({})).await;
     assert_eq!(orders["orders"]["totalCount"], 200, "refused checkouts leave no order behind");
     p.assert_no_personal_data();
@@ -200,25 +210,7 @@ async fn a_hundred_buyers_over_two_replicas_get_exactly_ten_every_round() {
     let replica = p.trader.replica().await;
     warm_catalogue(&p).await;
     let carrots = carrots(&p).await;
-    for round in 0..20 {
-        let answers = burst(&p, &[&p.trader, &replica], &format!("r{round}"), 100, 100, &[(carrots.clone(), 1)]).await;
-        let reserved: Vec<&String> =
-            answers.iter().filter_map(|a| if let Answer::Reserved(id) = a { Some(id) } else { None }).collect();
-        let refused: Vec<&Vec<String>> =
-            answers.iter().filter_map(|a| if let Answer::OutOfStock(av) = a { Some(av) } else { None }).collect();
-        assert_eq!(reserved.len(), 10, "round {round}: {answers:?}");
-        assert_eq!(refused.len(), 90, "round {round}: {answers:?}");
-        assert!(refused.iter().all(|available| available.as_slice() == ["0"]), "round {round}: {refused:?}");
-        assert_eq!(p.farm().stock("farm", "CARROT").await, (10, 10), "round {round}");
-        assert_converged(&p, Duration::from_secs(10)).await;
-        let cancel = "mutation($id: ID!) { cancelOrder(orderId: $id) { status } }";
-        join_all(reserved.iter().enumerate().map(|(i, id)| {
-            let at = if i % 2 == 0 { &p.trader } else { &replica };
-            at.graphql_ok(cancel, json!({"id": id}))
-        }))
-        .await;
-        assert_eq!(p.farm().stock("farm", "CARROT").await, (10, 0), "round {round}: cancelled orders release");
-    }
+    race_for_the_last_ten(&p, &[&p.trader, &replica], &carrots).await;
     p.assert_no_personal_data();
 }
 
