@@ -143,6 +143,7 @@ async fn main() -> anyhow::Result<()> {
             enterprise: id.into(),
             token: SecretString::new(TOKEN),
             timeout_ms: 5_000,
+            url_scheme: None,
         })
         .collect();
     let trader_config = Config {

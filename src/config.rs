@@ -90,6 +90,11 @@ pub struct PeerConfig {
     /// Deadline of every call to it.
     #[serde(default = "default_peer_timeout_ms")]
     pub timeout_ms: u64,
+    /// How that platform names its DFC resources: `ofn` (`/api/dfc/enterprises/{e}/supplied_products`)
+    /// or `shopify` (`/api/dfc/Enterprises/{e}/SuppliedProducts`). Unset: detected on the first
+    /// call (the one that answers, of both), then remembered by the process.
+    #[serde(default)]
+    pub url_scheme: Option<crate::dfc::urls::Profile>,
 }
 
 fn default_peer_timeout_ms() -> u64 {

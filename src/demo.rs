@@ -65,6 +65,7 @@ pub async fn run(options: DemoOptions) -> anyhow::Result<()> {
             enterprise: id.into(),
             token: SecretString::new(HUB_TOKEN),
             timeout_ms: 3_000,
+            url_scheme: None,
         })
         .collect();
     let trader = Application::build(trader_config).await?;

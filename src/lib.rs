@@ -65,6 +65,7 @@ impl Application {
                     timeout_ms: i64::try_from(peer.timeout_ms).unwrap_or(5_000),
                     // Set through GraphQL, kept across restarts: the upsert leaves it alone.
                     consolidation_mode: None,
+                    url_scheme: peer.url_scheme.map(|profile| profile.as_str().to_owned()),
                     updated_at: chrono::Utc::now(),
                 })
                 .await?;

@@ -18,6 +18,8 @@ pub struct Model {
     pub timeout_ms: i64,
     /// Overrides the trader's consolidation mode for this producer.
     pub consolidation_mode: Option<String>,
+    /// How its platform names DFC resources (`ofn` or `shopify`); none: detected on first contact.
+    pub url_scheme: Option<String>,
     pub updated_at: DateTimeUtc,
 }
 

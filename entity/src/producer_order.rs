@@ -42,6 +42,9 @@ pub struct Model {
     pub post_started_at: Option<DateTimeUtc>,
     /// Since when sends have been failing (reset by a delivery): the retry budget is a time.
     pub failing_since: Option<DateTimeUtc>,
+    /// The ids the order's lines go by at the producer (JSON, see `trader::lines::LineIds`): ours
+    /// until the producer names them, then the producer's own.
+    pub remote_lines: Option<String>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

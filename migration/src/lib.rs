@@ -6,6 +6,7 @@ mod m20261125_000002_trader;
 mod m20261125_000003_consolidation;
 mod m20261201_000004_reservation;
 mod m20261202_000005_open_parts;
+mod m20261203_000006_wire_profile;
 
 pub struct Migrator;
 
@@ -18,6 +19,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261125_000003_consolidation::Migration),
             Box::new(m20261201_000004_reservation::Migration),
             Box::new(m20261202_000005_open_parts::Migration),
+            Box::new(m20261203_000006_wire_profile::Migration),
         ]
     }
 }

@@ -149,6 +149,10 @@ pub fn canonical_property(local: &str) -> &str {
         "startDate" => "beginDate",
         "offers" => "offeredItem",
         "offersTo" => "offeredTo",
+        // The 1.16 context and the TypeScript connector link a transformation to its flows with
+        // `hasInput`/`hasOutput`; the Shopify app and the Ruby connector with `hasIncome`/`hasOutcome`.
+        "hasInput" => "hasIncome",
+        "hasOutput" => "hasOutcome",
         other => other,
     }
 }

@@ -68,62 +68,96 @@ pub fn supplied_product(urls: &Urls, p: &Product) -> Value {
 }
 
 pub fn catalog_item(urls: &Urls, p: &Product) -> Value {
-    let mut item = json!({
+    json!({
         "@id": urls.catalog_item(&p.enterprise_id, p.id),
         "@type": "dfc-b:CatalogItem",
         "dfc-b:references": urls.supplied_product(&p.enterprise_id, p.id),
         "dfc-b:sku": p.sku,
+        "dfc-b:stockLimitation": stock_limitation(&p.stock),
         "dfc-b:offeredThrough": urls.offer(&p.enterprise_id, p.id),
-        "dfc-b:managedBy": urls.enterprise(&p.enterprise_id),
-    });
-    // Unmanaged stock publishes no limitation at all: readers take absence as "unlimited".
-    if let Stock::Managed { .. } = p.stock {
-        item["dfc-b:stockLimitation"] = Value::from(p.stock.available().unwrap_or(0));
+    })
+}
+
+/// Units left to sell, or -1 when stock is not managed: Open Food Network and the Shopify app
+/// read a negative limitation as "on demand" (keeps selling), and a missing one as "leave the
+/// stock as it is".
+fn stock_limitation(stock: &Stock) -> Value {
+    match stock {
+        Stock::Managed { .. } => Value::from(stock.available().unwrap_or(0)),
+        Stock::NotManaged => Value::from(-1),
     }
-    item
 }
 
 pub fn offer(urls: &Urls, p: &Product) -> Value {
-    let mut offer = json!({
+    json!({
         "@id": urls.offer(&p.enterprise_id, p.id),
         "@type": "dfc-b:Offer",
         "dfc-b:hasPrice": price_node(p.price.amount, p.price.vat_rate, p.price.currency.dfc_name()),
+        "dfc-b:stockLimitation": stock_limitation(&p.stock),
         "dfc-b:offeredItem": urls.supplied_product(&p.enterprise_id, p.id),
-    });
-    if let Some(available) = p.stock.available() {
-        offer["dfc-b:stockLimitation"] = Value::from(available);
-    }
-    offer
+    })
 }
 
-/// A wholesale pack says which retail product it holds, and how many, as the Shopify app does.
-fn pack_transformation(urls: &Urls, pack: &Product, retail_id: i64, units: i64) -> Value {
+/// One product as a document of its own: its SuppliedProduct, CatalogItem and Offer, whichever
+/// of the three was asked for, so that a reader never has to fetch a node it refers to.
+pub fn product_document(urls: &Urls, p: &Product) -> Value {
+    document(vec![supplied_product(urls, p), catalog_item(urls, p), offer(urls, p)])
+}
+
+fn piece_quantity(units: i64) -> Value {
+    json!({"@type": "dfc-b:QuantitativeValue", "dfc-b:hasUnit": "dfc-m:Piece", "dfc-b:value": units})
+}
+
+/// A wholesale pack says which retail product it holds, and how many, as the Shopify app does:
+/// a transformation consuming `units` of the retail product and producing one pack. The nodes are
+/// named after `owner` (the retail product for its first pack), where Open Food Network's offer
+/// broker looks for them; the links are written in both spellings readers use (`hasInput` in the
+/// 1.16 context and the TypeScript connector, `hasIncome` in the Shopify app and the Ruby one).
+fn pack_transformation(urls: &Urls, pack: &Product, retail_id: i64, units: i64, owner: i64) -> [Value; 3] {
     let e = &pack.enterprise_id;
-    json!({
-        "@id": urls.transformation(e, pack.id),
-        "@type": "dfc-b:AsPlannedTransformation",
-        "dfc-b:hasIncome": {
+    let consumption = urls.consumption_flow(e, owner);
+    let production = urls.production_flow(e, owner);
+    [
+        json!({
+            "@id": urls.transformation(e, owner),
+            "@type": "dfc-b:AsPlannedTransformation",
+            "dfc-b:hasInput": consumption,
+            "dfc-b:hasIncome": consumption,
+            "dfc-b:hasOutput": production,
+            "dfc-b:hasOutcome": production,
+        }),
+        json!({
+            "@id": consumption,
             "@type": "dfc-b:AsPlannedConsumptionFlow",
             "dfc-b:consumes": urls.supplied_product(e, retail_id),
-            "dfc-b:hasQuantity": {"@type": "dfc-b:QuantitativeValue", "dfc-b:hasUnit": "dfc-m:Piece", "dfc-b:value": units},
-        },
-        "dfc-b:hasOutcome": {
+            "dfc-b:hasQuantity": piece_quantity(units),
+        }),
+        json!({
+            "@id": production,
             "@type": "dfc-b:AsPlannedProductionFlow",
             "dfc-b:produces": urls.supplied_product(e, pack.id),
-            "dfc-b:hasQuantity": {"@type": "dfc-b:QuantitativeValue", "dfc-b:hasUnit": "dfc-m:Piece", "dfc-b:value": 1},
-        },
-    })
+            "dfc-b:hasQuantity": piece_quantity(1),
+        }),
+    ]
 }
 
 /// The whole catalogue: every product with its catalog item, offer and pack links.
 pub fn catalogue(urls: &Urls, products: &[Product]) -> Value {
     let mut graph = Vec::with_capacity(products.len() * 3);
+    // A retail product's first pack (the lowest id) is named after it; any further one after itself.
+    let mut first_pack: std::collections::HashMap<i64, i64> = std::collections::HashMap::new();
+    for p in products {
+        if let Some((retail_id, _)) = p.pack_of {
+            first_pack.entry(retail_id).and_modify(|pack| *pack = (*pack).min(p.id)).or_insert(p.id);
+        }
+    }
     for p in products {
         graph.push(supplied_product(urls, p));
         graph.push(catalog_item(urls, p));
         graph.push(offer(urls, p));
         if let Some((retail_id, units)) = p.pack_of {
-            graph.push(pack_transformation(urls, p, retail_id, units));
+            let owner = if first_pack.get(&retail_id) == Some(&p.id) { retail_id } else { p.id };
+            graph.extend(pack_transformation(urls, p, retail_id, units, owner));
         }
     }
     document(graph)
@@ -145,7 +179,11 @@ fn order_nodes(urls: &Urls, order: &IncomingOrder, graph: &mut Vec<Value>) {
     }
     if let Some(buyer) = &order.buyer {
         node["dfc-b:orderedBy"] = Value::from(buyer.as_str());
+        // A reader such as the TypeScript connector fetches every node it meets that the
+        // document does not include: the buyer and seller are here, as bare nodes.
+        graph.push(json!({"@id": buyer, "@type": "dfc-b:Enterprise"}));
     }
+    graph.push(json!({"@id": urls.enterprise(e), "@type": "dfc-b:Enterprise"}));
     if let Some(discount) = order.discount {
         node["dfc-b:discount"] = json_number(discount);
     }
@@ -196,11 +234,15 @@ pub fn order(urls: &Urls, order: &IncomingOrder) -> Value {
     document(graph)
 }
 
+/// Orders oldest first (Open Food Network amends the last Held one it finds). A node several
+/// orders share (the seller, a product, a sales session) appears once, as the first order has it.
 pub fn orders(urls: &Urls, orders: &[IncomingOrder]) -> Value {
     let mut graph = Vec::new();
     for o in orders {
         order_nodes(urls, o, &mut graph);
     }
+    let mut seen = std::collections::HashSet::new();
+    graph.retain(|node| node.get("@id").and_then(Value::as_str).is_none_or(|id| seen.insert(id.to_owned())));
     document(graph)
 }
 

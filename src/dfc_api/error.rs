@@ -14,6 +14,8 @@ pub enum ApiError {
     /// Missing or unknown bearer token.
     Unauthorized,
     NotFound(&'static str),
+    /// No route of the API has this path.
+    NoRoute(String),
     /// A payload that cannot be understood: where and why.
     InvalidPayload {
         path: String,
@@ -110,6 +112,13 @@ impl IntoResponse for ApiError {
             ApiError::Unauthorized => (
                 StatusCode::UNAUTHORIZED,
                 json!({"code": "UNAUTHORIZED", "message": "a valid bearer token is required"}),
+            ),
+            ApiError::NoRoute(path) => (
+                StatusCode::NOT_FOUND,
+                json!({
+                    "code": "NOT_FOUND",
+                    "message": format!("nothing is served at `{path}`; DFC resources live under /api/dfc/enterprises/{{enterprise}}/... or /api/dfc/Enterprises/{{enterprise}}/..."),
+                }),
             ),
             ApiError::NotFound(what) => {
                 (StatusCode::NOT_FOUND, json!({"code": "NOT_FOUND", "message": format!("no such {what}")}))

@@ -1,37 +1,54 @@
 //! The producer's DFC REST API: the catalogue with stock, and the orders trader platforms place,
-//! amend, complete and cancel. URLs follow Open Food Network's scheme (see [`crate::dfc::urls`]).
+//! amend, complete and cancel. Every resource is served under both URL schemes (see
+//! [`crate::dfc::urls`]): Open Food Network's `/api/dfc/enterprises/{e}/supplied_products` and the
+//! Shopify apps' `/api/dfc/Enterprises/{e}/SuppliedProducts`; a document names its resources in
+//! the scheme it was asked for, so a client that derives URLs from ids stays in its own.
 
 mod auth;
 mod error;
 pub mod orders;
 
-use axum::Router;
 use axum::extract::{Path, State};
-use axum::http::{HeaderValue, header};
+use axum::http::{HeaderValue, Uri, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
+use axum::{Extension, Router};
 use serde_json::Value;
 
 pub use auth::{CallingPlatform, Clients};
 pub use error::ApiError;
 
+use crate::dfc::urls::{Profile, Urls};
 use crate::dfc::writer;
 use crate::http::AppState;
 use crate::store::Product;
 
 pub fn router() -> Router<AppState> {
+    Profile::ALL.into_iter().fold(Router::new(), |router, profile| router.merge(routes(profile)))
+}
+
+/// The routes of one URL scheme; handlers learn which from the `Profile` extension.
+fn routes(profile: Profile) -> Router<AppState> {
+    // The paths are the IRIs of a placeholder enterprise with `{enterprise}` and `{id}` in them.
+    let urls = Urls::new("").in_profile(profile);
+    let e = "{enterprise}";
+    let id = |iri: String| format!("{}/{{id}}", iri.trim_end_matches("/0"));
     Router::new()
-        .route("/api/dfc/enterprises/{enterprise}", get(enterprise))
-        .route("/api/dfc/enterprises/{enterprise}/supplied_products", get(catalogue))
-        .route("/api/dfc/enterprises/{enterprise}/catalog_items", get(catalogue))
-        .route("/api/dfc/enterprises/{enterprise}/supplied_products/{id}", get(supplied_product))
-        .route("/api/dfc/enterprises/{enterprise}/catalog_items/{id}", get(catalog_item))
-        .route("/api/dfc/enterprises/{enterprise}/offers/{id}", get(offer))
-        .route("/api/dfc/enterprises/{enterprise}/orders", get(orders::list).post(orders::create))
-        .route(
-            "/api/dfc/enterprises/{enterprise}/orders/{id}",
-            get(orders::show).put(orders::replace_handler).delete(orders::cancel),
-        )
+        .route(&urls.enterprise(e), get(enterprise))
+        .route(&urls.supplied_products(e), get(catalogue))
+        .route(&urls.catalog_items(e), get(catalogue))
+        .route(&id(urls.supplied_product(e, 0)), get(product_document))
+        .route(&id(urls.catalog_item(e, 0)), get(product_document))
+        .route(&id(urls.offer(e, 0)), get(product_document))
+        .route(&urls.orders(e), get(orders::list).post(orders::create))
+        .route(&id(urls.order(e, 0)), get(orders::show).put(orders::replace_handler).delete(orders::cancel))
+        .layer(Extension(profile))
+}
+
+/// What any path that is no resource of ours answers: a 404 saying so, in JSON like every other
+/// error of the API.
+pub async fn no_such_route(uri: Uri) -> ApiError {
+    ApiError::NoRoute(uri.path().chars().take(200).collect())
 }
 
 /// A JSON-LD answer.
@@ -59,15 +76,16 @@ async fn known_enterprise(state: &AppState, enterprise: &str) -> Result<(), ApiE
 
 async fn enterprise(
     State(state): State<AppState>,
+    Extension(profile): Extension<Profile>,
     _caller: CallingPlatform,
     Path(enterprise): Path<String>,
 ) -> Result<JsonLd, ApiError> {
     let found = state.store.enterprise(&enterprise).await?.ok_or(ApiError::NotFound("enterprise"))?;
+    let urls = state.urls.in_profile(profile);
     let mut node = serde_json::json!({
-        "@id": state.urls.enterprise(&found.id),
+        "@id": urls.enterprise(&found.id),
         "@type": "dfc-b:Enterprise",
         "dfc-b:name": found.name,
-        "dfc-b:supplies": state.urls.supplied_products(&found.id),
     });
     if let Some(description) = found.description {
         node["dfc-b:description"] = description.into();
@@ -77,12 +95,13 @@ async fn enterprise(
 
 async fn catalogue(
     State(state): State<AppState>,
+    Extension(profile): Extension<Profile>,
     _caller: CallingPlatform,
     Path(enterprise): Path<String>,
 ) -> Result<JsonLd, ApiError> {
     known_enterprise(&state, &enterprise).await?;
     let products = state.store.products(&enterprise).await?;
-    Ok(ok(writer::catalogue(&state.urls, &products)))
+    Ok(ok(writer::catalogue(&state.urls.in_profile(profile), &products)))
 }
 
 async fn one_product(state: &AppState, enterprise: &str, id: &str) -> Result<Product, ApiError> {
@@ -90,29 +109,14 @@ async fn one_product(state: &AppState, enterprise: &str, id: &str) -> Result<Pro
     state.store.product(enterprise, id).await?.ok_or(ApiError::NotFound("product"))
 }
 
-async fn supplied_product(
+/// A product's SuppliedProduct, CatalogItem or Offer (they share the product's id): the same
+/// self-contained document of all three, whichever was asked for.
+async fn product_document(
     State(state): State<AppState>,
+    Extension(profile): Extension<Profile>,
     _caller: CallingPlatform,
     Path((enterprise, id)): Path<(String, String)>,
 ) -> Result<JsonLd, ApiError> {
     let product = one_product(&state, &enterprise, &id).await?;
-    Ok(ok(writer::one(writer::supplied_product(&state.urls, &product))))
-}
-
-async fn catalog_item(
-    State(state): State<AppState>,
-    _caller: CallingPlatform,
-    Path((enterprise, id)): Path<(String, String)>,
-) -> Result<JsonLd, ApiError> {
-    let product = one_product(&state, &enterprise, &id).await?;
-    Ok(ok(writer::one(writer::catalog_item(&state.urls, &product))))
-}
-
-async fn offer(
-    State(state): State<AppState>,
-    _caller: CallingPlatform,
-    Path((enterprise, id)): Path<(String, String)>,
-) -> Result<JsonLd, ApiError> {
-    let product = one_product(&state, &enterprise, &id).await?;
-    Ok(ok(writer::one(writer::offer(&state.urls, &product))))
+    Ok(ok(writer::product_document(&state.urls.in_profile(profile), &product)))
 }

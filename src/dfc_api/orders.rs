@@ -1,6 +1,7 @@
 //! Orders placed with our producers: POST creates a Held order, PUT replaces it whole (or
 //! completes or cancels it), DELETE cancels it. Each calling platform sees only its own orders.
 
+use axum::Extension;
 use axum::body::Body;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
@@ -8,12 +9,11 @@ use axum::response::{IntoResponse, Response};
 
 use super::{ApiError, CallingPlatform, JsonLd, known_enterprise, ok};
 use crate::dfc::model::{Document, Order};
-use crate::dfc::urls::Urls;
-use crate::dfc::urls::{LocalResource, parse_local_resource};
+use crate::dfc::urls::{LocalResource, Profile, Urls, parse_local_resource};
 use crate::dfc::{read_document, writer};
 use crate::domain::{OrderStatus, Quantity};
 use crate::http::AppState;
-use crate::store::{IncomingOrder, LineRequest, OrderRequest, SaleSessionInfo, Store};
+use crate::store::{IncomingOrder, LineRequest, Oldest, OrderRequest, SaleSessionInfo, Store};
 
 /// The longest `Idempotency-Key` we keep.
 const MAX_IDEMPOTENCY_KEY: usize = 200;
@@ -180,10 +180,11 @@ pub async fn replace(
 ) -> Result<IncomingOrder, ApiError> {
     let order = the_order(document)?;
     let requested = order.order_status.unwrap_or(OrderStatus::Held);
-    // A PUT that only moves a Held order to Complete or Cancelled, without any line, keeps the
-    // lines; with Held, an empty line list means "nothing any more".
-    let lines_given = !order.lines.is_empty() || requested == OrderStatus::Held || requested == OrderStatus::Draft;
-    let request = if lines_given { Some(order_request(order, enterprise)?) } else { None };
+    // The line list of a PUT is the whole truth: an order without lines has none any more.
+    // Open Food Network completes an order by removing the lines it no longer needs, and PUTs
+    // Complete with no line at all when it needs none: what it released is never sold.
+    // Cancelling releases everything whatever lines come with it.
+    let request = if requested == OrderStatus::Cancelled { None } else { Some(order_request(order, enterprise)?) };
     let updated = store
         .update_order(enterprise, client, id, requested, request)
         .await
@@ -194,6 +195,7 @@ pub async fn replace(
 
 pub async fn create(
     State(state): State<AppState>,
+    Extension(profile): Extension<Profile>,
     CallingPlatform(client): CallingPlatform,
     Path(enterprise): Path<String>,
     headers: HeaderMap,
@@ -203,9 +205,10 @@ pub async fn create(
     let key = idempotency_key(&headers)?;
     let (document, digest) = read_payload_with_digest(&state, &headers, body).await?;
     let idempotency = key.map(|k| (k, digest.as_str()));
-    let placed = place(&state.store, &state.urls, &enterprise, &client, &document, idempotency).await?;
-    let location = state.urls.order(&enterprise, placed.id);
-    let mut response = JsonLd(StatusCode::CREATED, writer::order(&state.urls, &placed)).into_response();
+    let urls = state.urls.in_profile(profile);
+    let placed = place(&state.store, &urls, &enterprise, &client, &document, idempotency).await?;
+    let location = urls.order(&enterprise, placed.id);
+    let mut response = JsonLd(StatusCode::CREATED, writer::order(&urls, &placed)).into_response();
     if let Ok(value) = HeaderValue::from_str(&location) {
         response.headers_mut().insert(header::LOCATION, value);
     }
@@ -214,6 +217,7 @@ pub async fn create(
 
 pub async fn replace_handler(
     State(state): State<AppState>,
+    Extension(profile): Extension<Profile>,
     CallingPlatform(client): CallingPlatform,
     Path((enterprise, id)): Path<(String, String)>,
     headers: HeaderMap,
@@ -222,43 +226,47 @@ pub async fn replace_handler(
     known_enterprise(&state, &enterprise).await?;
     let id = parse_order_id(&id)?;
     let document = read_payload(&state, &headers, body).await?;
-    let updated = replace(&state.store, &state.urls, &enterprise, &client, id, &document).await?;
-    Ok(ok(writer::order(&state.urls, &updated)))
+    let urls = state.urls.in_profile(profile);
+    let updated = replace(&state.store, &urls, &enterprise, &client, id, &document).await?;
+    Ok(ok(writer::order(&urls, &updated)))
 }
 
 pub async fn cancel(
     State(state): State<AppState>,
+    Extension(profile): Extension<Profile>,
     CallingPlatform(client): CallingPlatform,
     Path((enterprise, id)): Path<(String, String)>,
 ) -> Result<StatusCode, ApiError> {
     known_enterprise(&state, &enterprise).await?;
     let id = parse_order_id(&id)?;
-    state
-        .store
-        .cancel_order(&enterprise, &client, id)
-        .await
-        .map_err(|e| ApiError::from_order_error(e, |pid| state.urls.supplied_product(&enterprise, pid)))?;
+    state.store.cancel_order(&enterprise, &client, id).await.map_err(|e| {
+        ApiError::from_order_error(e, |pid| state.urls.in_profile(profile).supplied_product(&enterprise, pid))
+    })?;
     tracing::info!(order = id, "order cancelled");
     Ok(StatusCode::NO_CONTENT)
 }
 
 pub async fn show(
     State(state): State<AppState>,
+    Extension(profile): Extension<Profile>,
     CallingPlatform(client): CallingPlatform,
     Path((enterprise, id)): Path<(String, String)>,
 ) -> Result<JsonLd, ApiError> {
     known_enterprise(&state, &enterprise).await?;
     let id = parse_order_id(&id)?;
     let order = state.store.incoming_order(&enterprise, Some(&client), id).await?.ok_or(ApiError::NotFound("order"))?;
-    Ok(ok(writer::order(&state.urls, &order)))
+    Ok(ok(writer::order(&state.urls.in_profile(profile), &order)))
 }
 
+/// The caller's orders, oldest first, as the Shopify app lists them: Open Food Network amends the
+/// last Held order of this list, which must then be the newest.
 pub async fn list(
     State(state): State<AppState>,
+    Extension(profile): Extension<Profile>,
     CallingPlatform(client): CallingPlatform,
     Path(enterprise): Path<String>,
 ) -> Result<JsonLd, ApiError> {
     known_enterprise(&state, &enterprise).await?;
-    let orders = state.store.incoming_orders(&enterprise, Some(&client), None).await?;
-    Ok(ok(writer::orders(&state.urls, &orders)))
+    let orders = state.store.incoming_orders(&enterprise, Some(&client), None, Oldest::First).await?;
+    Ok(ok(writer::orders(&state.urls.in_profile(profile), &orders)))
 }

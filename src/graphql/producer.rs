@@ -108,7 +108,7 @@ impl Enterprise {
     /// Orders trader platforms placed with this enterprise, newest first.
     async fn incoming_orders(&self, ctx: &Context<'_>, status: Option<OrderStatus>) -> Result<Vec<IncomingOrder>> {
         let orders = store(ctx)
-            .incoming_orders(&self.0.id, None, status.map(domain::OrderStatus::from))
+            .incoming_orders(&self.0.id, None, status.map(domain::OrderStatus::from), crate::store::Oldest::Last)
             .await
             .map_err(store_error)?;
         Ok(orders.into_iter().map(IncomingOrder).collect())
@@ -117,7 +117,10 @@ impl Enterprise {
     /// What to prepare: the orders that are not cancelled, grouped by trader platform, buyer and
     /// sales session, with totals per product in units and, where the unit is a weight, in kg.
     async fn incoming_order_groups(&self, ctx: &Context<'_>) -> Result<Vec<IncomingOrderGroup>> {
-        let orders = store(ctx).incoming_orders(&self.0.id, None, None).await.map_err(store_error)?;
+        let orders = store(ctx)
+            .incoming_orders(&self.0.id, None, None, crate::store::Oldest::Last)
+            .await
+            .map_err(store_error)?;
         let products: HashMap<i64, store::Product> =
             store(ctx).products(&self.0.id).await.map_err(store_error)?.into_iter().map(|p| (p.id, p)).collect();
         let mut groups: Vec<IncomingOrderGroup> = Vec::new();

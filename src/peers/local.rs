@@ -60,7 +60,11 @@ impl LocalProducers {
 
     pub async fn orders(&self, peer: &Peer) -> Result<Document, PeerError> {
         self.known(peer).await?;
-        let orders = self.store.incoming_orders(&peer.enterprise, Some(LOCAL_CLIENT), None).await.map_err(internal)?;
+        let orders = self
+            .store
+            .incoming_orders(&peer.enterprise, Some(LOCAL_CLIENT), None, crate::store::Oldest::First)
+            .await
+            .map_err(internal)?;
         reread(&writer::orders(&self.urls, &orders))
     }
 

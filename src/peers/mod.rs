@@ -5,6 +5,8 @@
 pub mod breaker;
 mod local;
 
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use reqwest::StatusCode;
@@ -12,6 +14,7 @@ use rust_decimal::Decimal;
 use serde_json::Value;
 
 use crate::config::SecretString;
+use crate::dfc::urls::{Profile, Urls};
 use crate::dfc::{Document, read_document};
 
 /// The most we read of a peer's answer; a catalogue of thousands of products fits well within.
@@ -26,20 +29,34 @@ pub struct Peer {
     pub enterprise: String,
     pub token: SecretString,
     pub timeout: Duration,
+    /// How its platform names DFC resources; None: found out on the first call.
+    pub profile: Option<Profile>,
 }
 
 impl Peer {
-    fn enterprise_url(&self) -> String {
-        format!("{}/api/dfc/enterprises/{}", self.base_url.trim_end_matches('/'), self.enterprise)
+    fn urls(&self, profile: Profile) -> Urls {
+        Urls::new(&self.base_url).in_profile(profile)
     }
 
-    pub fn catalogue_url(&self) -> String {
-        format!("{}/supplied_products", self.enterprise_url())
+    pub fn catalogue_url(&self, profile: Profile) -> String {
+        self.urls(profile).supplied_products(&self.enterprise)
     }
 
-    pub fn orders_url(&self) -> String {
-        format!("{}/orders", self.enterprise_url())
+    pub fn orders_url(&self, profile: Profile) -> String {
+        self.urls(profile).orders(&self.enterprise)
     }
+
+    /// What the profiles learnt are remembered by: one producer enterprise at one platform.
+    fn profile_key(&self) -> String {
+        format!("{}|{}", self.base_url.trim_end_matches('/'), self.enterprise)
+    }
+}
+
+/// Which collection of a producer a call goes to.
+#[derive(Clone, Copy)]
+enum Collection {
+    Catalogue,
+    Orders,
 }
 
 /// A product the producer says it cannot supply in the quantity asked.
@@ -119,6 +136,8 @@ pub use local::{LOCAL_CLIENT, LocalProducers};
 pub struct PeerClient {
     http: reqwest::Client,
     local: Option<LocalProducers>,
+    /// The URL schemes found out for peers configured without one.
+    profiles: Arc<Mutex<HashMap<String, Profile>>>,
 }
 
 impl PeerClient {
@@ -137,7 +156,50 @@ impl PeerClient {
             .pool_idle_timeout(Duration::from_secs(60))
             .user_agent(concat!("orderhub/", env!("CARGO_PKG_VERSION")))
             .build()?;
-        Ok(PeerClient { http, local: None })
+        Ok(PeerClient { http, local: None, profiles: Arc::default() })
+    }
+
+    /// The URL scheme of the peer: configured, or found out earlier.
+    pub fn known_profile(&self, peer: &Peer) -> Option<Profile> {
+        peer.profile.or_else(|| self.profiles.lock().ok()?.get(&peer.profile_key()).copied())
+    }
+
+    /// A call to one of the peer's collections. When its URL scheme is not known yet, each scheme
+    /// is tried in turn: a 404 (or 405) means "not this one" and nothing happened there; the
+    /// first that answers is remembered. Any other failure ends the search (and teaches nothing).
+    async fn at_collection(
+        &self,
+        peer: &Peer,
+        collection: Collection,
+        request: impl Fn(String) -> reqwest::RequestBuilder,
+    ) -> Result<(Option<String>, Vec<u8>), PeerError> {
+        let url = |profile: Profile| match collection {
+            Collection::Catalogue => peer.catalogue_url(profile),
+            Collection::Orders => peer.orders_url(profile),
+        };
+        if let Some(profile) = self.known_profile(peer) {
+            return self.call(peer, request(url(profile))).await;
+        }
+        let mut not_found = None;
+        for profile in Profile::ALL {
+            match self.call(peer, request(url(profile))).await {
+                Ok(answer) => {
+                    if let Ok(mut profiles) = self.profiles.lock() {
+                        profiles.insert(peer.profile_key(), profile);
+                    }
+                    tracing::info!(peer = %peer.id, scheme = profile.as_str(), "found the peer's URL scheme");
+                    return Ok(answer);
+                }
+                Err(error @ PeerError::Rejected { status: 404 | 405, .. }) => not_found = Some(error),
+                Err(error) => return Err(error),
+            }
+        }
+        Err(not_found.unwrap_or(PeerError::Rejected {
+            status: 404,
+            code: None,
+            message: "no URL scheme answered".into(),
+            shortages: Vec::new(),
+        }))
     }
 
     /// The producer's catalogue.
@@ -145,24 +207,28 @@ impl PeerClient {
         if let Some(local) = self.local_for(peer) {
             return local.catalogue(peer).await;
         }
-        let request = self.http.get(peer.catalogue_url());
-        let (_, body) = self.call(peer, request).await?;
+        let (_, body) = self.at_collection(peer, Collection::Catalogue, |url| self.http.get(url)).await?;
         parse(&body)
     }
 
-    /// POSTs a new order; returns the producer's id for it and its answer. `key` goes out as the
-    /// `Idempotency-Key` header: a producer that honours it gives the same order to a repeat.
-    pub async fn place_order(&self, peer: &Peer, order: &Value, key: &str) -> Result<(String, Document), PeerError> {
+    /// POSTs a new order, built by `order` for the producer's orders URL (a new order's
+    /// placeholder id lives under it); returns the producer's id for it and its answer. `key`
+    /// goes out as the `Idempotency-Key` header: a producer that honours it gives the same order
+    /// to a repeat.
+    pub async fn place_order(
+        &self,
+        peer: &Peer,
+        order: impl Fn(&str) -> Value,
+        key: &str,
+    ) -> Result<(String, Document), PeerError> {
         if let Some(local) = self.local_for(peer) {
-            return local.place_order(peer, order, key).await;
+            return local.place_order(peer, &order(&peer.orders_url(Profile::default())), key).await;
         }
-        let request = self
-            .http
-            .post(peer.orders_url())
-            .header("content-type", "application/ld+json")
-            .header("idempotency-key", key)
-            .body(order.to_string());
-        let (location, body) = self.call(peer, request).await?;
+        let request = |url: String| {
+            let body = order(&url).to_string();
+            self.http.post(url).header("content-type", "application/ld+json").header("idempotency-key", key).body(body)
+        };
+        let (location, body) = self.at_collection(peer, Collection::Orders, request).await?;
         let document = parse(&body)?;
         // The server-assigned id: the Location header, else the answer's one Order.
         let id = location
@@ -176,7 +242,7 @@ impl PeerClient {
         if let Some(local) = self.local_for(peer) {
             return local.orders(peer).await;
         }
-        let (_, body) = self.call(peer, self.http.get(peer.orders_url())).await?;
+        let (_, body) = self.at_collection(peer, Collection::Orders, |url| self.http.get(url)).await?;
         parse(&body)
     }
 

@@ -624,6 +624,10 @@ pub struct PlanInputs {
 }
 
 impl PlanInputs {
+    pub fn offer(&self, product: &str) -> Option<&peer_offer::Model> {
+        self.offers.get(product)
+    }
+
     fn state(&self, order: Uuid) -> PartState {
         // Orders placed before parts existed were all held by their producers.
         self.parts.get(&order).and_then(|p| PartState::parse(&p.state)).unwrap_or(PartState::Reserved)

@@ -24,6 +24,8 @@ pub struct Acknowledged {
     /// The send after the session closed: the lines are final, and the pack excess in them
     /// becomes the trader's stock.
     pub last: bool,
+    /// The ids the order's lines go by at the producer now (`trader::lines`); None: unchanged.
+    pub remote_lines: Option<String>,
 }
 
 /// A failed send, and what follows from it.
@@ -59,7 +61,7 @@ impl Store {
     ) -> Result<(), StoreError> {
         let write = self.begin_write().await?;
         if let Some(order) = producer_order::Entity::find_by_id(id).lock_exclusive().one(&write.txn).await? {
-            let Acknowledged { version, remote_iri, status, fulfilment, last } = ack;
+            let Acknowledged { version, remote_iri, status, fulfilment, last, remote_lines } = ack;
             let newer_queued = order.version > version;
             super::consolidation::record_lines(&write, id, lines).await?;
             super::parts::mark_reserved(&write, &order.peer_id, admitted, version).await?;
@@ -73,6 +75,9 @@ impl Store {
                 active.post_started_at = Set(None);
             }
             active.remote_iri = Set(remote_iri);
+            if remote_lines.is_some() {
+                active.remote_lines = Set(remote_lines);
+            }
             active.status = Set(status.dfc_name().to_owned());
             active.fulfilment_status = Set(fulfilment);
             active.delivered_version = Set(version);
@@ -121,10 +126,11 @@ impl Store {
     }
 
     /// The producer placed the order (Held) under `iri`; its delivery is not settled by this.
-    pub async fn record_remote_order(&self, id: Uuid, iri: &str) -> Result<(), StoreError> {
+    pub async fn record_remote_order(&self, id: Uuid, iri: &str, remote_lines: &str) -> Result<(), StoreError> {
         let write = self.begin_write().await?;
         producer_order::Entity::update_many()
             .col_expr(producer_order::Column::RemoteIri, Expr::value(Some(iri.to_owned())))
+            .col_expr(producer_order::Column::RemoteLines, Expr::value(Some(remote_lines.to_owned())))
             .col_expr(producer_order::Column::Status, Expr::value(OrderStatus::Held.dfc_name()))
             .col_expr(producer_order::Column::PostStartedAt, Expr::value(Option::<DateTime<Utc>>::None))
             .filter(producer_order::Column::Id.eq(id))

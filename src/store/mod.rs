@@ -26,7 +26,9 @@ use sea_orm::{
 use tokio::sync::{Mutex, MutexGuard};
 
 pub use catalogue::{NewProduct, Product, Stock};
-pub use orders::{IncomingLine, IncomingOrder, LineRequest, OrderError, OrderRequest, SaleSessionInfo, Shortage};
+pub use orders::{
+    IncomingLine, IncomingOrder, LineRequest, Oldest, OrderError, OrderRequest, SaleSessionInfo, Shortage,
+};
 
 /// Why the store could not answer.
 #[derive(Debug, thiserror::Error)]

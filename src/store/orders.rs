@@ -120,6 +120,13 @@ fn opt_decimal(text: Option<&str>, what: &str) -> Result<Option<Decimal>, StoreE
     text.map(|t| decimal(t, what)).transpose()
 }
 
+/// Where a list puts the oldest order.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Oldest {
+    First,
+    Last,
+}
+
 impl Store {
     /// Creates a Held order and reserves its stock, or changes nothing. With an idempotency key
     /// (the client's, and a digest of its request), a repeat gets the order the key created.
@@ -281,12 +288,13 @@ impl Store {
         }
     }
 
-    /// The orders of `enterprise`, newest first; with `client`, only those that platform placed.
+    /// The orders of `enterprise`; with `client`, only those that platform placed.
     pub async fn incoming_orders(
         &self,
         enterprise: &str,
         client: Option<&str>,
         status: Option<OrderStatus>,
+        oldest: Oldest,
     ) -> Result<Vec<IncomingOrder>, StoreError> {
         let mut query = incoming_order::Entity::find().filter(incoming_order::Column::EnterpriseId.eq(enterprise));
         if let Some(client) = client {
@@ -295,8 +303,11 @@ impl Store {
         if let Some(status) = status {
             query = query.filter(incoming_order::Column::OrderStatus.eq(status.dfc_name()));
         }
-        let orders = query.order_by_desc(incoming_order::Column::Id).all(&self.db).await?;
-        load_orders(&self.db, orders).await
+        let query = match oldest {
+            Oldest::First => query.order_by_asc(incoming_order::Column::Id),
+            Oldest::Last => query.order_by_desc(incoming_order::Column::Id),
+        };
+        load_orders(&self.db, query.all(&self.db).await?).await
     }
 }
 

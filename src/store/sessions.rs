@@ -24,6 +24,7 @@ impl Store {
             enterprise: Set(model.enterprise),
             timeout_ms: Set(model.timeout_ms),
             consolidation_mode: Set(model.consolidation_mode),
+            url_scheme: Set(model.url_scheme),
             updated_at: Set(Utc::now()),
         };
         peer::Entity::insert(active)
@@ -35,6 +36,7 @@ impl Store {
                         peer::Column::BaseUrl,
                         peer::Column::Enterprise,
                         peer::Column::TimeoutMs,
+                        peer::Column::UrlScheme,
                         peer::Column::UpdatedAt,
                     ])
                     .to_owned(),

@@ -81,6 +81,11 @@ pub struct ProducerOrderPlan {
 }
 
 impl ProducerOrderPlan {
+    /// The offer of a product (or pack) as the producer's catalogue last published it.
+    pub fn offer_for(&self, product: &str) -> Option<&entity::peer_offer::Model> {
+        self.inputs.offer(product)
+    }
+
     /// The name of the pack a product is ordered in from the producer, if it is.
     pub fn pack_name_for(&self, product: &str) -> Option<String> {
         self.inputs.pack_name_for(self.mode, product)
@@ -602,6 +607,7 @@ pub(super) async fn queue_producer_order_for(
         attempted_version: Set(0),
         post_started_at: Set(None),
         failing_since: Set(None),
+        remote_lines: Set(None),
     };
     // One statement: created, or bumped; the row it returns is the one this
     // transaction now holds, so its version is the one this change is carried from (a

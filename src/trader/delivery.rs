@@ -15,7 +15,9 @@ use serde_json::{Value, json};
 use uuid::Uuid;
 
 use super::Trader;
+use super::lines::{LineIds, SentLine};
 use crate::dfc::vocab::CONTEXT_1_16;
+use crate::dfc::writer;
 use crate::domain::reservation;
 use crate::domain::reservation::UnconfirmedPolicy;
 use crate::domain::{ConsolidationMode, OrderStatus};
@@ -402,32 +404,50 @@ impl Trader {
         let closing = plan.session.closed_at.is_some();
         // A Cancelled order at the producer cannot take lines again: new lines make a new order.
         let mut remote = plan.order.remote_iri.clone().filter(|_| status != Some(OrderStatus::Cancelled));
+        let mut line_ids =
+            if remote.is_some() { LineIds::parse(plan.order.remote_lines.as_deref()) } else { LineIds::default() };
         if remote.is_none()
             && plan.order.post_started_at.is_some()
-            && let Some(iri) = self.find_at_producer(&peer, id).await?
+            && let Some(found) = self.find_at_producer(&peer, id).await?
+            && let Some(iri) = found.id.clone()
         {
             tracing::info!(producer_order = %id, peer = %peer.id, "found the order a lost answer had created");
-            self.store.record_remote_order(id, &iri).await?;
+            line_ids.learn_listed(&found, &offered_products(plan));
+            self.store.record_remote_order(id, &iri, &line_ids.to_json()).await?;
             plan.order.remote_iri = Some(iri.clone());
             plan.order.status = OrderStatus::Held.dfc_name().to_owned();
             remote = Some(iri);
         }
-        let acknowledged = |remote_iri: Option<String>, status: OrderStatus, answer: Option<crate::dfc::Document>| {
+        let acknowledged = |remote_iri: Option<String>,
+                            status: OrderStatus,
+                            answer: Option<crate::dfc::Document>,
+                            line_ids: &LineIds| {
             // What the producer says it does with the order (Unfulfilled once complete).
             let fulfilment = answer.and_then(|a| a.orders.into_iter().find_map(|o| o.fulfilment_status));
-            Acknowledged { version, remote_iri, status, fulfilment, last: closing }
+            Acknowledged {
+                version,
+                remote_iri,
+                status,
+                fulfilment,
+                last: closing,
+                remote_lines: Some(line_ids.to_json()),
+            }
         };
         let remote = match (remote, plan.sent_lines().is_empty()) {
             // Nothing ordered and nothing at the producer: nothing to say, and the state stays
             // what it was (Cancelled at the producer, or never sent).
             (None, true) => {
-                return Ok(acknowledged(plan.order.remote_iri.clone(), status.unwrap_or(OrderStatus::Held), None));
+                let state = status.unwrap_or(OrderStatus::Held);
+                return Ok(acknowledged(plan.order.remote_iri.clone(), state, None, &line_ids));
             }
             (None, false) => {
-                let payload = self.payload_with_status(plan, None, OrderStatus::Held);
                 let started = self.store.mark_post_started(id).await?;
                 let key = format!("{id}/{}", started.timestamp_micros());
-                let (iri, answer) = match self.client.place_order(&peer, &payload, &key).await {
+                // The new order's placeholder id is the producer's orders URL, as Open Food
+                // Network sends it; its lines are named under it.
+                let payload =
+                    |orders_url: &str| self.order_payload(plan, orders_url, OrderStatus::Held, &mut line_ids.clone()).0;
+                let (iri, answer) = match self.client.place_order(&peer, payload, &key).await {
                     Ok(placed) => placed,
                     Err(error) => {
                         if !error.is_transient() && !error.outcome_unknown() {
@@ -437,37 +457,44 @@ impl Trader {
                         return Err(error.into());
                     }
                 };
+                let (_, sent) = self.order_payload(plan, &iri, OrderStatus::Held, &mut line_ids);
+                learn_line_ids(&mut line_ids, &sent, &answer, &iri);
                 if !closing {
-                    return Ok(acknowledged(Some(iri), OrderStatus::Held, Some(answer)));
+                    return Ok(acknowledged(Some(iri), OrderStatus::Held, Some(answer), &line_ids));
                 }
                 // Known before the second call: if completing fails, the retry completes this
-                // order instead of placing another.
-                self.store.record_remote_order(id, &iri).await?;
+                // order (naming its lines as the producer does) instead of placing another.
+                self.store.record_remote_order(id, &iri, &line_ids.to_json()).await?;
                 plan.order.remote_iri = Some(iri.clone());
+                plan.order.remote_lines = Some(line_ids.to_json());
                 iri
             }
             (Some(iri), true) => {
                 let answer = self.client.replace_order(&peer, &iri, &self.cancellation(&iri)).await?;
-                return Ok(acknowledged(Some(iri), OrderStatus::Cancelled, Some(answer)));
+                return Ok(acknowledged(Some(iri), OrderStatus::Cancelled, Some(answer), &line_ids));
             }
             (Some(iri), false) => iri,
         };
         let wanted = if closing { OrderStatus::Complete } else { OrderStatus::Held };
-        let payload = self.payload_with_status(plan, Some(&remote), wanted);
+        let (payload, sent) = self.order_payload(plan, &remote, wanted, &mut line_ids);
         let answer = self.client.replace_order(&peer, &remote, &payload).await?;
-        Ok(acknowledged(Some(remote), wanted, Some(answer)))
+        learn_line_ids(&mut line_ids, &sent, &answer, &remote);
+        Ok(acknowledged(Some(remote), wanted, Some(answer), &line_ids))
     }
 
     /// The producer's order for one of ours, found by the `dfc-b:orderNumber` we sent with it.
-    async fn find_at_producer(&self, peer: &crate::peers::Peer, id: Uuid) -> Result<Option<String>, PeerError> {
+    async fn find_at_producer(
+        &self,
+        peer: &crate::peers::Peer,
+        id: Uuid,
+    ) -> Result<Option<crate::dfc::model::Order>, PeerError> {
         let listed = self.client.orders(peer).await?;
         let number = id.to_string();
         Ok(listed
             .orders
             .into_iter()
             .filter(|o| o.order_status != Some(OrderStatus::Cancelled))
-            .find(|o| o.number.as_deref() == Some(number.as_str()))
-            .and_then(|o| o.id))
+            .find(|o| o.number.as_deref() == Some(number.as_str())))
     }
 
     fn budget(&self) -> RetryBudget {
@@ -496,24 +523,32 @@ impl Trader {
         self.urls.enterprise(trader)
     }
 
-    /// The producer order as DFC: the trader enterprise as buyer, product quantities only, and our
-    /// id for it as `dfc-b:orderNumber` (how a lost creation is found again). Nothing about any
-    /// customer is in it (use case 2).
-    fn payload_with_status(&self, plan: &ProducerOrderPlan, remote: Option<&str>, status: OrderStatus) -> Value {
+    /// The producer order as DFC, in the shape Open Food Network sends and every running reader
+    /// parses: the order (our id for it as `dfc-b:orderNumber`, how a lost creation is found
+    /// again), each line named (see [`LineIds`]) with its Offer (price and VAT as the catalogue
+    /// published them) and SuppliedProduct, the sale session, and the trader enterprise as buyer.
+    /// Every node the document refers to is in it, and nothing about any customer (use case 2).
+    fn order_payload(
+        &self,
+        plan: &ProducerOrderPlan,
+        order_iri: &str,
+        status: OrderStatus,
+        line_ids: &mut LineIds,
+    ) -> (Value, Vec<SentLine>) {
         let trader = &plan.order.trader_enterprise_id;
-        let session_iri = format!("{}/sales_sessions/{}", self.trader_iri(trader), plan.session.id);
-        let order_id = remote.map_or_else(|| format!("{}#", self.peer(&plan.peer).orders_url()), str::to_owned);
+        let trader_iri = self.trader_iri(trader);
+        let session_iri = format!("{trader_iri}/sales_sessions/{}", plan.session.id);
         let lines = plan.sent_lines();
-        let line_ids: Vec<String> = (1..=lines.len()).map(|i| format!("_:line{i}")).collect();
+        let ids = line_ids.assign(order_iri, lines.keys().map(|(product, _)| product.as_str()));
         let mut graph = vec![
             json!({
-                "@id": order_id,
+                "@id": order_iri,
                 "@type": "dfc-b:Order",
-                "dfc-b:orderedBy": self.trader_iri(trader),
+                "dfc-b:orderedBy": trader_iri,
                 "dfc-b:hasOrderStatus": format!("dfc-v:{status}"),
                 "dfc-b:orderNumber": plan.order.id.to_string(),
                 "dfc-b:belongsTo": session_iri,
-                "dfc-b:hasPart": line_ids,
+                "dfc-b:hasPart": ids,
             }),
             json!({
                 "@id": session_iri,
@@ -521,14 +556,38 @@ impl Trader {
                 "dfc-b:beginDate": plan.session.begins_at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
                 "dfc-b:endDate": plan.session.ends_at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
             }),
+            json!({"@id": trader_iri, "@type": "dfc-b:Enterprise"}),
         ];
-        for (((product, offer), quantity), id) in lines.iter().zip(&line_ids) {
-            graph.push(
-                json!({"@id": id, "@type": "dfc-b:OrderLine", "dfc-b:quantity": quantity, "dfc-b:concerns": offer}),
-            );
-            graph.push(json!({"@id": offer, "@type": "dfc-b:Offer", "dfc-b:offeredItem": product}));
+        let mut sent = Vec::with_capacity(lines.len());
+        for (((product, offer), quantity), id) in lines.iter().zip(ids) {
+            graph.push(json!({
+                "@id": id,
+                "@type": "dfc-b:OrderLine",
+                "dfc-b:quantity": quantity,
+                "dfc-b:concerns": offer,
+                "dfc-b:partOf": order_iri,
+            }));
+            let published = plan.offer_for(product);
+            let mut offer_node = json!({"@id": offer, "@type": "dfc-b:Offer", "dfc-b:offeredItem": product});
+            let mut product_node = json!({"@id": product, "@type": "dfc-b:SuppliedProduct"});
+            if let Some(published) = published {
+                if let Some(price) = published_price(published) {
+                    offer_node["dfc-b:hasPrice"] = price;
+                }
+                product_node["dfc-b:name"] = Value::from(published.name.as_str());
+                if let (Some(value), Some(unit)) = (&published.unit_value, &published.unit_code) {
+                    product_node["dfc-b:hasQuantity"] = json!({
+                        "@type": "dfc-b:QuantitativeValue",
+                        "dfc-b:hasUnit": format!("dfc-m:{unit}"),
+                        "dfc-b:value": value.parse::<Decimal>().map_or(Value::from(value.as_str()), writer::json_number),
+                    });
+                }
+            }
+            graph.push(offer_node);
+            graph.push(product_node);
+            sent.push(SentLine { product: product.clone(), offer: offer.clone(), id });
         }
-        json!({"@context": CONTEXT_1_16, "@graph": graph})
+        (json!({"@context": CONTEXT_1_16, "@graph": graph}), sent)
     }
 
     fn cancellation(&self, order_iri: &str) -> Value {
@@ -606,4 +665,30 @@ impl Trader {
             }
         }
     }
+}
+
+/// The product each offer of the plan offers, to recognise the lines of a listed order.
+fn offered_products(plan: &ProducerOrderPlan) -> BTreeMap<String, String> {
+    plan.sent_lines().into_keys().map(|(product, offer)| (offer, product)).collect()
+}
+
+/// The producer's ids for the lines just sent, from its answer's order (the one it answered for).
+fn learn_line_ids(ids: &mut LineIds, sent: &[SentLine], answer: &crate::dfc::Document, order_iri: &str) {
+    let order = answer.orders.iter().find(|o| o.id.as_deref() == Some(order_iri)).or(answer.orders.first());
+    if let Some(order) = order {
+        ids.learn(sent, order);
+    }
+}
+
+/// A catalogue price as a DFC Price node: `dfc-m:` currency names, numbers exact.
+fn published_price(offer: &entity::peer_offer::Model) -> Option<Value> {
+    let value: Decimal = offer.price.parse().ok()?;
+    let vat: Decimal = offer.vat_rate.parse().unwrap_or_default();
+    let currency = crate::domain::Currency::from_name(&offer.currency)?;
+    Some(json!({
+        "@type": "dfc-b:Price",
+        "dfc-b:value": writer::json_number(value),
+        "dfc-b:VATrate": writer::json_number(vat),
+        "dfc-b:hasUnit": format!("dfc-m:{}", currency.dfc_name()),
+    }))
 }

@@ -5,6 +5,7 @@
 mod catalogue;
 mod checkout;
 mod delivery;
+mod lines;
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -61,6 +62,7 @@ impl Trader {
             enterprise: model.enterprise.clone(),
             token: self.tokens.get(&model.id).cloned().unwrap_or_else(|| SecretString::new("")),
             timeout: Duration::from_millis(u64::try_from(model.timeout_ms).unwrap_or(5_000)),
+            profile: model.url_scheme.as_deref().and_then(crate::dfc::urls::Profile::parse),
         }
     }
 }

@@ -431,6 +431,7 @@ mod store_properties {
                 enterprise: producer.into(),
                 timeout_ms: 1_000,
                 consolidation_mode: None,
+                url_scheme: None,
                 updated_at: Utc::now(),
             };
             store.upsert_peer(model).await.expect("peer");

@@ -31,57 +31,134 @@ async fn catalogue_publishes_products_offers_and_stock() {
     let orders = app.orders_url("farm");
     let body = order_payload(ctx_org(), &orders, None, &[(app.offer_iri("farm", carrots.id), json!(4))]);
     assert_eq!(app.post(&orders, TOKEN_A, &body).await.0, 201);
-    let (_, item) =
-        app.get(&app.url(&format!("/api/dfc/enterprises/farm/catalog_items/{}", carrots.id)), TOKEN_B).await;
-    assert_eq!(item["dfc-b:stockLimitation"], 6);
-    assert_eq!(item["@context"], "https://w3id.org/dfc/ontology/context/context_1.16.0.json");
+    let item_iri = app.url(&format!("/api/dfc/enterprises/farm/catalog_items/{}", carrots.id));
+    let (_, document) = app.get(&item_iri, TOKEN_B).await;
+    assert_eq!(graph_node(&document, &item_iri).expect("the item")["dfc-b:stockLimitation"], 6);
+    assert_eq!(document["@context"], "https://w3id.org/dfc/ontology/context/context_1.16.0.json");
 }
 
+/// Unmanaged stock is "on demand" as Open Food Network and the Shopify app write it (-1); a
+/// pack's transformation and flows have the ids OFN's offer broker looks up, named after the
+/// retail product, and the links in both spellings readers use.
 #[tokio::test]
-async fn unmanaged_products_publish_no_stock_limitation_and_packs_their_contents() {
+async fn unmanaged_products_are_on_demand_and_packs_are_found_where_ofn_looks() {
     let app = spawn_app().await;
     let flour = app.product("mill", "FLOUR").await;
     let sack = app.product("mill", "SACK").await;
     let (status, catalogue) = app.get(&app.url("/api/dfc/enterprises/mill/supplied_products"), TOKEN_A).await;
     assert_eq!(status, 200);
-    let graph = catalogue["@graph"].as_array().expect("graph");
-    for node in graph.iter().filter(|n| n["@type"] == "dfc-b:CatalogItem" || n["@type"] == "dfc-b:Offer") {
-        assert!(node.get("dfc-b:stockLimitation").is_none(), "{node}");
+    let limited: Vec<_> = graph_nodes(&catalogue, "dfc-b:CatalogItem")
+        .into_iter()
+        .chain(graph_nodes(&catalogue, "dfc-b:Offer"))
+        .map(|n| n["dfc-b:stockLimitation"].clone())
+        .collect();
+    assert_eq!(limited.len(), 4);
+    assert!(limited.iter().all(|l| *l == json!(-1)), "{limited:?}");
+
+    let flour_iri = app.product_iri("mill", flour.id);
+    let production = graph_node(&catalogue, &format!("{flour_iri}/AsPlannedProductionFlow")).expect("production flow");
+    assert_eq!(production["@type"], "dfc-b:AsPlannedProductionFlow");
+    assert_eq!(production["dfc-b:produces"], app.product_iri("mill", sack.id));
+    let consumption =
+        graph_node(&catalogue, &format!("{flour_iri}/AsPlannedConsumptionFlow")).expect("consumption flow");
+    assert_eq!(consumption["dfc-b:consumes"], flour_iri);
+    assert_eq!(consumption["dfc-b:hasQuantity"]["dfc-b:value"], 50);
+    let transformation =
+        graph_node(&catalogue, &format!("{flour_iri}/AsPlannedTransformation")).expect("transformation");
+    for link in ["dfc-b:hasInput", "dfc-b:hasIncome"] {
+        assert_eq!(transformation[link], format!("{flour_iri}/AsPlannedConsumptionFlow"), "{link}");
     }
+    for link in ["dfc-b:hasOutput", "dfc-b:hasOutcome"] {
+        assert_eq!(transformation[link], format!("{flour_iri}/AsPlannedProductionFlow"), "{link}");
+    }
+
     let doc = read_document(catalogue.to_string().as_bytes()).expect("reads back");
     let transformation = doc.transformations.first().expect("the sack links to its 500 g bags");
-    assert_eq!(transformation.consumes[0].product.as_deref(), Some(app.product_iri("mill", flour.id).as_str()));
+    assert_eq!(transformation.consumes[0].product.as_deref(), Some(flour_iri.as_str()));
     assert_eq!(
         transformation.consumes[0].quantity.as_ref().and_then(|q| q.value).map(|d| d.to_string()).as_deref(),
         Some("50")
     );
     assert_eq!(transformation.produces[0].product.as_deref(), Some(app.product_iri("mill", sack.id).as_str()));
+    for entry in doc.catalogue() {
+        assert_eq!(entry.catalog_item.and_then(|c| c.stock_limitation).map(|d| d.to_string()).as_deref(), Some("-1"));
+    }
 }
 
+/// Every single resource is a document of its own: the product, its catalog item and its offer,
+/// whichever was asked for, under either URL scheme; unknown ones and unknown routes are 404s
+/// with a JSON body.
 #[tokio::test]
 async fn single_resources_and_unknown_ones() {
     let app = spawn_app().await;
     let eggs = app.product("farm", "EGGS").await;
-    for (kind, ty) in [
-        ("supplied_products", "dfc-b:SuppliedProduct"),
-        ("catalog_items", "dfc-b:CatalogItem"),
-        ("offers", "dfc-b:Offer"),
+    for (enterprises, kinds) in [
+        ("enterprises", ["supplied_products", "catalog_items", "offers"]),
+        ("Enterprises", ["SuppliedProducts", "CatalogItems", "Offers"]),
     ] {
-        let (status, body) = app.get(&app.url(&format!("/api/dfc/enterprises/farm/{kind}/{}", eggs.id)), TOKEN_A).await;
-        assert_eq!(status, 200, "{kind}");
-        assert_eq!(body["@type"], ty);
-        assert_eq!(body["@id"], app.url(&format!("/api/dfc/enterprises/farm/{kind}/{}", eggs.id)));
-        // The product exists, but not at this enterprise.
-        let (status, body) = app.get(&app.url(&format!("/api/dfc/enterprises/mill/{kind}/{}", eggs.id)), TOKEN_A).await;
-        assert_eq!(status, 404, "{kind}: {body}");
-        let (status, _) = app.get(&app.url(&format!("/api/dfc/enterprises/farm/{kind}/banana")), TOKEN_A).await;
-        assert_eq!(status, 404);
+        let iri = |kind: &str, id: &str| app.url(&format!("/api/dfc/{enterprises}/farm/{kind}/{id}"));
+        for (kind, ty) in kinds.iter().zip(["dfc-b:SuppliedProduct", "dfc-b:CatalogItem", "dfc-b:Offer"]) {
+            let asked = iri(kind, &eggs.id.to_string());
+            let (status, body) = app.get(&asked, TOKEN_A).await;
+            assert_eq!(status, 200, "{kind}");
+            assert_eq!(graph_node(&body, &asked).expect("the resource asked for")["@type"], ty);
+            for other in kinds {
+                assert!(graph_node(&body, &iri(other, &eggs.id.to_string())).is_some(), "{asked} includes its {other}");
+            }
+            // The product exists, but not at this enterprise.
+            let elsewhere = app.url(&format!("/api/dfc/{enterprises}/mill/{kind}/{}", eggs.id));
+            let (status, body) = app.get(&elsewhere, TOKEN_A).await;
+            assert_eq!(status, 404, "{kind}: {body}");
+            let (status, _) = app.get(&iri(kind, "banana"), TOKEN_A).await;
+            assert_eq!(status, 404);
+        }
     }
     let (status, body) = app.get(&app.url("/api/dfc/enterprises/nobody/supplied_products"), TOKEN_A).await;
     assert_eq!((status, body["error"]["code"].as_str()), (404, Some("NOT_FOUND")));
-    let (status, body) = app.get(&app.url("/api/dfc/enterprises/farm"), TOKEN_A).await;
+    for farm in ["/api/dfc/enterprises/farm", "/api/dfc/Enterprises/farm"] {
+        let (status, body) = app.get(&app.url(farm), TOKEN_A).await;
+        assert_eq!(status, 200);
+        assert_eq!(body["dfc-b:name"], "Test Farm");
+        assert_eq!(body["@id"], app.url(farm));
+    }
+    for unknown in
+        ["/api/dfc/enterprises/farm/widgets", "/api/dfc/Enterprises/farm/SuppliedProducts/1/extra", "/nowhere"]
+    {
+        let response = app.http.get(app.url(unknown)).bearer_auth(TOKEN_A).send().await.expect("sent");
+        assert_eq!(response.status(), 404, "{unknown}");
+        let body: serde_json::Value = response.json().await.expect("a JSON body");
+        assert_eq!(body["error"]["code"], "NOT_FOUND", "{unknown}");
+        assert!(body["error"]["message"].as_str().is_some_and(|m| m.contains(unknown)), "{body}");
+    }
+}
+
+/// A client that derives URLs from ids stays in its scheme: the PascalCase catalogue names its
+/// resources in PascalCase, and an order placed there is listed oldest first.
+#[tokio::test]
+async fn the_shopify_scheme_is_served_whole() {
+    let app = spawn_app().await;
+    let carrots = app.product("farm", "CARROT").await;
+    let (status, catalogue) = app.get(&app.url("/api/dfc/Enterprises/farm/SuppliedProducts"), TOKEN_A).await;
     assert_eq!(status, 200);
-    assert_eq!(body["dfc-b:name"], "Test Farm");
+    let offer = app.url(&format!("/api/dfc/Enterprises/farm/Offers/{}", carrots.id));
+    assert!(graph_node(&catalogue, &offer).is_some(), "{catalogue}");
+    let orders = app.url("/api/dfc/Enterprises/farm/Orders");
+    let mut placed = Vec::new();
+    for quantity in [1, 2] {
+        let body = order_payload(ctx_org(), &orders, None, &[(offer.clone(), json!(quantity))]);
+        let (status, answer, headers) = app.post(&orders, TOKEN_A, &body).await;
+        assert_eq!(status, 201, "{answer}");
+        let location = headers["location"].to_str().expect("location").to_owned();
+        assert!(location.starts_with(&format!("{orders}/")), "{location}");
+        let lines = graph_nodes(&answer, "dfc-b:OrderLine");
+        assert!(lines[0]["@id"].as_str().is_some_and(|id| id.starts_with(&format!("{location}/OrderLines/"))));
+        placed.push(location);
+    }
+    let (status, listed) = app.get(&orders, TOKEN_A).await;
+    assert_eq!(status, 200);
+    let listed: Vec<_> = graph_nodes(&listed, "dfc-b:Order").iter().map(|o| o["@id"].clone()).collect();
+    assert_eq!(listed, placed.iter().map(|p| json!(p)).collect::<Vec<_>>(), "oldest first");
+    assert_eq!(app.stock("farm", "CARROT").await, (10, 3));
 }
 
 #[tokio::test]
@@ -121,8 +198,12 @@ async fn amounts_are_stored_exactly_on_every_backend() {
     assert_eq!(read.unit_value.to_string(), "0.333333333333333333");
 
     // On the wire, a number a double cannot hold goes out as exact text.
-    let (_, offer) = app.get(&app.offer_iri("farm", read.id), TOKEN_A).await;
-    assert_eq!(offer["dfc-b:hasPrice"]["dfc-b:value"], "1234567890123456.7");
+    let offer_iri = app.offer_iri("farm", read.id);
+    let (_, document) = app.get(&offer_iri, TOKEN_A).await;
+    assert_eq!(
+        graph_node(&document, &offer_iri).expect("offer")["dfc-b:hasPrice"]["dfc-b:value"],
+        "1234567890123456.7"
+    );
     let answer = app.graphql(r#"{ enterprise(id: "farm") { products { sku price { amount } } } }"#, json!({})).await;
     let exact = answer["data"]["enterprise"]["products"]
         .as_array()

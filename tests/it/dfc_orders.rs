@@ -126,8 +126,10 @@ async fn delete_or_put_cancelled_releases_everything() {
     assert_eq!(app.stock("farm", "CARROT").await, (10, 0));
 }
 
+/// The line list of a PUT is the whole truth: Open Food Network completes an order it no longer
+/// needs anything of with no `hasPart` at all, and what it released must not be sold.
 #[tokio::test]
-async fn status_only_put_completes_with_the_lines_kept() {
+async fn complete_without_lines_completes_an_empty_order() {
     let app = spawn_app().await;
     let eggs = app.product("farm", "EGGS").await;
     let orders = app.orders_url("farm");
@@ -135,10 +137,15 @@ async fn status_only_put_completes_with_the_lines_kept() {
     let (_, _, headers) = app.post(&orders, TOKEN_A, &body).await;
     let location = headers["location"].to_str().expect("location").to_owned();
     let complete = json!({"@context": ctx_org(), "@id": location, "@type": "dfc-b:Order", "dfc-b:hasOrderStatus": "dfc-v:Complete"});
+    assert_eq!(app.stock("farm", "EGGS").await, (5, 5));
     let (status, body) = app.put(&location, TOKEN_A, &complete).await;
     assert_eq!(status, 200, "{body}");
-    assert_eq!(node(&body, "dfc-b:OrderLine").len(), 1);
-    assert_eq!(app.stock("farm", "EGGS").await, (0, 0));
+    assert_eq!(node(&body, "dfc-b:OrderLine").len(), 0);
+    assert_eq!(node(&body, "dfc-b:Order")[0]["dfc-b:hasOrderStatus"], "dfc-v:Complete");
+    assert_eq!(app.stock("farm", "EGGS").await, (5, 0), "nothing sold");
+    // Asking again is a harmless retry.
+    let (status, body) = app.put(&location, TOKEN_A, &complete).await;
+    assert_eq!(status, 200, "{body}");
 }
 
 #[tokio::test]

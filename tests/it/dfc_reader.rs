@@ -221,7 +221,7 @@ fn shared_reference_examples_all_read() {
 
 mod properties {
     use orderhub::dfc::read_document;
-    use orderhub::dfc::urls::Urls;
+    use orderhub::dfc::urls::{Profile, Urls};
     use orderhub::dfc::writer;
     use orderhub::domain::{Currency, Price, Unit};
     use orderhub::store::{Product, Stock};
@@ -305,7 +305,8 @@ mod properties {
         /// What we publish, we read back unchanged: prices, VAT, unit sizes and stock, exactly.
         #[test]
         fn catalogue_round_trips(
-            rows in prop::collection::vec((0i64..10_000_000, 0u32..5, 0i64..=1_000, 0u32..4, any::<Option<(u16, u16)>>()), 1..20)
+            rows in prop::collection::vec((0i64..10_000_000, 0u32..5, 0i64..=1_000, 0u32..4, any::<Option<(u16, u16)>>()), 1..20),
+            shopify in any::<bool>(),
         ) {
             let products: Vec<Product> = rows.iter().enumerate().map(|(i, (cents, scale, vat, unit, stock))| Product {
                 id: i as i64 + 1,
@@ -322,7 +323,9 @@ mod properties {
                 }),
                 pack_of: None,
             }).collect();
-            let bytes = serde_json::to_vec(&writer::catalogue(&Urls::new("http://p.example"), &products)).expect("json");
+            let profile = if shopify { Profile::Shopify } else { Profile::Ofn };
+            let urls = Urls::new("http://p.example").in_profile(profile);
+            let bytes = serde_json::to_vec(&writer::catalogue(&urls, &products)).expect("json");
             let doc = read_document(&bytes).expect("reads");
             let entries = doc.catalogue();
             prop_assert_eq!(entries.len(), products.len());
@@ -332,7 +335,9 @@ mod properties {
                 prop_assert_eq!(price.vat_rate, Some(product.price.vat_rate));
                 prop_assert_eq!(entry.product.quantity.as_ref().and_then(|q| q.value), Some(product.unit_value));
                 let limitation = entry.catalog_item.and_then(|c| c.stock_limitation);
-                prop_assert_eq!(limitation, product.stock.available().map(Decimal::from));
+                // Unmanaged stock is published as on demand (-1).
+                prop_assert_eq!(limitation, Some(product.stock.available().map_or(Decimal::NEGATIVE_ONE, Decimal::from)));
+                prop_assert_eq!(entry.product.id.clone(), Some(urls.supplied_product("farm", product.id)));
             }
         }
     }

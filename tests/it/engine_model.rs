@@ -219,7 +219,12 @@ async fn converge_and_check(p: &Platforms, orders: &[Acknowledged]) {
     for (producer, app, product) in [("farm", p.farm(), "Carrots 1 kg"), ("mill", &p.mill, "Flour 500 g")] {
         let held = app
             .store
-            .incoming_orders(producer, Some("hub"), Some(orderhub::domain::OrderStatus::Held))
+            .incoming_orders(
+                producer,
+                Some("hub"),
+                Some(orderhub::domain::OrderStatus::Held),
+                orderhub::store::Oldest::Last,
+            )
             .await
             .expect("orders");
         assert!(held.len() <= 1, "{producer}: one Held order at most (one producer order): {held:?}");

@@ -47,6 +47,7 @@ fn peer(id: &str, proxy: &Proxy, timeout_ms: u64) -> PeerConfig {
         enterprise: id.into(),
         token: SecretString::new(HUB_TOKEN),
         timeout_ms,
+        url_scheme: None,
     }
 }
 
@@ -130,7 +131,11 @@ impl Platforms {
 
     /// The orders a producer received from the hub: `(status, [(product name, quantity)])`.
     pub(crate) async fn received_orders(app: &TestApp, enterprise: &str) -> Vec<(String, Vec<(String, i64)>)> {
-        let orders = app.store.incoming_orders(enterprise, Some("hub"), None).await.expect("orders");
+        let orders = app
+            .store
+            .incoming_orders(enterprise, Some("hub"), None, orderhub::store::Oldest::Last)
+            .await
+            .expect("orders");
         orders
             .into_iter()
             .map(|o| (o.status.to_string(), o.lines.into_iter().map(|l| (l.product_name, l.quantity)).collect()))
@@ -538,6 +543,7 @@ async fn a_producer_on_the_same_platform_is_reached_without_http() {
             enterprise: "farm".into(),
             token: SecretString::new("known-to-nobody-at-all"),
             timeout_ms: 1_000,
+            url_scheme: None,
         }];
     })
     .await;
@@ -560,7 +566,8 @@ async fn a_producer_on_the_same_platform_is_reached_without_http() {
     assert!(answer.get("errors").is_none(), "{answer}");
     assert_eq!(answer["data"]["checkout"]["lines"][0]["producerOrder"]["deliveryState"], "DELIVERED");
     assert_eq!(app.stock("farm", "CARROT").await, (10, 3));
-    let orders = app.store.incoming_orders("farm", Some("local"), None).await.expect("orders");
+    let orders =
+        app.store.incoming_orders("farm", Some("local"), None, orderhub::store::Oldest::Last).await.expect("orders");
     assert_eq!(orders.len(), 1);
     assert_eq!(orders[0].buyer.as_deref(), Some(format!("{base}/api/dfc/enterprises/farm").as_str()));
 

@@ -22,6 +22,7 @@ async fn seed(store: &Store) -> uuid::Uuid {
             enterprise: producer.into(),
             timeout_ms: 1_000,
             consolidation_mode: None,
+            url_scheme: None,
             updated_at: Utc::now(),
         };
         store.upsert_peer(model).await.expect("peer");

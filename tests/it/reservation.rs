@@ -128,7 +128,12 @@ async fn assert_converged(p: &Platforms, within: Duration) {
         }
         let held: BTreeMap<i64, Vec<(String, i64)>> = app
             .store
-            .incoming_orders(producer, Some("hub"), Some(orderhub::domain::OrderStatus::Held))
+            .incoming_orders(
+                producer,
+                Some("hub"),
+                Some(orderhub::domain::OrderStatus::Held),
+                orderhub::store::Oldest::Last,
+            )
             .await
             .expect("orders")
             .into_iter()
@@ -144,7 +149,7 @@ async fn assert_converged(p: &Platforms, within: Duration) {
     let carrots_held: i64 = p
         .farm()
         .store
-        .incoming_orders("farm", Some("hub"), Some(orderhub::domain::OrderStatus::Held))
+        .incoming_orders("farm", Some("hub"), Some(orderhub::domain::OrderStatus::Held), orderhub::store::Oldest::Last)
         .await
         .expect("orders")
         .iter()
@@ -501,7 +506,12 @@ async fn a_trader_killed_in_a_burst_neither_loses_nor_duplicates() {
     for (producer, app, product) in [("farm", &farm, "Carrots 1 kg"), ("mill", &mill, "Flour 500 g")] {
         let held = app
             .store
-            .incoming_orders(producer, Some("hub"), Some(orderhub::domain::OrderStatus::Held))
+            .incoming_orders(
+                producer,
+                Some("hub"),
+                Some(orderhub::domain::OrderStatus::Held),
+                orderhub::store::Oldest::Last,
+            )
             .await
             .expect("orders");
         assert_eq!(held.len(), 1, "{producer}: exactly one Held order: {held:?}");

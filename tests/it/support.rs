@@ -309,3 +309,25 @@ pub fn ctx_1_16() -> Value {
 pub fn ctx_2_0() -> Value {
     json!("https://w3id.org/dfc/ontology/context/context_2.0.0.json")
 }
+
+/// The node of a JSON-LD document (a lone node or a `@graph`) with this `@id`.
+pub fn graph_node<'a>(doc: &'a Value, id: &str) -> Option<&'a Value> {
+    match doc.get("@graph").and_then(Value::as_array) {
+        Some(graph) => graph.iter().find(|n| n["@id"] == id),
+        None => (doc["@id"] == id).then_some(doc),
+    }
+}
+
+/// The nodes of a JSON-LD document of one `@type`.
+pub fn graph_nodes<'a>(doc: &'a Value, ty: &str) -> Vec<&'a Value> {
+    match doc.get("@graph").and_then(Value::as_array) {
+        Some(graph) => graph.iter().filter(|n| n["@type"] == ty).collect(),
+        None => {
+            if doc["@type"] == ty {
+                vec![doc]
+            } else {
+                vec![]
+            }
+        }
+    }
+}
