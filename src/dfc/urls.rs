@@ -109,6 +109,15 @@ impl Urls {
         format!("{}/{id}", self.under(enterprise, Segment::SuppliedProducts))
     }
 
+    /// The listing of the whole catalogue: Open Food Network lists its catalog items (it has no
+    /// supplied products index), the Shopify apps their supplied products. orderhub serves both.
+    pub fn catalogue(&self, enterprise: &str) -> String {
+        match self.profile {
+            Profile::Ofn => self.catalog_items(enterprise),
+            Profile::Shopify => self.supplied_products(enterprise),
+        }
+    }
+
     pub fn catalog_items(&self, enterprise: &str) -> String {
         self.under(enterprise, Segment::CatalogItems)
     }

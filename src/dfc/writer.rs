@@ -52,17 +52,21 @@ fn price_node(amount: Decimal, vat_rate: Decimal, currency_name: &str) -> Value 
     })
 }
 
+fn quantity_node(value: Decimal, unit: &crate::domain::Unit) -> Value {
+    json!({
+        "@type": "dfc-b:QuantitativeValue",
+        "dfc-b:hasUnit": format!("dfc-m:{}", unit.dfc_name()),
+        "dfc-b:value": json_number(value),
+    })
+}
+
 pub fn supplied_product(urls: &Urls, p: &Product) -> Value {
     json!({
         "@id": urls.supplied_product(&p.enterprise_id, p.id),
         "@type": "dfc-b:SuppliedProduct",
         "dfc-b:name": p.name,
         "dfc-b:description": p.description.clone().unwrap_or_default(),
-        "dfc-b:hasQuantity": {
-            "@type": "dfc-b:QuantitativeValue",
-            "dfc-b:hasUnit": format!("dfc-m:{}", p.unit.dfc_name()),
-            "dfc-b:value": json_number(p.unit_value),
-        },
+        "dfc-b:hasQuantity": quantity_node(p.unit_value, &p.unit),
         "dfc-b:referencedBy": urls.catalog_item(&p.enterprise_id, p.id),
     })
 }
@@ -215,16 +219,23 @@ fn order_nodes(urls: &Urls, order: &IncomingOrder, graph: &mut Vec<Value>) {
             line_node["dfc-b:description"] = Value::from(description.as_str());
         }
         graph.push(line_node);
+        // The offer and product as the order has them (readers take a node's every value from
+        // the document that names it: the connector fails on a price or size it cannot find).
         graph.push(json!({
             "@id": urls.offer(e, line.product_id),
             "@type": "dfc-b:Offer",
+            "dfc-b:hasPrice": price_node(line.unit_price, line.vat_rate, line.currency.dfc_name()),
             "dfc-b:offeredItem": urls.supplied_product(e, line.product_id),
         }));
-        graph.push(json!({
+        let mut product = json!({
             "@id": urls.supplied_product(e, line.product_id),
             "@type": "dfc-b:SuppliedProduct",
             "dfc-b:name": line.product_name,
-        }));
+        });
+        if let Some((value, unit)) = &line.product_size {
+            product["dfc-b:hasQuantity"] = quantity_node(*value, unit);
+        }
+        graph.push(product);
     }
 }
 

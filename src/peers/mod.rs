@@ -39,7 +39,7 @@ impl Peer {
     }
 
     pub fn catalogue_url(&self, profile: Profile) -> String {
-        self.urls(profile).supplied_products(&self.enterprise)
+        self.urls(profile).catalogue(&self.enterprise)
     }
 
     pub fn orders_url(&self, profile: Profile) -> String {

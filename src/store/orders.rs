@@ -85,6 +85,8 @@ pub struct IncomingLine {
     pub id: i64,
     pub product_id: i64,
     pub product_name: String,
+    /// The size of one unit of the product (0.4 Kilogram), as the catalogue publishes it.
+    pub product_size: Option<(Decimal, crate::domain::Unit)>,
     pub quantity: i64,
     pub reserved: i64,
     pub unit_price: Decimal,
@@ -539,19 +541,22 @@ async fn load_orders(
         .all(db)
         .await?;
     let product_ids: Vec<i64> = lines.iter().map(|l| l.product_id).collect();
-    let names: HashMap<i64, String> = product::Entity::find()
+    let products: HashMap<i64, product::Model> = product::Entity::find()
         .filter(product::Column::Id.is_in(product_ids))
         .all(db)
         .await?
         .into_iter()
-        .map(|p| (p.id, p.name))
+        .map(|p| (p.id, p))
         .collect();
     let mut lines_by_order: HashMap<i64, Vec<IncomingLine>> = HashMap::new();
     for l in lines {
         let line = IncomingLine {
             id: l.id,
             product_id: l.product_id,
-            product_name: names.get(&l.product_id).cloned().unwrap_or_default(),
+            product_name: products.get(&l.product_id).map(|p| p.name.clone()).unwrap_or_default(),
+            product_size: products
+                .get(&l.product_id)
+                .and_then(|p| Some((p.unit_value.parse().ok()?, crate::domain::Unit::from_name(&p.unit_code)))),
             quantity: l.quantity,
             reserved: l.reserved,
             unit_price: decimal(&l.unit_price, "line price")?,

@@ -7,6 +7,7 @@
 #![expect(clippy::expect_used, reason = "a test fails loudly on what it does not expect")]
 
 mod cli;
+mod connector;
 mod consolidation;
 mod dfc_catalogue;
 mod dfc_orders;

@@ -331,3 +331,54 @@ pub fn graph_nodes<'a>(doc: &'a Value, ty: &str) -> Vec<&'a Value> {
         }
     }
 }
+
+/// Reads documents with the official TypeScript DFC connector (`tools/dfc-connector`), offline:
+/// `{name: document}` in, `{name: {objects, fetched, contexts, errors}}` out (see `check.mjs`).
+/// Installs the pinned connector with `npm ci` the first time (npm's registry is the one network
+/// this needs; without it the test fails, it is never skipped).
+pub async fn dfc_connector(documents: &Value) -> Value {
+    static INSTALLED: tokio::sync::OnceCell<()> = tokio::sync::OnceCell::const_new();
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tools/dfc-connector");
+    INSTALLED
+        .get_or_init(|| async {
+            if dir.join("node_modules/@datafoodconsortium/connector").exists() {
+                return;
+            }
+            let status = tokio::process::Command::new("npm")
+                .args(["ci", "--no-audit", "--no-fund", "--loglevel=error"])
+                .current_dir(&dir)
+                .status()
+                .await
+                .expect("npm runs (Node 20 is needed for the connector check)");
+            assert!(status.success(), "npm ci in tools/dfc-connector failed");
+        })
+        .await;
+    let mut child = tokio::process::Command::new("node")
+        .arg("check.mjs")
+        .current_dir(&dir)
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("node runs");
+    let mut stdin = child.stdin.take().expect("stdin");
+    let input = documents.to_string();
+    let writer = tokio::spawn(async move {
+        use tokio::io::AsyncWriteExt;
+        stdin.write_all(input.as_bytes()).await.expect("documents written");
+    });
+    let output = child.wait_with_output().await.expect("connector check ran");
+    writer.await.expect("writer");
+    assert!(output.status.success(), "connector check failed: {}", String::from_utf8_lossy(&output.stderr));
+    serde_json::from_slice(&output.stdout).expect("the check answers JSON")
+}
+
+/// Asserts that the connector read a document without fetching anything (no context, no node the
+/// document refers to without including it) and that every getter worked.
+pub fn assert_read_offline(report: &Value, name: &str) {
+    let report = &report[name];
+    assert!(report.is_object(), "{name}: no report");
+    assert_eq!(report["contexts"], json!([]), "{name}: the connector fetched a context");
+    assert_eq!(report["fetched"], json!([]), "{name}: the connector fetched nodes the document does not include");
+    assert_eq!(report["errors"], json!([]), "{name}: the connector could not read every value");
+}
