@@ -560,18 +560,21 @@ impl Trader {
         ];
         let mut sent = Vec::with_capacity(lines.len());
         for (((product, offer), quantity), id) in lines.iter().zip(ids) {
-            graph.push(json!({
+            let mut line_node = json!({
                 "@id": id,
                 "@type": "dfc-b:OrderLine",
                 "dfc-b:quantity": quantity,
                 "dfc-b:concerns": offer,
                 "dfc-b:partOf": order_iri,
-            }));
+            });
             let published = plan.offer_for(product);
             let mut offer_node = json!({"@id": offer, "@type": "dfc-b:Offer", "dfc-b:offeredItem": product});
             let mut product_node = json!({"@id": product, "@type": "dfc-b:SuppliedProduct"});
             if let Some(published) = published {
+                // The unit price the trader expects, on the line as on the offer: the
+                // connector's line reader fails on a line without one.
                 if let Some(price) = published_price(published) {
+                    line_node["dfc-b:hasPrice"] = price.clone();
                     offer_node["dfc-b:hasPrice"] = price;
                 }
                 product_node["dfc-b:name"] = Value::from(published.name.as_str());
@@ -583,6 +586,7 @@ impl Trader {
                     });
                 }
             }
+            graph.push(line_node);
             graph.push(offer_node);
             graph.push(product_node);
             sent.push(SentLine { product: product.clone(), offer: offer.clone(), id });
