@@ -6,7 +6,7 @@
 //! - [`Profile::Ofn`], Open Food Network's: `{base}/api/dfc/enterprises/{e}/supplied_products/{id}`,
 //!   `.../catalog_items/{id}`, `.../offers/{id}`, `.../orders/{id}/order_lines/{line}`.
 //! - [`Profile::Shopify`], the FDC Shopify apps': `{base}/api/dfc/Enterprises/{e}/SuppliedProducts/{id}`,
-//!   `.../CatalogItems/{id}`, `.../Offers/{id}`, `.../Orders/{id}/OrderLines/{line}`.
+//!   `.../CatalogItems/{id}`, `.../Offers/{id}`, `.../Orders/{id}/orderLines/{line}`.
 //!
 //! One product row has the same id in its SuppliedProduct, CatalogItem and Offer. A retail
 //! product's first pack is published under the ids Open Food Network's offer broker looks up:
@@ -57,7 +57,9 @@ impl Profile {
             (Profile::Shopify, Segment::CatalogItems) => "CatalogItems",
             (Profile::Shopify, Segment::Offers) => "Offers",
             (Profile::Shopify, Segment::Orders) => "Orders",
-            (Profile::Shopify, Segment::OrderLines) => "OrderLines",
+            // As the Shopify app names them; Open Food Network names the lines it adds
+            // `{order}/OrderLines/{count + 1}`, which must never be the id of another line.
+            (Profile::Shopify, Segment::OrderLines) => "orderLines",
         }
     }
 }
@@ -216,7 +218,7 @@ mod tests {
         assert_eq!(shopify.offer("farm", 7), "http://127.0.0.1:8080/api/dfc/Enterprises/farm/Offers/7");
         assert_eq!(
             shopify.order_line("farm", 3, 9),
-            "http://127.0.0.1:8080/api/dfc/Enterprises/farm/Orders/3/OrderLines/9"
+            "http://127.0.0.1:8080/api/dfc/Enterprises/farm/Orders/3/orderLines/9"
         );
         assert_eq!(
             urls.order_line("farm", 3, 9),

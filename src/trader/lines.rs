@@ -55,7 +55,14 @@ impl LineIds {
                 let id = match self.lines.get(product) {
                     Some(id) => id.clone(),
                     None => {
-                        self.next += 1;
+                        // A producer may name its lines as we do: never take one of its ids.
+                        loop {
+                            self.next += 1;
+                            let candidate = Urls::placeholder_line(order_iri, self.next);
+                            if !self.lines.values().any(|id| *id == LineId::Theirs(candidate.clone())) {
+                                break;
+                            }
+                        }
                         LineId::Ours(self.next)
                     }
                 };
@@ -172,6 +179,18 @@ mod tests {
         let stored = ids.to_json();
         assert_eq!(LineIds::parse(Some(&stored)), ids);
         assert_eq!(LineIds::parse(Some("not json")), LineIds::default());
+    }
+
+    #[test]
+    fn a_new_line_never_takes_an_id_the_producer_gave_another() {
+        let mut ids = LineIds::default();
+        let sent_ids = ids.assign("http://p/Orders/1", ["beans"]);
+        let sent = [SentLine { product: "beans".into(), offer: "o".into(), id: sent_ids[0].clone() }];
+        ids.learn(&sent, &answer(vec![remote_line("http://p/Orders/1/OrderLines/2", "o", None)]));
+        assert_eq!(
+            ids.assign("http://p/Orders/1", ["beans", "oats"]),
+            ["http://p/Orders/1/OrderLines/2", "http://p/Orders/1/OrderLines/3"]
+        );
     }
 
     #[test]

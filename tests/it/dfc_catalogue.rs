@@ -151,7 +151,7 @@ async fn the_shopify_scheme_is_served_whole() {
         let location = headers["location"].to_str().expect("location").to_owned();
         assert!(location.starts_with(&format!("{orders}/")), "{location}");
         let lines = graph_nodes(&answer, "dfc-b:OrderLine");
-        assert!(lines[0]["@id"].as_str().is_some_and(|id| id.starts_with(&format!("{location}/OrderLines/"))));
+        assert!(lines[0]["@id"].as_str().is_some_and(|id| id.starts_with(&format!("{location}/orderLines/"))));
         placed.push(location);
     }
     let (status, listed) = app.get(&orders, TOKEN_A).await;

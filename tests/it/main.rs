@@ -17,6 +17,7 @@ mod fake_producer;
 mod graphql;
 mod interop;
 mod malformed;
+mod ofn_client;
 mod platforms;
 mod proxy;
 mod recording;
