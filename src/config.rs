@@ -336,6 +336,20 @@ mod tests {
     }
 
     #[test]
+    fn a_peers_url_scheme_is_said_or_left_to_detection() {
+        let peer = |scheme: &str| {
+            toml::from_str::<Config>(&format!(
+                "[[peers]]\nid = \"p\"\ntrader = \"hub\"\nbase_url = \"https://shop.example\"\nenterprise = \"e\"\ntoken = \"t\"\n{scheme}"
+            ))
+            .map(|c| c.peers[0].url_scheme)
+        };
+        assert_eq!(peer("").unwrap(), None);
+        assert_eq!(peer("url_scheme = \"shopify\"").unwrap(), Some(crate::dfc::urls::Profile::Shopify));
+        assert_eq!(peer("url_scheme = \"ofn\"").unwrap(), Some(crate::dfc::urls::Profile::Ofn));
+        assert!(peer("url_scheme = \"woocommerce\"").is_err());
+    }
+
+    #[test]
     fn weak_or_shared_tokens_are_refused() {
         let mut config = Config::default();
         config.apply_env(|k| (k == "ORDERHUB_CLIENTS").then(|| "a=short".to_owned())).unwrap();

@@ -36,6 +36,7 @@ pub fn router(state: AppState, request_timeout: Duration) -> Router {
         .route("/ready", get(ready))
         .merge(dfc_api::router())
         .fallback(dfc_api::no_such_route)
+        .method_not_allowed_fallback(dfc_api::no_such_method)
         .with_state(state)
         .layer(DefaultBodyLimit::max(max_body))
         .layer(TimeoutLayer::with_status_code(StatusCode::REQUEST_TIMEOUT, request_timeout))

@@ -16,6 +16,8 @@ pub enum ApiError {
     NotFound(&'static str),
     /// No route of the API has this path.
     NoRoute(String),
+    /// The path is a route, but not for this method.
+    NoMethod(String, String),
     /// A payload that cannot be understood: where and why.
     InvalidPayload {
         path: String,
@@ -119,6 +121,10 @@ impl IntoResponse for ApiError {
                     "code": "NOT_FOUND",
                     "message": format!("nothing is served at `{path}`; DFC resources live under /api/dfc/enterprises/{{enterprise}}/... or /api/dfc/Enterprises/{{enterprise}}/..."),
                 }),
+            ),
+            ApiError::NoMethod(method, path) => (
+                StatusCode::METHOD_NOT_ALLOWED,
+                json!({"code": "METHOD_NOT_ALLOWED", "message": format!("`{path}` does not take {method}")}),
             ),
             ApiError::NotFound(what) => {
                 (StatusCode::NOT_FOUND, json!({"code": "NOT_FOUND", "message": format!("no such {what}")}))

@@ -45,6 +45,11 @@ fn routes(profile: Profile) -> Router<AppState> {
         .layer(Extension(profile))
 }
 
+/// A known path asked with a method it does not take: 405, in JSON.
+pub async fn no_such_method(method: axum::http::Method, uri: Uri) -> ApiError {
+    ApiError::NoMethod(method.to_string(), uri.path().chars().take(200).collect())
+}
+
 /// What any path that is no resource of ours answers: a 404 saying so, in JSON like every other
 /// error of the API.
 pub async fn no_such_route(uri: Uri) -> ApiError {
@@ -88,7 +93,8 @@ async fn enterprise(
         "dfc-b:name": found.name,
     });
     if let Some(description) = found.description {
-        node["dfc-b:description"] = description.into();
+        // The ontology names an agent's description `hasDescription` (a product's is `description`).
+        node["dfc-b:hasDescription"] = description.into();
     }
     Ok(ok(writer::one(node)))
 }

@@ -51,6 +51,7 @@ async fn every_document_orderhub_emits_imports_in_the_typescript_connector() {
         ("catalog-item", format!("/api/dfc/enterprises/hodmedod/catalog_items/{}", chia.id)),
         ("offer", format!("/api/dfc/Enterprises/hodmedod/Offers/{}", oats.id)),
         ("orders", "/api/dfc/Enterprises/hodmedod/Orders".to_owned()),
+        ("enterprise", "/api/dfc/enterprises/hodmedod".to_owned()),
     ] {
         let (status, document) = app.get(&app.url(&path), TOKEN_A).await;
         assert_eq!(status, 200, "{path}: {document}");
@@ -103,6 +104,10 @@ async fn every_document_orderhub_emits_imports_in_the_typescript_connector() {
     let pascal = |kind: &str, id: i64| app.url(&format!("/api/dfc/Enterprises/hodmedod/{kind}/{id}"));
     assert_eq!(object(&report, "catalogue-pascal", &pascal("Offers", case.id))["getPrice"]["getQuantityValue"], 18.85);
     assert_eq!(object(&report, "catalogue-pascal", &pascal("CatalogItems", case.id))["getStockLimitation"], 4);
+
+    let enterprise = object(&report, "enterprise", &app.url("/api/dfc/enterprises/hodmedod"));
+    assert_eq!(enterprise["getName"], "Hodmedod's");
+    assert_eq!(enterprise["getDescription"], "British pulses and grains, by the can and by the case");
 
     // Single resources: each whole, whichever was asked for.
     assert_eq!(object(&report, "product", &p(case.id))["getName"], "Baked British Beans - Case, 12 x 400g");

@@ -130,6 +130,16 @@ async fn single_resources_and_unknown_ones() {
         assert_eq!(body["error"]["code"], "NOT_FOUND", "{unknown}");
         assert!(body["error"]["message"].as_str().is_some_and(|m| m.contains(unknown)), "{body}");
     }
+    let response = app
+        .http
+        .delete(app.url("/api/dfc/Enterprises/farm/SuppliedProducts"))
+        .bearer_auth(TOKEN_A)
+        .send()
+        .await
+        .expect("sent");
+    assert_eq!(response.status(), 405);
+    let body: serde_json::Value = response.json().await.expect("a JSON body");
+    assert_eq!(body["error"]["code"], "METHOD_NOT_ALLOWED");
 }
 
 /// A client that derives URLs from ids stays in its scheme: the PascalCase catalogue names its

@@ -109,6 +109,33 @@ fn shopify_catalogue_links_products_items_offers_and_packs() {
     );
 }
 
+/// The 1.16 context and the TypeScript connector link a transformation's flows with
+/// `hasInput`/`hasOutput`, the Shopify app with `hasIncome`/`hasOutcome`: both read the same.
+#[test]
+fn transformation_links_read_in_both_spellings() {
+    let transformation = |input: &str, output: &str| {
+        let json = serde_json::json!({
+            "@context": "https://w3id.org/dfc/ontology/context/context_1.16.0.json",
+            "@graph": [
+                {"@id": "http://p/case/AsPlannedTransformation", "@type": "dfc-b:AsPlannedTransformation",
+                 input: "http://p/can/AsPlannedConsumptionFlow", output: "http://p/can/AsPlannedProductionFlow"},
+                {"@id": "http://p/can/AsPlannedConsumptionFlow", "@type": "dfc-b:AsPlannedConsumptionFlow",
+                 "dfc-b:consumes": "http://p/can",
+                 "dfc-b:hasQuantity": {"@type": "dfc-b:QuantitativeValue", "dfc-b:hasUnit": "dfc-m:Piece", "dfc-b:value": "12"}},
+                {"@id": "http://p/can/AsPlannedProductionFlow", "@type": "dfc-b:AsPlannedProductionFlow",
+                 "dfc-b:produces": "http://p/case"}
+            ]
+        });
+        read_document(json.to_string().as_bytes()).expect("reads").transformations.remove(0)
+    };
+    let connector = transformation("dfc-b:hasInput", "dfc-b:hasOutput");
+    let shopify = transformation("dfc-b:hasIncome", "dfc-b:hasOutcome");
+    assert_eq!(connector, shopify);
+    assert_eq!(connector.consumes[0].product.as_deref(), Some("http://p/can"));
+    assert_eq!(connector.consumes[0].quantity.as_ref().and_then(|q| s(q.value)).as_deref(), Some("12"));
+    assert_eq!(connector.produces[0].product.as_deref(), Some("http://p/case"));
+}
+
 #[test]
 fn connector_lines_found_through_part_of_and_unreadable_dates_noted() {
     let doc = read("connector-order-line.jsonld");

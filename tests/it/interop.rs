@@ -269,7 +269,8 @@ async fn a_trader_buys_from_shopify_ofn_style_and_orderhub_producers_in_one_sess
         .map(|e| (e.method.as_str(), e.path.as_str(), e.refusal.clone()))
         .collect();
     assert!(refused.is_empty(), "refused: {refused:?}");
-    assert!(log.iter().any(|e| e.method == "GET" && e.status == 404), "the OFN scheme was tried first, once");
+    let probes: Vec<_> = log.iter().filter(|e| e.status == 404).map(|e| e.path.as_str()).collect();
+    assert_eq!(probes, ["/api/dfc/enterprises/test-hodmedod/catalog_items"], "the OFN scheme tried first, once");
     let writes: Vec<_> = log.iter().filter(|e| e.method == "POST" || e.method == "PUT").collect();
     assert_eq!(writes.iter().map(|e| e.method.as_str()).collect::<Vec<_>>(), ["POST", "PUT", "PUT", "PUT"]);
     let known: Vec<&String> = server_lines.values().flatten().collect();
@@ -334,7 +335,11 @@ fn offer_named(offers: &[Value], name: &str) -> String {
 #[tokio::test]
 async fn cancelling_everything_cancels_the_shopify_order() {
     let shop = FakeProducer::start(Style::Shopify, "test-hodmedod", HUB_TOKEN, shopify_variants()).await;
-    let session = session_with(&[("hodmedod", &shop.base, "test-hodmedod")], |_| {}).await;
+    // Said in the configuration: no call is spent finding the scheme out.
+    let session = session_with(&[("hodmedod", &shop.base, "test-hodmedod")], |c| {
+        c.peers[0].url_scheme = Some(orderhub::dfc::urls::Profile::Shopify);
+    })
+    .await;
     let offers = session.offers().await;
     let dulse = offer_named(&offers, "Dulse");
     let order = session.checkout("only-1", &[(dulse.clone(), 3)]).await;
@@ -353,6 +358,7 @@ async fn cancelling_everything_cancels_the_shopify_order() {
     assert_eq!(orders.len(), 2, "a cancelled order takes no lines again: {orders:?}");
     assert_eq!(orders[1], ("Held", BTreeMap::from([(DULSE, 1)])));
     assert_eq!(session.settled().await.len(), 1);
+    assert!(shop.log().iter().all(|e| e.status < 400), "{:?}", shop.log());
 }
 
 /// The answer to the creation is lost after the Shopify app created the order (it knows no
