@@ -90,7 +90,7 @@ pub struct PeerConfig {
     /// Deadline of every call to it.
     #[serde(default = "default_peer_timeout_ms")]
     pub timeout_ms: u64,
-    /// How that platform names its DFC resources: `ofn` (`/api/dfc/enterprises/{e}/supplied_products`)
+    /// How that platform names its DFC resources: `ofn` (`/api/dfc/enterprises/{e}/catalog_items`)
     /// or `shopify` (`/api/dfc/Enterprises/{e}/SuppliedProducts`). Unset: detected on the first
     /// call (the one that answers, of both), then remembered by the process.
     #[serde(default)]

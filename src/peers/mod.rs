@@ -86,6 +86,11 @@ pub enum PeerError {
     ServerError { status: u16 },
     #[error("answered something that is not a DFC payload: {0}")]
     BadPayload(String),
+    /// A creation's answer was lost, the producer keeps no `orderNumber` to find it by, and it
+    /// holds orders we cannot account for: one may be ours. Sending again could order twice, so
+    /// nothing is sent until they are accounted for (a person checks them at the producer).
+    #[error("the producer holds {} order(s) this trader cannot account for ({}); one may be the order whose answer was lost", .0.len(), .0.join(", "))]
+    Unaccounted(Vec<String>),
 }
 
 impl PeerError {
@@ -98,6 +103,7 @@ impl PeerError {
             PeerError::Rejected { .. } => "PEER_REJECTED",
             PeerError::ServerError { .. } => "PEER_FAILED",
             PeerError::BadPayload(_) => "PEER_BAD_PAYLOAD",
+            PeerError::Unaccounted(_) => "PEER_ORDER_UNACCOUNTED",
         }
     }
 
@@ -106,7 +112,11 @@ impl PeerError {
     pub fn outcome_unknown(&self) -> bool {
         matches!(
             self,
-            PeerError::Timeout(_) | PeerError::Broken(_) | PeerError::ServerError { .. } | PeerError::BadPayload(_)
+            PeerError::Timeout(_)
+                | PeerError::Broken(_)
+                | PeerError::ServerError { .. }
+                | PeerError::BadPayload(_)
+                | PeerError::Unaccounted(_)
         ) || matches!(self, PeerError::Rejected { code: Some(code), .. } if code == "IDEMPOTENCY_KEY_REUSED")
     }
 

@@ -126,6 +126,20 @@ impl Store {
     }
 
     /// The producer placed the order (Held) under `iri`; its delivery is not settled by this.
+    /// The producer's ids of every order our traders keep with a peer: the orders we can
+    /// account for in its listing.
+    pub async fn remote_orders_of(&self, peer_id: &str) -> Result<std::collections::HashSet<String>, StoreError> {
+        let iris: Vec<Option<String>> = producer_order::Entity::find()
+            .select_only()
+            .column(producer_order::Column::RemoteIri)
+            .filter(producer_order::Column::PeerId.eq(peer_id))
+            .filter(producer_order::Column::RemoteIri.is_not_null())
+            .into_tuple()
+            .all(&self.db)
+            .await?;
+        Ok(iris.into_iter().flatten().collect())
+    }
+
     pub async fn record_remote_order(&self, id: Uuid, iri: &str, remote_lines: &str) -> Result<(), StoreError> {
         let write = self.begin_write().await?;
         producer_order::Entity::update_many()

@@ -278,6 +278,9 @@ impl Trader {
                     tracing::info!(%producer_order, peer = %plan.peer.id, refused = refusals.len(), admitted = plan.admitted.len(), code = error.code(), "producer refused part of a batch");
                     continue;
                 }
+            } else if matches!(error, PeerError::Unaccounted(_)) {
+                // The producer answered; what is missing is an answer only a person can give.
+                self.breakers.success(&plan.peer.id);
             } else {
                 self.breakers.failure(&plan.peer.id);
             }
@@ -482,19 +485,30 @@ impl Trader {
         Ok(acknowledged(Some(remote), wanted, Some(answer), &line_ids))
     }
 
-    /// The producer's order for one of ours, found by the `dfc-b:orderNumber` we sent with it.
+    /// The producer's order for one of ours whose creation answer was lost, found by the
+    /// `dfc-b:orderNumber` we sent with it; None when the creation did not land. A producer that
+    /// keeps no order number (the Shopify app) cannot say which order is ours: if it lists orders
+    /// we cannot account for, one of them may be, and sending again could order twice, so the
+    /// send fails (retried, and visible) until a person has looked.
     async fn find_at_producer(
         &self,
         peer: &crate::peers::Peer,
         id: Uuid,
-    ) -> Result<Option<crate::dfc::model::Order>, PeerError> {
+    ) -> Result<Option<crate::dfc::model::Order>, DeliveryError> {
         let listed = self.client.orders(peer).await?;
         let number = id.to_string();
-        Ok(listed
-            .orders
-            .into_iter()
-            .filter(|o| o.order_status != Some(OrderStatus::Cancelled))
-            .find(|o| o.number.as_deref() == Some(number.as_str())))
+        let open: Vec<crate::dfc::model::Order> =
+            listed.orders.into_iter().filter(|o| o.order_status != Some(OrderStatus::Cancelled)).collect();
+        if let Some(found) = open.iter().find(|o| o.number.as_deref() == Some(number.as_str())) {
+            return Ok(Some(found.clone()));
+        }
+        let unnumbered: Vec<String> = open.iter().filter(|o| o.number.is_none()).filter_map(|o| o.id.clone()).collect();
+        if unnumbered.is_empty() {
+            return Ok(None);
+        }
+        let known = self.store.remote_orders_of(&peer.id).await?;
+        let unaccounted: Vec<String> = unnumbered.into_iter().filter(|iri| !known.contains(iri)).collect();
+        if unaccounted.is_empty() { Ok(None) } else { Err(PeerError::Unaccounted(unaccounted).into()) }
     }
 
     fn budget(&self) -> RetryBudget {

@@ -74,6 +74,9 @@ struct Shop {
     next_order: u64,
     next_line: u64,
     log: Vec<Exchange>,
+    /// Whether the `dfc-b:orderNumber` a trader sends is kept and listed. The Shopify app
+    /// keeps none: its answers and listings carry no order number.
+    keeps_order_numbers: bool,
 }
 
 #[derive(Clone)]
@@ -127,6 +130,7 @@ impl FakeProducer {
             next_order: 1_188_908_237_107,
             next_line: 460,
             log: Vec::new(),
+            keeps_order_numbers: true,
         }));
         let (e, orders, products) = match style {
             Style::Shopify => ("Enterprises", "Orders", "SuppliedProducts"),
@@ -146,6 +150,19 @@ impl FakeProducer {
 
     fn with<T>(&self, f: impl FnOnce(&Shop) -> T) -> T {
         f(&self.shop.lock().expect("shop"))
+    }
+
+    /// From now on, as the Shopify app does: no order number is kept.
+    pub fn keep_no_order_numbers(&self) {
+        self.shop.lock().expect("shop").keeps_order_numbers = false;
+    }
+
+    /// A person at the producer cancels an order (in the shop's back office).
+    pub fn cancel_by_hand(&self, id: u64) {
+        let mut shop = self.shop.lock().expect("shop");
+        if let Some(order) = shop.orders.iter_mut().find(|o| o.id == id) {
+            order.status = "Cancelled";
+        }
     }
 
     pub fn orders(&self) -> Vec<FakeOrder> {
@@ -514,6 +531,24 @@ impl Shop {
     }
 }
 
+fn graph_of(body: &[u8]) -> Vec<Value> {
+    match serde_json::from_slice::<Value>(body) {
+        Ok(Value::Object(mut top)) => match top.remove("@graph") {
+            Some(Value::Array(nodes)) => nodes,
+            _ => vec![Value::Object(top)],
+        },
+        _ => Vec::new(),
+    }
+}
+
+fn sale_sessions(body: &[u8]) -> usize {
+    graph_of(body).iter().filter(|n| n["@type"] == "dfc-b:SaleSession").count()
+}
+
+fn order_id_of(body: &[u8]) -> Option<String> {
+    graph_of(body).iter().find(|n| n["@type"] == "dfc-b:Order").and_then(|o| o["@id"].as_str().map(str::to_owned))
+}
+
 fn authorised(shop: &Shop, headers: &HeaderMap) -> bool {
     headers.get("authorization").and_then(|v| v.to_str().ok()) == Some(format!("Bearer {}", shop.token).as_str())
 }
@@ -597,17 +632,22 @@ async fn create(State(shop): State<Shared>, method: Method, uri: Uri, headers: H
     } else {
         match shop.read_request(&body) {
             Err((status, why)) => refuse(status, why),
+            Ok(_) if sale_sessions(&body) != 1 => {
+                refuse(StatusCode::INTERNAL_SERVER_ERROR, "Graph must contain single SalesSession".into())
+            }
             Ok((_, number, asked)) => {
                 shop.next_order += 1;
                 let id = shop.next_order;
                 let lines = shop.fit_lines(&[], asked, id);
+                let number = number.filter(|_| shop.keeps_order_numbers);
                 match shop.short(&lines, None) {
                     Some(why) => refuse(StatusCode::CONFLICT, why),
                     None => {
                         let order = FakeOrder { id, status: "Held", number, lines };
                         let document = shop.order_document(&order);
                         shop.orders.push(order);
-                        (StatusCode::CREATED, document)
+                        // The app answers 200 and no Location: the id is the answer's Order.
+                        (StatusCode::OK, document)
                     }
                 }
             }
@@ -633,6 +673,9 @@ async fn replace(
     let (status, value) = match (outcome, shop.orders.iter().position(|o| o.id == id)) {
         (Err(refused), _) => refused,
         (Ok(_), None) => refuse(StatusCode::NOT_FOUND, "no such order".into()),
+        (Ok(_), Some(index)) if order_id_of(&body) != Some(shop.order_iri(shop.orders[index].id)) => {
+            refuse(StatusCode::BAD_REQUEST, "ID does not match payload".into())
+        }
         (Ok((status, _, asked)), Some(index)) => {
             let current = shop.orders[index].clone();
             let wanted: &'static str = match status.as_deref() {

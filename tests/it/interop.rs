@@ -353,6 +353,7 @@ async fn cancelling_everything_cancels_the_shopify_order() {
     let cancel = shop.log().into_iter().rfind(|e| e.method == "PUT").expect("a PUT");
     let body = cancel.body.expect("body");
     assert_eq!(body["dfc-b:hasOrderStatus"], "dfc-v:Cancelled", "{body}");
+    assert_read_offline(&dfc_connector(&json!({ "cancel": body })).await, "cancel");
     session.checkout("only-2", &[(dulse, 1)]).await;
     let orders = held(&shop);
     assert_eq!(orders.len(), 2, "a cancelled order takes no lines again: {orders:?}");
@@ -389,4 +390,49 @@ async fn a_lost_creation_answer_at_the_shopify_producer_makes_no_second_order() 
     let order = graph_nodes(&body, "dfc-b:Order")[0].clone();
     let named: Vec<String> = serde_json::from_value(order["dfc-b:hasPart"].clone()).expect("line ids");
     assert_eq!(named, server_lines.values().next().cloned().unwrap_or_default(), "the producer's line ids");
+}
+
+/// The Shopify app as deployed keeps no `orderNumber`: after a lost creation answer, the trader
+/// cannot tell which of the producer's orders is its own. It sends nothing (a second POST could
+/// order twice) and says why, retrying, until a person has dealt with the order it cannot account
+/// for; then it places the order.
+#[tokio::test]
+async fn a_lost_creation_answer_where_no_order_number_is_kept_waits_for_a_person() {
+    let proxy = crate::proxy::Proxy::start().await;
+    let shop = FakeProducer::start_behind(&proxy, Style::Shopify, "test-hodmedod", HUB_TOKEN, shopify_variants()).await;
+    shop.keep_no_order_numbers();
+    let session = session_with(&[("hodmedod", &shop.base, "test-hodmedod")], |c| {
+        c.unconfirmed_orders = orderhub::trader::UnconfirmedPolicy::Acknowledge;
+        c.retry_max_ms = 500;
+    })
+    .await;
+    let offers = session.offers().await;
+    let dulse = offer_named(&offers, "Dulse");
+    proxy.drop_post_answers();
+    session.checkout("lost-1", &[(dulse.clone(), 2)]).await;
+    assert!(proxy.lost_answers() > 0, "the answer was lost");
+    proxy.heal();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let stray = loop {
+        let orders = session.producer_orders().await;
+        if let Some(error) = orders[0]["lastError"].as_str().filter(|e| e.starts_with("PEER_ORDER_UNACCOUNTED")) {
+            assert_eq!(orders[0]["deliveryState"], "PENDING", "retried, not given up: {orders:?}");
+            let listings = shop.log().iter().filter(|e| e.method == "GET" && e.path.ends_with("/Orders")).count();
+            if listings >= 2 {
+                break error.to_owned();
+            }
+        }
+        assert!(Instant::now() < deadline, "never said why it waits: {orders:?}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    let created = shop.orders();
+    assert_eq!(created.len(), 1, "no second order while one cannot be accounted for");
+    assert!(stray.contains(&format!("/Orders/{}", created[0].id)), "the message names it: {stray}");
+    assert_eq!(shop.log().iter().filter(|e| e.method == "POST").count(), 1);
+
+    // A person cancels it at the producer: nothing is unaccounted for, the order is placed.
+    shop.cancel_by_hand(created[0].id);
+    session.settled().await;
+    assert_eq!(held(&shop), vec![("Cancelled", BTreeMap::from([(DULSE, 2)])), ("Held", BTreeMap::from([(DULSE, 2)]))]);
+    assert_eq!(shop.available(DULSE), Some(3));
 }
