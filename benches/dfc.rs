@@ -2,6 +2,8 @@
 //! ~1,500 nodes) and an order, and writing a catalogue; and the consolidation rule on a producer
 //! order as large (500 products by weight, half of them in packs, with carried-over stock).
 //!
+//! And pricing: a 100-line order against 50 discount rules.
+//!
 //! `cargo bench --bench dfc`
 
 #![expect(clippy::expect_used, reason = "a benchmark stops on what it does not expect")]
@@ -96,5 +98,47 @@ fn consolidation(c: &mut Criterion) {
     });
 }
 
-criterion_group!(benches, bench, consolidation);
+/// Use case 9: a 100-line order priced against 50 rules (tiers, scopes, caps, exclusive ones).
+fn pricing(c: &mut Criterion) {
+    use orderhub::domain::discounts::{CartLine, Combination, Effect, Metric, Rule, Scope, Tier, price};
+    use std::collections::BTreeSet;
+    let lines: Vec<CartLine> = (0..100)
+        .map(|i| CartLine {
+            producer: format!("producer-{}", i % 5),
+            product: format!("product-{i}"),
+            quantity: 1 + i % 9,
+            unit_price: Decimal::new(199 + i * 37, 2),
+            vat_rate: [Decimal::ZERO, Decimal::new(55, 1), Decimal::from(20)][(i % 3) as usize],
+            unit_grams: Some(Decimal::from(250 + i % 4 * 250)),
+        })
+        .collect();
+    let rules: Vec<Rule> = (0..50)
+        .map(|i| Rule {
+            id: format!("rule-{i:02}"),
+            name: format!("Rule {i}"),
+            currency: Currency::Euro,
+            scope: match i % 3 {
+                0 => Scope::Order,
+                1 => Scope::Producers(BTreeSet::from([format!("producer-{}", i % 5)])),
+                _ => Scope::Products((0..20).map(|p| format!("product-{}", (p * 5 + i) % 100)).collect()),
+            },
+            metric: [Metric::Value { vat_included: false }, Metric::Quantity, Metric::WeightKg][(i % 3) as usize],
+            tiers: vec![
+                Tier { from: Decimal::from(i), effect: Effect::PercentOff(Decimal::new(1 + i % 5, 0)) },
+                Tier { from: Decimal::from(i * 10 + 5), effect: Effect::AmountOff(Decimal::new(250 + i, 2)) },
+            ],
+            cap: (i % 4 == 0).then(|| Decimal::from(15)),
+            priority: (i % 7) as i32,
+            combination: if i % 10 == 0 { Combination::Exclusive } else { Combination::Stacks },
+        })
+        .collect();
+    c.bench_function("price 100 lines against 50 rules", |b| {
+        b.iter(|| {
+            let priced = price(Currency::Euro, black_box(&lines), black_box(&rules));
+            assert_eq!(priced.lines.len(), 100);
+        })
+    });
+}
+
+criterion_group!(benches, bench, consolidation, pricing);
 criterion_main!(benches);

@@ -1,7 +1,8 @@
-//! Pure rules with no I/O: money, units, quantities and the order state machine. Everything here
+//! Pure rules with no I/O: money and discounts, units, quantities and the order state machine. Everything here
 //! is a value type parsed once at the edge, so code inside never re-checks it.
 
 pub mod consolidation;
+pub mod discounts;
 pub mod money;
 pub mod order;
 pub mod quantity;
