@@ -26,6 +26,9 @@ pub struct Model {
     /// Decimal text, VAT included.
     pub total: String,
     pub currency: String,
+    /// The discounts applied when the order was last priced (JSON: rule, name, amount, and the
+    /// amount taken off each line by its index); none: no discount.
+    pub discounts: Option<String>,
     pub created_at: DateTimeUtc,
     pub updated_at: DateTimeUtc,
 }

@@ -16,6 +16,8 @@ pub struct Model {
     pub unit_price: String,
     pub currency: String,
     pub vat_rate: String,
+    /// What the order's discounts took off this line (decimal text); none: nothing.
+    pub discount: Option<String>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

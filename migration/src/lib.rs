@@ -7,6 +7,7 @@ mod m20261125_000003_consolidation;
 mod m20261201_000004_reservation;
 mod m20261202_000005_open_parts;
 mod m20261203_000006_wire_profile;
+mod m20261204_000007_discounts;
 
 pub struct Migrator;
 
@@ -20,6 +21,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261201_000004_reservation::Migration),
             Box::new(m20261202_000005_open_parts::Migration),
             Box::new(m20261203_000006_wire_profile::Migration),
+            Box::new(m20261204_000007_discounts::Migration),
         ]
     }
 }

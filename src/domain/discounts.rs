@@ -23,6 +23,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use chrono::{DateTime, Utc};
 use rust_decimal::prelude::ToPrimitive;
 use rust_decimal::{Decimal, RoundingStrategy};
+use serde::{Deserialize, Serialize};
 
 use super::Currency;
 
@@ -32,7 +33,8 @@ pub fn round_money(amount: Decimal) -> Decimal {
 }
 
 /// What a rule measures to pick its tier.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
 pub enum Metric {
     /// The value of the scoped lines, VAT excluded or included.
     Value { vat_included: bool },
@@ -43,7 +45,8 @@ pub enum Metric {
 }
 
 /// What a tier takes off.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", content = "value", rename_all = "snake_case")]
 pub enum Effect {
     PercentOff(Decimal),
     /// A fixed amount off the scoped lines together.
@@ -53,38 +56,31 @@ pub enum Effect {
 }
 
 /// From `from` (in the metric's unit) upwards, `effect`.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Tier {
     pub from: Decimal,
     pub effect: Effect,
 }
 
 /// Which lines a rule looks at and discounts.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", content = "ids", rename_all = "snake_case")]
 pub enum Scope {
     Order,
     Producers(BTreeSet<String>),
     Products(BTreeSet<String>),
 }
 
-impl Scope {
-    fn covers(&self, line: &CartLine) -> bool {
-        match self {
-            Scope::Order => true,
-            Scope::Producers(producers) => producers.contains(&line.producer),
-            Scope::Products(products) => products.contains(&line.product),
-        }
-    }
-}
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
 pub enum Combination {
     Stacks,
     Exclusive,
 }
 
 /// When a rule is in force.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", content = "value", rename_all = "snake_case")]
 pub enum Schedule {
     Always,
     /// From `from` (included) to `until` (excluded); either end may be open.
@@ -184,12 +180,12 @@ impl Rule {
         Ok(())
     }
 
-    fn measure(&self, lines: &[CartLine], gross: &[Decimal]) -> Decimal {
-        let scoped = lines.iter().zip(gross).filter(|(line, _)| self.scope.covers(line));
+    fn measure(&self, scoped: &[usize], lines: &[CartLine], gross: &[Decimal]) -> Decimal {
+        let scoped = scoped.iter().map(|&i| (&lines[i], gross[i]));
         match self.metric {
-            Metric::Value { vat_included: false } => scoped.map(|(_, g)| *g).sum(),
+            Metric::Value { vat_included: false } => scoped.map(|(_, g)| g).sum(),
             Metric::Value { vat_included: true } => {
-                scoped.map(|(line, g)| *g * (Decimal::ONE + line.vat_rate / Decimal::ONE_HUNDRED)).sum()
+                scoped.map(|(line, g)| g * (Decimal::ONE + line.vat_rate / Decimal::ONE_HUNDRED)).sum()
             }
             Metric::Quantity => scoped.map(|(line, _)| Decimal::from(line.quantity)).sum(),
             Metric::WeightKg => scoped
@@ -268,6 +264,51 @@ pub struct NextTier {
     pub effect: Effect,
 }
 
+/// The lines of each producer and product, built once per pricing: a rule's scope is then a few
+/// look-ups, not a comparison with every line.
+struct LineIndex<'l> {
+    all: Vec<usize>,
+    by_producer: std::collections::HashMap<&'l str, Vec<usize>>,
+    by_product: std::collections::HashMap<&'l str, Vec<usize>>,
+}
+
+impl<'l> LineIndex<'l> {
+    fn new(lines: &'l [CartLine]) -> LineIndex<'l> {
+        let mut index = LineIndex {
+            all: (0..lines.len()).collect(),
+            by_producer: Default::default(),
+            by_product: Default::default(),
+        };
+        for (i, line) in lines.iter().enumerate() {
+            index.by_producer.entry(line.producer.as_str()).or_default().push(i);
+            index.by_product.entry(line.product.as_str()).or_default().push(i);
+        }
+        index
+    }
+
+    /// The lines a scope covers, in order.
+    fn scoped(&self, scope: &Scope) -> Vec<usize> {
+        let gather = |keys: &BTreeSet<String>, map: &std::collections::HashMap<&str, Vec<usize>>| {
+            let mut lines: Vec<usize> = keys.iter().filter_map(|k| map.get(k.as_str())).flatten().copied().collect();
+            lines.sort_unstable();
+            lines.dedup();
+            lines
+        };
+        match scope {
+            Scope::Order => self.all.clone(),
+            Scope::Producers(producers) => gather(producers, &self.by_producer),
+            Scope::Products(products) => gather(products, &self.by_product),
+        }
+    }
+}
+
+/// A rule whose tier the lines reach, with the lines it covers.
+struct Reached<'r> {
+    rule: &'r Rule,
+    tier: Tier,
+    scoped: Vec<usize>,
+}
+
 fn cents(amount: Decimal) -> i128 {
     (amount * Decimal::ONE_HUNDRED).trunc().to_i128().unwrap_or(0)
 }
@@ -299,12 +340,11 @@ fn allocate(amount: i128, weights: &[i128]) -> Vec<i128> {
 }
 
 /// The discounts one set of rules gives, applied in order on what is left of each line.
-fn apply(rules: &[&Rule], lines: &[CartLine], gross: &[Decimal]) -> (Vec<i128>, Vec<Applied>) {
+fn apply(rules: &[&Reached<'_>], lines: &[CartLine], gross: &[Decimal]) -> (Vec<i128>, Vec<Applied>) {
     let mut left: Vec<i128> = gross.iter().map(|g| cents(*g)).collect();
     let mut applied = Vec::new();
-    for rule in rules {
-        let Some(tier) = rule.reached(rule.measure(lines, gross)) else { continue };
-        let scoped: Vec<usize> = (0..lines.len()).filter(|&i| rule.scope.covers(&lines[i]) && left[i] > 0).collect();
+    for Reached { rule, tier, scoped } in rules {
+        let scoped: Vec<usize> = scoped.iter().copied().filter(|&i| left[i] > 0).collect();
         let base: i128 = scoped.iter().map(|&i| left[i]).sum();
         if base == 0 {
             continue;
@@ -338,19 +378,33 @@ fn apply(rules: &[&Rule], lines: &[CartLine], gross: &[Decimal]) -> (Vec<i128>, 
     (left, applied)
 }
 
-fn by_priority(a: &&Rule, b: &&Rule) -> Ordering {
-    b.priority.cmp(&a.priority).then_with(|| a.id.cmp(&b.id))
+fn by_priority(a: &&Reached<'_>, b: &&Reached<'_>) -> Ordering {
+    b.rule.priority.cmp(&a.rule.priority).then_with(|| a.rule.id.cmp(&b.rule.id))
+}
+
+fn gross_amounts(lines: &[CartLine]) -> Vec<Decimal> {
+    lines.iter().map(|l| round_money(Decimal::from(l.quantity.max(0)) * l.unit_price.max(Decimal::ZERO))).collect()
 }
 
 /// Prices `lines` with the `rules` in force (rules in another currency never apply).
 pub fn price(currency: Currency, lines: &[CartLine], rules: &[Rule]) -> PricedOrder {
-    let gross: Vec<Decimal> =
-        lines.iter().map(|l| round_money(Decimal::from(l.quantity.max(0)) * l.unit_price.max(Decimal::ZERO))).collect();
-    let mut stacking: Vec<&Rule> =
-        rules.iter().filter(|r| r.currency == currency && r.combination == Combination::Stacks).collect();
+    let gross = gross_amounts(lines);
+    // Each rule measures the lines before any discount: its tier is the same alone or stacked.
+    let index = LineIndex::new(lines);
+    let reached: Vec<Reached<'_>> = rules
+        .iter()
+        .filter(|r| r.currency == currency)
+        .filter_map(|rule| {
+            let scoped = index.scoped(&rule.scope);
+            let tier = *rule.reached(rule.measure(&scoped, lines, &gross))?;
+            Some(Reached { rule, tier, scoped })
+        })
+        .collect();
+    let mut stacking: Vec<&Reached<'_>> =
+        reached.iter().filter(|r| r.rule.combination == Combination::Stacks).collect();
     stacking.sort_by(by_priority);
-    let mut exclusive: Vec<&Rule> =
-        rules.iter().filter(|r| r.currency == currency && r.combination == Combination::Exclusive).collect();
+    let mut exclusive: Vec<&Reached<'_>> =
+        reached.iter().filter(|r| r.rule.combination == Combination::Exclusive).collect();
     exclusive.sort_by(by_priority);
 
     let mut best = apply(&stacking, lines, &gross);
@@ -363,22 +417,8 @@ pub fn price(currency: Currency, lines: &[CartLine], rules: &[Rule]) -> PricedOr
     }
     let (nets, applied) = best;
 
-    // VAT per rate on the discounted base, then shared out to that rate's lines.
-    let mut rates: BTreeMap<Decimal, Vec<usize>> = BTreeMap::new();
-    for (i, line) in lines.iter().enumerate() {
-        rates.entry(line.vat_rate.normalize()).or_default().push(i);
-    }
-    let mut line_vat = vec![0i128; lines.len()];
-    let mut vat = Vec::with_capacity(rates.len());
-    for (rate, members) in rates {
-        let base: i128 = members.iter().map(|&i| nets[i]).sum();
-        let amount = cents(round_money(from_cents(base) * rate / Decimal::ONE_HUNDRED)).max(0);
-        for (&i, part) in members.iter().zip(allocate(amount, &members.iter().map(|&i| nets[i]).collect::<Vec<_>>())) {
-            line_vat[i] = part;
-        }
-        vat.push(VatAmount { rate, base: from_cents(base), amount: from_cents(amount) });
-    }
-
+    let rates: Vec<Decimal> = lines.iter().map(|l| l.vat_rate).collect();
+    let (vat, line_vat) = share_vat(&rates, &nets);
     let priced: Vec<PricedLine> = (0..lines.len())
         .map(|i| PricedLine {
             gross: gross[i],
@@ -394,15 +434,59 @@ pub fn price(currency: Currency, lines: &[CartLine], rules: &[Rule]) -> PricedOr
     PricedOrder { currency, lines: priced, subtotal, applied, discount_total, vat, total }
 }
 
+/// VAT per rate on the discounted bases (`nets`, in cents, with each line's rate), rounded once per
+/// rate, then shared out to that rate's lines by largest remainder: `(by rate, per line in cents)`.
+fn share_vat(rates: &[Decimal], nets: &[i128]) -> (Vec<VatAmount>, Vec<i128>) {
+    let mut by_rate: BTreeMap<Decimal, Vec<usize>> = BTreeMap::new();
+    for (i, rate) in rates.iter().enumerate() {
+        by_rate.entry(rate.normalize()).or_default().push(i);
+    }
+    let mut line_vat = vec![0i128; rates.len()];
+    let mut vat = Vec::with_capacity(by_rate.len());
+    for (rate, members) in by_rate {
+        let weights: Vec<i128> = members.iter().map(|&i| nets[i]).collect();
+        let base: i128 = weights.iter().sum();
+        let amount = cents(round_money(from_cents(base) * rate / Decimal::ONE_HUNDRED)).max(0);
+        for (&i, part) in members.iter().zip(allocate(amount, &weights)) {
+            line_vat[i] = part;
+        }
+        vat.push(VatAmount { rate, base: from_cents(base), amount: from_cents(amount) });
+    }
+    (vat, line_vat)
+}
+
+/// The amounts of an order already priced, from its lines as stored (quantity, unit price, VAT
+/// rate and the discount each was given): the same figures pricing gave it.
+pub fn amounts_of(lines: &[(i64, Decimal, Decimal, Decimal)]) -> (Vec<PricedLine>, Vec<VatAmount>) {
+    let gross: Vec<Decimal> = lines
+        .iter()
+        .map(|(q, price, _, _)| round_money(Decimal::from((*q).max(0)) * (*price).max(Decimal::ZERO)))
+        .collect();
+    let nets: Vec<i128> =
+        lines.iter().zip(&gross).map(|((_, _, _, discount), g)| cents(*g - *discount).max(0)).collect();
+    let rates: Vec<Decimal> = lines.iter().map(|(_, _, rate, _)| *rate).collect();
+    let (vat, line_vat) = share_vat(&rates, &nets);
+    let priced = (0..lines.len())
+        .map(|i| PricedLine {
+            gross: gross[i],
+            discount: gross[i] - from_cents(nets[i]),
+            net: from_cents(nets[i]),
+            vat: from_cents(line_vat[i]),
+            total: from_cents(nets[i] + line_vat[i]),
+        })
+        .collect();
+    (priced, vat)
+}
+
 /// For each rule with a tier above what the lines reach, how far that tier is.
 pub fn next_tiers(currency: Currency, lines: &[CartLine], rules: &[Rule]) -> Vec<NextTier> {
-    let gross: Vec<Decimal> =
-        lines.iter().map(|l| round_money(Decimal::from(l.quantity.max(0)) * l.unit_price)).collect();
+    let gross = gross_amounts(lines);
+    let index = LineIndex::new(lines);
     let mut next: Vec<NextTier> = rules
         .iter()
         .filter(|r| r.currency == currency)
         .filter_map(|rule| {
-            let measure = rule.measure(lines, &gross);
+            let measure = rule.measure(&index.scoped(&rule.scope), lines, &gross);
             let tier = rule.tiers.iter().find(|t| t.from > measure)?;
             let missing = tier.from - measure;
             let missing = if matches!(rule.metric, Metric::Value { .. }) { round_money(missing) } else { missing };
@@ -700,6 +784,13 @@ mod tests {
                     .map(|(_, p)| p.vat).sum();
                 prop_assert_eq!(members, rate.amount);
             }
+            // Read back from what is stored (quantities, prices, rates, line discounts), an
+            // order's amounts are the ones it was priced with.
+            let stored: Vec<(i64, Decimal, Decimal, Decimal)> = lines.iter().zip(&priced.lines)
+                .map(|(l, p)| (l.quantity, l.unit_price, l.vat_rate, p.discount)).collect();
+            let (again, vat_again) = amounts_of(&stored);
+            prop_assert_eq!(&again, &priced.lines);
+            prop_assert_eq!(&vat_again, &priced.vat);
             // Only rules of the order's currency apply.
             prop_assert!(priced.applied.iter().all(|a| rules.iter().any(|r| r.id == a.rule_id && r.currency == Currency::Euro)));
         }

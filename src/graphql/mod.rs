@@ -4,6 +4,7 @@
 //! Errors carry a stable `extensions.code`; database detail is logged, never sent.
 
 mod consolidation;
+mod discounts;
 mod loaders;
 mod orders;
 mod producer;
@@ -23,10 +24,16 @@ pub struct Query(
     trader::TraderQuery,
     consolidation::ConsolidationQuery,
     reservation::ReservationQuery,
+    discounts::DiscountQuery,
 );
 
 #[derive(MergedObject, Default)]
-pub struct Mutation(trader::TraderMutation, consolidation::ConsolidationMutation, reservation::ReservationMutation);
+pub struct Mutation(
+    trader::TraderMutation,
+    consolidation::ConsolidationMutation,
+    reservation::ReservationMutation,
+    discounts::DiscountMutation,
+);
 
 pub type OrderhubSchema = Schema<Query, Mutation, EmptySubscription>;
 

@@ -8,12 +8,15 @@ use entity::{customer_order, customer_order_line, order_part};
 use rust_decimal::Decimal;
 use uuid::Uuid;
 
+use super::discounts::{AppliedDiscount, VatAmount};
 use super::producer::Money;
 use super::store_error;
 use crate::domain::PartState;
+use crate::domain::discounts::{self, PricedLine};
 use crate::store::consolidation::WHOLE_SESSION;
 use crate::store::trader::CustomerOrderFilter;
 use crate::trader::CheckedOut;
+use crate::trader::stored_discounts;
 
 use super::loaders::*;
 use super::producer_orders::ProducerOrder;
@@ -63,6 +66,37 @@ impl Order {
     pub(super) fn checked_out(answer: CheckedOut) -> Order {
         Order { order: answer.order, preloaded: Some((answer.lines, answer.parts)) }
     }
+
+    async fn line_models(&self, ctx: &Context<'_>) -> Result<Vec<customer_order_line::Model>> {
+        Ok(match &self.preloaded {
+            Some((Some(lines), _)) => lines.clone(),
+            _ => ctx
+                .data_unchecked::<DataLoader<TraderLoader>>()
+                .load_one(LinesKey(self.order.id))
+                .await?
+                .unwrap_or_default(),
+        })
+    }
+
+    async fn amounts(&self, ctx: &Context<'_>) -> Result<(Vec<PricedLine>, Vec<discounts::VatAmount>)> {
+        Ok(amounts_of(&self.line_models(ctx).await?))
+    }
+}
+
+/// An order's amounts from its lines as stored: what its pricing gave it.
+fn amounts_of(lines: &[customer_order_line::Model]) -> (Vec<PricedLine>, Vec<discounts::VatAmount>) {
+    let stored: Vec<(i64, Decimal, Decimal, Decimal)> = lines
+        .iter()
+        .map(|l| {
+            (
+                l.quantity,
+                decimal(&l.unit_price),
+                decimal(&l.vat_rate),
+                l.discount.as_deref().map_or(Decimal::ZERO, decimal),
+            )
+        })
+        .collect();
+    discounts::amounts_of(&stored)
 }
 
 #[Object]
@@ -92,9 +126,40 @@ impl Order {
         PaymentStatus::from_stored(&self.order.payment_status)
     }
 
-    /// VAT included, rounded once to the cent (half away from zero).
+    /// What the customer pays: subtotal, less discounts, plus VAT (see `vat`), to the cent.
     async fn total(&self) -> Money {
-        Money { amount: decimal(&self.order.total), currency: self.order.currency.clone() }
+        Money::of(decimal(&self.order.total), &self.order.currency)
+    }
+
+    /// The lines' amounts before discounts, VAT excluded.
+    async fn subtotal(&self, ctx: &Context<'_>) -> Result<Money> {
+        let (lines, _) = self.amounts(ctx).await?;
+        Ok(Money::of(lines.iter().map(|l| l.gross).sum(), &self.order.currency))
+    }
+
+    /// The discounts the order was given when it was last priced (placed or amended), as they
+    /// were then: editing or archiving a rule since changes nothing here.
+    async fn discounts(&self) -> Vec<AppliedDiscount> {
+        stored_discounts(self.order.discounts.as_deref())
+            .into_iter()
+            .map(|d| AppliedDiscount {
+                rule: ID(d.rule),
+                name: d.name,
+                amount: Money::of(d.amount, &self.order.currency),
+            })
+            .collect()
+    }
+
+    async fn discount_total(&self) -> Money {
+        let total = stored_discounts(self.order.discounts.as_deref()).iter().map(|d| d.amount).sum();
+        Money::of(total, &self.order.currency)
+    }
+
+    /// VAT per rate, on the discounted base.
+    async fn vat(&self, ctx: &Context<'_>) -> Result<Vec<VatAmount>> {
+        let (_, vat) = self.amounts(ctx).await?;
+        let money = |amount| Money::of(amount, &self.order.currency);
+        Ok(vat.into_iter().map(|v| VatAmount { rate: v.rate, base: money(v.base), amount: money(v.amount) }).collect())
     }
 
     async fn created_at(&self) -> DateTime<Utc> {
@@ -102,15 +167,13 @@ impl Order {
     }
 
     async fn lines(&self, ctx: &Context<'_>) -> Result<Vec<OrderLine>> {
-        let lines = match &self.preloaded {
-            Some((Some(lines), _)) => lines.clone(),
-            _ => ctx
-                .data_unchecked::<DataLoader<TraderLoader>>()
-                .load_one(LinesKey(self.order.id))
-                .await?
-                .unwrap_or_default(),
-        };
-        Ok(lines.into_iter().map(|line| OrderLine { line, session: self.order.sales_session_id }).collect())
+        let lines = self.line_models(ctx).await?;
+        let (amounts, _) = amounts_of(&lines);
+        Ok(lines
+            .into_iter()
+            .zip(amounts)
+            .map(|(line, amounts)| OrderLine { line, amounts, session: self.order.sales_session_id })
+            .collect())
     }
 
     /// Whether each producer holds its part of the order: RESERVED, PENDING (a send is on its
@@ -181,6 +244,7 @@ impl Reservation {
 
 pub struct OrderLine {
     line: customer_order_line::Model,
+    amounts: PricedLine,
     session: Uuid,
 }
 
@@ -216,7 +280,32 @@ impl OrderLine {
 
     /// Unit price VAT excluded, as offered at checkout.
     async fn unit_price(&self) -> Money {
-        Money { amount: decimal(&self.line.unit_price), currency: self.line.currency.clone() }
+        Money::of(decimal(&self.line.unit_price), &self.line.currency)
+    }
+
+    /// Quantity x unit price, VAT excluded.
+    async fn gross(&self) -> Money {
+        Money::of(self.amounts.gross, &self.line.currency)
+    }
+
+    /// What the order's discounts took off this line.
+    async fn discount(&self) -> Money {
+        Money::of(self.amounts.discount, &self.line.currency)
+    }
+
+    /// Gross less discount: the line's VAT base.
+    async fn net(&self) -> Money {
+        Money::of(self.amounts.net, &self.line.currency)
+    }
+
+    /// The line's share of its rate's VAT.
+    async fn vat(&self) -> Money {
+        Money::of(self.amounts.vat, &self.line.currency)
+    }
+
+    /// Net plus VAT; the lines' totals add up to the order's.
+    async fn total(&self) -> Money {
+        Money::of(self.amounts.total, &self.line.currency)
     }
 
     async fn vat_rate(&self) -> Decimal {

@@ -188,12 +188,24 @@ pub struct ProductTotal {
     pub weight_kg: Option<Decimal>,
 }
 
-/// An amount of money in one currency.
+/// An amount of money in one currency, at the currency's scale at least (`1.80`, not `1.8`).
 #[derive(SimpleObject)]
 pub struct Money {
     pub amount: Decimal,
     /// ISO 4217 code.
     pub currency: String,
+}
+
+impl Money {
+    /// Shown with the currency's two decimals, or more where the amount has them (a unit price of
+    /// 0.125 stays exact).
+    pub fn of(amount: Decimal, currency: &str) -> Money {
+        let mut amount = amount;
+        if amount.scale() < 2 {
+            amount.rescale(2);
+        }
+        Money { amount, currency: currency.to_owned() }
+    }
 }
 
 /// A product a producer supplies, as its DFC catalogue publishes it.
@@ -233,7 +245,7 @@ impl Product {
 
     /// Price of one unit, VAT excluded.
     async fn price(&self) -> Money {
-        Money { amount: self.0.price.amount, currency: self.0.price.currency.iso_code().to_owned() }
+        Money::of(self.0.price.amount, self.0.price.currency.iso_code())
     }
 
     /// VAT rate in percent.
@@ -408,7 +420,7 @@ impl IncomingOrderLine {
     }
 
     async fn unit_price(&self) -> Money {
-        Money { amount: self.0.unit_price, currency: self.0.currency.iso_code().to_owned() }
+        Money::of(self.0.unit_price, self.0.currency.iso_code())
     }
 
     async fn vat_rate(&self) -> Decimal {

@@ -302,7 +302,7 @@ impl TraderMutation {
     }
 }
 
-fn checkout_error(err: CheckoutError) -> async_graphql::Error {
+pub(super) fn checkout_error(err: CheckoutError) -> async_graphql::Error {
     match err {
         CheckoutError::SessionNotFound => coded(err.to_string(), "NOT_FOUND"),
         CheckoutError::SessionClosed => coded(err.to_string(), "SESSION_CLOSED"),
@@ -484,7 +484,7 @@ impl SessionOffer {
 
     /// Unit price, VAT excluded.
     async fn price(&self) -> Money {
-        Money { amount: decimal(&self.offer.price), currency: self.offer.currency.clone() }
+        Money::of(decimal(&self.offer.price), &self.offer.currency)
     }
 
     async fn vat_rate(&self) -> Decimal {

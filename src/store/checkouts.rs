@@ -156,6 +156,7 @@ async fn insert_orders<'n>(
             payment_status: Set("Unpaid".to_owned()),
             total: Set(new.total.clone()),
             currency: Set(new.currency.clone()),
+            discounts: Set(new.discounts.clone()),
             created_at: Set(now),
             updated_at: Set(now),
         })

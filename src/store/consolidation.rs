@@ -604,6 +604,8 @@ impl FallbackLine {
             unit_price: self.unit_price.clone(),
             currency: self.currency.clone(),
             vat_rate: self.vat_rate.clone(),
+            // What a producer is sent never depends on the trader's customer discounts.
+            discount: None,
         }
     }
 }

@@ -9,6 +9,7 @@ mod catalogue;
 mod checkouts;
 pub mod consolidation;
 pub mod delivery;
+pub mod discounts;
 mod orders;
 pub mod parts;
 pub mod seed;

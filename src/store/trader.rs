@@ -38,6 +38,8 @@ pub struct NewLine {
     pub unit_price: String,
     pub currency: String,
     pub vat_rate: String,
+    /// What the order's discounts take off the line (decimal text); None: nothing.
+    pub discount: Option<String>,
 }
 
 #[derive(Clone, Debug)]
@@ -52,6 +54,8 @@ pub struct NewCustomerOrder {
     pub delivery_address: Option<String>,
     pub total: String,
     pub currency: String,
+    /// The discounts applied (JSON, see `trader::checkout::StoredDiscount`).
+    pub discounts: Option<String>,
     pub lines: Vec<NewLine>,
 }
 
@@ -214,11 +218,12 @@ impl Store {
 
     /// Replaces the lines of an active customer order and queues the orders of every producer it
     /// involved or now involves, in one transaction. Refused once any of those is complete.
+    /// `priced` is the new total and the discounts applied (JSON).
     pub async fn replace_customer_order_lines(
         &self,
         id: Uuid,
         lines: Vec<NewLine>,
-        total: String,
+        priced: (String, Option<String>),
         hold_sends_until: DateTime<Utc>,
     ) -> Result<AmendOutcome, StoreError> {
         let write = self.begin_write().await?;
@@ -243,6 +248,7 @@ impl Store {
                 unit_price: l.unit_price,
                 currency: l.currency,
                 vat_rate: l.vat_rate,
+                discount: l.discount,
             })
             .collect();
         let peers = distinct_peers(previous.iter().chain(&lines));
@@ -256,9 +262,11 @@ impl Store {
             .await?;
         let new_peers = distinct_peers(lines.iter());
         insert_lines(&write, id, lines).await?;
-        let previous_total = order.total.clone();
+        let previous_pricing = (order.total.clone(), order.discounts.clone());
         let mut active: customer_order::ActiveModel = order.into();
+        let (total, discounts) = priced;
         active.total = Set(total);
+        active.discounts = Set(discounts);
         active.updated_at = Set(Utc::now());
         let order = active.update(&write.txn).await?;
         let queued = queue_producer_orders(&write, &mut QueueMemo::default(), &order, &peers, hold_sends_until).await?;
@@ -280,7 +288,7 @@ impl Store {
         }
         write.commit().await?;
         let producer_orders = queued;
-        Ok(AmendOutcome::Amended { order: Box::new(order), previous, previous_total, producer_orders })
+        Ok(AmendOutcome::Amended { order: Box::new(order), previous, previous_pricing, producer_orders })
     }
 
     /// Queues a producer order for an immediate send again, its failure count reset (after a
@@ -387,7 +395,8 @@ pub enum AmendOutcome {
     Amended {
         order: Box<customer_order::Model>,
         previous: Vec<NewLine>,
-        previous_total: String,
+        /// The total and discounts the order had.
+        previous_pricing: (String, Option<String>),
         producer_orders: Vec<(String, Uuid, i64)>,
     },
 }
@@ -446,6 +455,7 @@ pub(super) async fn insert_order_lines(
             unit_price: Set(line.unit_price),
             currency: Set(line.currency),
             vat_rate: Set(line.vat_rate),
+            discount: Set(line.discount),
             ..Default::default()
         })
         .collect();

@@ -11,11 +11,12 @@ use std::str::FromStr;
 use chrono::Utc;
 use entity::{customer_order, order_part};
 use futures::future::join_all;
-use rust_decimal::{Decimal, RoundingStrategy};
+use rust_decimal::Decimal;
 use uuid::Uuid;
 
 use super::Trader;
-use crate::domain::{PartState, Quantity};
+use crate::domain::discounts::{self, CartLine};
+use crate::domain::{Currency, PartState, Quantity, Unit};
 use crate::store::StoreError;
 use crate::store::parts::PartShortage;
 use crate::store::trader::{AmendOutcome, NewCustomerOrder, NewLine, Recorded};
@@ -83,18 +84,32 @@ pub enum CheckoutError {
     Store(#[from] StoreError),
 }
 
-/// Checkout lines priced from the producers' offers.
-struct Priced {
-    lines: Vec<NewLine>,
-    currency: String,
-    total: Decimal,
+/// Checkout lines priced from the producers' offers, with the trader's discounts in force.
+pub struct Priced {
+    pub lines: Vec<NewLine>,
+    pub currency: String,
+    pub total: Decimal,
+    /// The discounts applied, as stored with the order (None: none).
+    pub discounts: Option<String>,
+    /// The whole pricing, for an answer that shows it (a preview).
+    pub priced: discounts::PricedOrder,
+    pub next_tiers: Vec<discounts::NextTier>,
     /// The producers that publish stock for at least one of the lines' products.
     stock_counted: std::collections::BTreeSet<String>,
 }
 
-/// Totals are rounded once, to the cent, half away from zero, after summing exact line amounts.
-fn round_total(amount: Decimal) -> Decimal {
-    amount.round_dp_with_strategy(2, RoundingStrategy::MidpointAwayFromZero)
+/// The discounts an order was given, as stored with it: rule, name, amount and the amount taken
+/// off each line (by its place in the order).
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct StoredDiscount {
+    pub rule: String,
+    pub name: String,
+    pub amount: Decimal,
+    pub lines: Vec<(usize, Decimal)>,
+}
+
+pub fn stored_discounts(text: Option<&str>) -> Vec<StoredDiscount> {
+    text.and_then(|t| serde_json::from_str(t).ok()).unwrap_or_default()
 }
 
 fn digest(request: &CheckoutRequest) -> String {
@@ -107,8 +122,9 @@ fn digest(request: &CheckoutRequest) -> String {
 impl Trader {
     /// Prices checkout lines from the offers the session's producers (`peers`) published,
     /// asking them once when a line names an offer not seen yet.
-    async fn price_lines(
+    pub(crate) async fn price_lines(
         &self,
+        session: &entity::sales_session::Model,
         peers: &[entity::peer::Model],
         requested: &[CheckoutLineRequest],
     ) -> Result<Priced, CheckoutError> {
@@ -135,6 +151,7 @@ impl Trader {
             offers = self.store.find_peer_offers(&peer_ids, &iris).await?;
         }
         let mut lines = Vec::with_capacity(requested.len());
+        let mut cart = Vec::with_capacity(requested.len());
         let mut stock_counted = std::collections::BTreeSet::new();
         for (index, (line, quantity)) in requested.iter().zip(quantities).enumerate() {
             let offer = offers
@@ -144,6 +161,19 @@ impl Trader {
             if offer.available.is_some() {
                 stock_counted.insert(offer.peer_id.clone());
             }
+            let corrupt = |e: rust_decimal::Error| StoreError::Corrupt(e.to_string());
+            let unit_grams = match (&offer.unit_value, &offer.unit_code) {
+                (Some(value), Some(code)) => Decimal::from_str(value).ok().and_then(|v| Unit::from_name(code).grams(v)),
+                _ => None,
+            };
+            cart.push(CartLine {
+                producer: offer.peer_id.clone(),
+                product: offer.product_iri.clone(),
+                quantity: quantity.get(),
+                unit_price: Decimal::from_str(&offer.price).map_err(corrupt)?,
+                vat_rate: Decimal::from_str(&offer.vat_rate).map_err(corrupt)?,
+                unit_grams,
+            });
             lines.push(NewLine {
                 peer_id: offer.peer_id,
                 product_iri: offer.product_iri,
@@ -153,19 +183,35 @@ impl Trader {
                 unit_price: offer.price,
                 currency: offer.currency,
                 vat_rate: offer.vat_rate,
+                discount: None,
             });
         }
         let currency = lines[0].currency.clone();
         if lines.iter().any(|l| l.currency != currency) {
             return Err(CheckoutError::InvalidInput("all lines of an order must be in one currency".into()));
         }
-        let mut total = Decimal::ZERO;
-        for line in &lines {
-            let price = Decimal::from_str(&line.unit_price).map_err(|e| StoreError::Corrupt(e.to_string()))?;
-            let vat = Decimal::from_str(&line.vat_rate).map_err(|e| StoreError::Corrupt(e.to_string()))?;
-            total += price * Decimal::from(line.quantity) * (Decimal::ONE + vat / Decimal::ONE_HUNDRED);
+        let money =
+            Currency::from_name(&currency).ok_or_else(|| StoreError::Corrupt(format!("currency {currency}")))?;
+        // The rules in force now: a checkout sees today's rules, an amendment the rules of the
+        // day it is made (what an order was given is stored with it).
+        let rules = self.store.rules_in_force(&session.enterprise_id, session.id, Utc::now()).await?;
+        let priced = discounts::price(money, &cart, &rules);
+        for (line, priced) in lines.iter_mut().zip(&priced.lines) {
+            line.discount = (!priced.discount.is_zero()).then(|| priced.discount.to_string());
         }
-        Ok(Priced { lines, currency, total: round_total(total), stock_counted })
+        let stored: Vec<StoredDiscount> = priced
+            .applied
+            .iter()
+            .map(|a| StoredDiscount {
+                rule: a.rule_id.clone(),
+                name: a.name.clone(),
+                amount: a.amount,
+                lines: a.lines.clone(),
+            })
+            .collect();
+        let discounts = (!stored.is_empty()).then(|| serde_json::to_string(&stored).unwrap_or_default());
+        let next_tiers = discounts::next_tiers(money, &cart, &rules);
+        Ok(Priced { lines, currency, total: priced.total, discounts, priced, next_tiers, stock_counted })
     }
 
     pub async fn checkout(&self, request: CheckoutRequest) -> Result<CheckedOut, CheckoutError> {
@@ -182,7 +228,7 @@ impl Trader {
             return Err(CheckoutError::SessionClosed);
         }
         let peers = self.store.session_peers(session.id).await?;
-        let priced = self.price_lines(&peers, &request.lines).await?;
+        let priced = self.price_lines(&session, &peers, &request.lines).await?;
         let peer_ids: Vec<String> = peers.into_iter().map(|p| p.id).collect();
 
         let digest = digest(&request);
@@ -201,6 +247,7 @@ impl Trader {
                     delivery_address: request.contact.address.clone(),
                     total: priced.total.to_string(),
                     currency: priced.currency,
+                    discounts: priced.discounts,
                     lines: priced.lines,
                 },
                 hold,
@@ -389,7 +436,7 @@ impl Trader {
             return Err(CheckoutError::OrderComplete);
         }
         let peers = self.store.session_peers(session.id).await?;
-        let priced = self.price_lines(&peers, &requested).await?;
+        let priced = self.price_lines(&session, &peers, &requested).await?;
         if priced.currency != order.currency {
             return Err(CheckoutError::InvalidInput(format!(
                 "the order is in {}, not {}",
@@ -397,13 +444,14 @@ impl Trader {
             )));
         }
         let hold = self.hold_sends();
-        let (previous, previous_total, producer_orders) =
-            match self.store.replace_customer_order_lines(id, priced.lines, priced.total.to_string(), hold).await? {
+        let priced_as = (priced.total.to_string(), priced.discounts);
+        let (previous, previous_pricing, producer_orders) =
+            match self.store.replace_customer_order_lines(id, priced.lines, priced_as, hold).await? {
                 AmendOutcome::NotFound => return Err(CheckoutError::OrderNotFound),
                 AmendOutcome::NotActive => return Err(CheckoutError::OrderNotActive),
                 AmendOutcome::TooLate => return Err(CheckoutError::OrderComplete),
-                AmendOutcome::Amended { previous, previous_total, producer_orders, .. } => {
-                    (previous, previous_total, producer_orders)
+                AmendOutcome::Amended { previous, previous_pricing, producer_orders, .. } => {
+                    (previous, previous_pricing, producer_orders)
                 }
             };
         let parts = self.settle_parts(id, &producer_orders, deadline).await?;
@@ -411,7 +459,7 @@ impl Trader {
         if let Some(refusal) = self.refusal(&parts, &peer_ids, &requested).await? {
             // The order as it was, everywhere (where the amendment was refused, it already is).
             if let AmendOutcome::Amended { producer_orders, .. } =
-                self.store.replace_customer_order_lines(id, previous, previous_total, hold).await?
+                self.store.replace_customer_order_lines(id, previous, previous_pricing, hold).await?
             {
                 let deadline = tokio::time::Instant::now() + self.settings.checkout_deadline;
                 self.settle_parts(id, &producer_orders, deadline).await?;

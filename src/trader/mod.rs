@@ -16,7 +16,8 @@ use entity::peer;
 pub use crate::domain::reservation::UnconfirmedPolicy;
 pub use catalogue::PeerCatalogue;
 pub use checkout::{
-    CancelError, CheckedOut, CheckoutError, CheckoutLineRequest, CheckoutRequest, Contact, LineShortage,
+    CancelError, CheckedOut, CheckoutError, CheckoutLineRequest, CheckoutRequest, Contact, LineShortage, Priced,
+    StoredDiscount, stored_discounts,
 };
 pub use delivery::DeliverySettings;
 

@@ -507,6 +507,7 @@ mod store_properties {
                     unit_price: "1".into(),
                     currency: "EUR".into(),
                     vat_rate: "0".into(),
+                    discount: None,
                 })
                 .collect();
             let order = NewCustomerOrder {
@@ -520,6 +521,7 @@ mod store_properties {
                 delivery_address: None,
                 total: "0".into(),
                 currency: "EUR".into(),
+                discounts: None,
                 lines,
             };
             match store.record_checkout(order, far).await.map_err(fail)? {

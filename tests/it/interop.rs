@@ -206,8 +206,8 @@ async fn a_trader_buys_from_shopify_ofn_style_and_orderhub_producers_in_one_sess
     assert_eq!((can["stockManaged"].as_bool(), can["available"].is_null()), (Some(false), true), "-1 keeps selling");
     assert_eq!(can["price"], json!({"amount": "2.09", "currency": "GBP"}));
     assert_eq!(find("Baked British Beans - Case")["available"], "5");
-    // A JSON number on the wire (2.5): shown at the currency's scale is issue 10's.
-    assert_eq!(find("Apple - 1kg")["price"]["amount"], "2.5");
+    // A JSON number on the wire (2.5), shown at the currency's scale.
+    assert_eq!(find("Apple - 1kg")["price"]["amount"], "2.50");
     assert_eq!(find("Apple - 1kg")["available"], "20");
     let offer = |name: &str| find(name)["id"].as_str().expect("offer id").to_owned();
     let chia = offers

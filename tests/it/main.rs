@@ -12,6 +12,7 @@ mod consolidation;
 mod dfc_catalogue;
 mod dfc_orders;
 mod dfc_reader;
+mod discounts;
 mod engine_model;
 mod fake_producer;
 mod graphql;

@@ -45,6 +45,7 @@ fn line(peer: &str, quantity: i64) -> NewLine {
         unit_price: "1".into(),
         currency: "EUR".into(),
         vat_rate: "0".into(),
+        discount: None,
     }
 }
 
@@ -60,6 +61,7 @@ fn checkout(session: uuid::Uuid, key: &str, lines: Vec<NewLine>) -> NewCustomerO
         delivery_address: None,
         total: "3".into(),
         currency: "EUR".into(),
+        discounts: None,
         lines,
     }
 }
