@@ -138,6 +138,14 @@ fn pricing(c: &mut Criterion) {
             assert_eq!(priced.lines.len(), 100);
         })
     });
+    // A usual basket: ten lines, five rules.
+    let (few_lines, few_rules) = (&lines[..10], &rules[..5]);
+    c.bench_function("price 10 lines against 5 rules", |b| {
+        b.iter(|| {
+            let priced = price(Currency::Euro, black_box(few_lines), black_box(few_rules));
+            assert_eq!(priced.lines.len(), 10);
+        })
+    });
 }
 
 criterion_group!(benches, bench, consolidation, pricing);

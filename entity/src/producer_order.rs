@@ -45,6 +45,9 @@ pub struct Model {
     /// The ids the order's lines go by at the producer (JSON, see `trader::lines::LineIds`): ours
     /// until the producer names them, then the producer's own.
     pub remote_lines: Option<String>,
+    /// What the producer says it takes off (its `dfc-b:discount`s, JSON: the order's total and
+    /// each line's, by the product ordered); none: nothing.
+    pub remote_discounts: Option<String>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -1,5 +1,6 @@
-//! Sales-based discounts (use case 9): a trader's rules, and on each customer order what was
-//! applied when it was priced (so that editing or archiving a rule never changes a placed order).
+//! Sales-based discounts (use case 9): a trader's rules, on each customer order what was applied
+//! when it was priced (so that editing or archiving a rule never changes a placed order), and on
+//! each producer order the discounts its producer says it gives.
 use sea_orm_migration::{prelude::*, schema::*};
 
 #[derive(DeriveMigrationName)]
@@ -46,10 +47,23 @@ impl MigrationTrait for Migration {
                     .add_column(string_null(CustomerOrderLine::Discount))
                     .to_owned(),
             )
+            .await?;
+        manager
+            .alter_table(
+                Table::alter()
+                    .table(ProducerOrder::Table)
+                    .add_column(text_null(ProducerOrder::RemoteDiscounts))
+                    .to_owned(),
+            )
             .await
     }
 
     async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        manager
+            .alter_table(
+                Table::alter().table(ProducerOrder::Table).drop_column(ProducerOrder::RemoteDiscounts).to_owned(),
+            )
+            .await?;
         manager
             .alter_table(
                 Table::alter().table(CustomerOrderLine::Table).drop_column(CustomerOrderLine::Discount).to_owned(),
@@ -80,6 +94,12 @@ enum DiscountRule {
 enum CustomerOrder {
     Table,
     Discounts,
+}
+
+#[derive(DeriveIden)]
+enum ProducerOrder {
+    Table,
+    RemoteDiscounts,
 }
 
 #[derive(DeriveIden)]

@@ -11,6 +11,7 @@ use super::{ApiError, CallingPlatform, JsonLd, known_enterprise, ok};
 use crate::dfc::model::{Document, Order};
 use crate::dfc::urls::{LocalResource, Profile, Urls, parse_local_resource};
 use crate::dfc::{read_document, writer};
+use crate::domain::discounts::{self, CartLine};
 use crate::domain::{OrderStatus, Quantity};
 use crate::http::AppState;
 use crate::store::{IncomingOrder, LineRequest, Oldest, OrderRequest, SaleSessionInfo, Store};
@@ -104,7 +105,9 @@ fn order_request(order: &Order, enterprise: &str) -> Result<OrderRequest, ApiErr
         lines.push(LineRequest {
             product_id,
             quantity,
-            discount: line.discount,
+            // A producer's own rules decide what it takes off (see `with_producer_discounts`);
+            // what a client proposes is not taken.
+            discount: None,
             description: line.description.clone(),
         });
     }
@@ -120,7 +123,7 @@ fn order_request(order: &Order, enterprise: &str) -> Result<OrderRequest, ApiErr
             begin: session.and_then(|s| s.begin),
             end: session.and_then(|s| s.end),
         },
-        discount: order.discount,
+        discount: None,
         lines,
     })
 }
@@ -165,7 +168,58 @@ pub async fn place(
         .await
         .map_err(|e| ApiError::from_order_error(e, |id| urls.supplied_product(enterprise, id)))?;
     tracing::info!(order = placed.id, lines = placed.lines.len(), "order placed");
-    Ok(placed)
+    with_producer_discounts(store, urls, enterprise, placed).await
+}
+
+/// The producer's own discount rules (use case 9: e.g. 5 % on orders over 500 EUR), applied to
+/// an order it holds, as the DFC answer states them: `dfc-b:discount` on the Order (the total)
+/// and on each OrderLine (its share). Worked out again on every change of the order; a cancelled
+/// order keeps what it had.
+async fn with_producer_discounts(
+    store: &Store,
+    urls: &Urls,
+    enterprise: &str,
+    mut order: IncomingOrder,
+) -> Result<IncomingOrder, ApiError> {
+    if order.status == OrderStatus::Cancelled {
+        return Ok(order);
+    }
+    let rules = store.rules_in_force(enterprise, uuid::Uuid::nil(), chrono::Utc::now()).await?;
+    let had_any = order.discount.is_some() || order.lines.iter().any(|l| l.discount.is_some());
+    if rules.is_empty() && !had_any {
+        return Ok(order);
+    }
+    let Some(currency) = order.lines.first().map(|l| l.currency) else {
+        store.set_incoming_discounts(order.id, None, &[]).await?;
+        order.discount = None;
+        return Ok(order);
+    };
+    let cart: Vec<CartLine> = order
+        .lines
+        .iter()
+        .map(|l| CartLine {
+            producer: enterprise.to_owned(),
+            product: urls.in_profile(Profile::Ofn).supplied_product(enterprise, l.product_id),
+            quantity: l.quantity,
+            unit_price: l.unit_price,
+            vat_rate: l.vat_rate,
+            unit_grams: l.product_size.as_ref().and_then(|(value, unit)| unit.grams(*value)),
+        })
+        .collect();
+    let priced = discounts::price(currency, &cart, &rules);
+    let total = (!priced.discount_total.is_zero()).then_some(priced.discount_total);
+    let lines: Vec<(i64, Option<rust_decimal::Decimal>)> = order
+        .lines
+        .iter()
+        .zip(&priced.lines)
+        .map(|(line, p)| (line.id, (!p.discount.is_zero()).then_some(p.discount)))
+        .collect();
+    store.set_incoming_discounts(order.id, total, &lines).await?;
+    order.discount = total;
+    for (line, (_, discount)) in order.lines.iter_mut().zip(&lines) {
+        line.discount = *discount;
+    }
+    Ok(order)
 }
 
 /// A full replacement (or a state change) of one of `client`'s orders (the enterprise checked, as
@@ -190,7 +244,7 @@ pub async fn replace(
         .await
         .map_err(|e| ApiError::from_order_error(e, |pid| urls.supplied_product(enterprise, pid)))?;
     tracing::info!(order = updated.id, status = %updated.status, lines = updated.lines.len(), "order replaced");
-    Ok(updated)
+    with_producer_discounts(store, urls, enterprise, updated).await
 }
 
 pub async fn create(

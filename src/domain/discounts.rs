@@ -180,20 +180,6 @@ impl Rule {
         Ok(())
     }
 
-    fn measure(&self, scoped: &[usize], lines: &[CartLine], gross: &[Decimal]) -> Decimal {
-        let scoped = scoped.iter().map(|&i| (&lines[i], gross[i]));
-        match self.metric {
-            Metric::Value { vat_included: false } => scoped.map(|(_, g)| g).sum(),
-            Metric::Value { vat_included: true } => {
-                scoped.map(|(line, g)| g * (Decimal::ONE + line.vat_rate / Decimal::ONE_HUNDRED)).sum()
-            }
-            Metric::Quantity => scoped.map(|(line, _)| Decimal::from(line.quantity)).sum(),
-            Metric::WeightKg => scoped
-                .filter_map(|(line, _)| Some(Decimal::from(line.quantity) * line.unit_grams? / Decimal::ONE_THOUSAND))
-                .sum(),
-        }
-    }
-
     /// The tier the lines reach, if any.
     fn reached(&self, measure: Decimal) -> Option<&Tier> {
         self.tiers.iter().rev().find(|tier| measure >= tier.from)
@@ -302,6 +288,44 @@ impl<'l> LineIndex<'l> {
     }
 }
 
+/// What each line brings to each metric, worked out once per pricing.
+struct Measures {
+    gross_cents: Vec<i64>,
+    with_vat: Vec<Decimal>,
+    units: Vec<i64>,
+    kg: Vec<Decimal>,
+}
+
+impl Measures {
+    fn new(lines: &[CartLine], gross: &[Decimal]) -> Measures {
+        Measures {
+            gross_cents: gross.iter().map(|g| cents(*g)).collect(),
+            with_vat: lines
+                .iter()
+                .zip(gross)
+                .map(|(l, g)| *g * (Decimal::ONE + l.vat_rate / Decimal::ONE_HUNDRED))
+                .collect(),
+            units: lines.iter().map(|l| l.quantity.max(0)).collect(),
+            kg: lines
+                .iter()
+                .map(|l| {
+                    l.unit_grams.map_or(Decimal::ZERO, |g| Decimal::from(l.quantity.max(0)) * g / Decimal::ONE_THOUSAND)
+                })
+                .collect(),
+        }
+    }
+
+    /// The scoped lines' value (VAT excluded or included), units or weight, before any discount.
+    fn of(&self, metric: Metric, scoped: &[usize]) -> Decimal {
+        match metric {
+            Metric::Value { vat_included: false } => from_cents(scoped.iter().map(|&i| self.gross_cents[i]).sum()),
+            Metric::Value { vat_included: true } => scoped.iter().map(|&i| self.with_vat[i]).sum(),
+            Metric::Quantity => Decimal::from(scoped.iter().map(|&i| self.units[i]).sum::<i64>()),
+            Metric::WeightKg => scoped.iter().map(|&i| self.kg[i]).sum(),
+        }
+    }
+}
+
 /// A rule whose tier the lines reach, with the lines it covers.
 struct Reached<'r> {
     rule: &'r Rule,
@@ -309,43 +333,65 @@ struct Reached<'r> {
     scoped: Vec<usize>,
 }
 
-fn cents(amount: Decimal) -> i128 {
-    (amount * Decimal::ONE_HUNDRED).trunc().to_i128().unwrap_or(0)
+fn cents(amount: Decimal) -> i64 {
+    (amount * Decimal::ONE_HUNDRED).trunc().to_i64().unwrap_or(0)
 }
 
-fn from_cents(cents: i128) -> Decimal {
-    Decimal::from_i128_with_scale(cents, 2)
+fn from_cents(cents: i64) -> Decimal {
+    Decimal::new(cents, 2)
+}
+
+/// `amount * weight / total` and its remainder, exactly (in 64 bits when it fits, as it does for
+/// any real order; in 128 otherwise).
+fn share(amount: i64, weight: i64, total: i64) -> (i64, i64) {
+    match amount.checked_mul(weight) {
+        Some(product) => (product / total, product % total),
+        None => {
+            let product = i128::from(amount) * i128::from(weight);
+            let total = i128::from(total);
+            (i64::try_from(product / total).unwrap_or(i64::MAX), i64::try_from(product % total).unwrap_or(0))
+        }
+    }
 }
 
 /// Splits `amount` cents over `weights` (cents each) in proportion, by largest remainder: the
 /// parts add up to `amount`, and none exceeds its weight when `amount` does not exceed their sum.
-fn allocate(amount: i128, weights: &[i128]) -> Vec<i128> {
-    let total: i128 = weights.iter().sum();
+fn allocate(amount: i64, weights: &[i64]) -> Vec<i64> {
+    let total: i64 = weights.iter().sum();
     if total <= 0 || amount <= 0 {
         return vec![0; weights.len()];
     }
-    let mut parts: Vec<i128> = weights.iter().map(|w| amount * w / total).collect();
-    let mut left = amount - parts.iter().sum::<i128>();
-    let mut by_remainder: Vec<(i128, usize)> =
-        weights.iter().enumerate().map(|(i, w)| (amount * w % total, i)).collect();
-    by_remainder.sort_by(|a, b| b.0.cmp(&a.0).then(a.1.cmp(&b.1)));
-    for (_, i) in by_remainder {
-        if left == 0 {
-            break;
+    let mut parts = Vec::with_capacity(weights.len());
+    let mut remainders = Vec::with_capacity(weights.len());
+    for (i, w) in weights.iter().enumerate() {
+        let (part, remainder) = share(amount, *w, total);
+        parts.push(part);
+        if remainder > 0 {
+            remainders.push((remainder, i));
         }
-        parts[i] += 1;
-        left -= 1;
+    }
+    let left = usize::try_from(amount - parts.iter().sum::<i64>()).unwrap_or(0).min(remainders.len());
+    if left > 0 {
+        // The `left` largest remainders (ties to the earlier line) get a cent each; which ones,
+        // not in what order, is all that matters: a selection, not a sort.
+        let largest_first = |a: &(i64, usize), b: &(i64, usize)| b.0.cmp(&a.0).then(a.1.cmp(&b.1));
+        if left < remainders.len() {
+            remainders.select_nth_unstable_by(left - 1, largest_first);
+        }
+        for &(_, i) in &remainders[..left] {
+            parts[i] += 1;
+        }
     }
     parts
 }
 
 /// The discounts one set of rules gives, applied in order on what is left of each line.
-fn apply(rules: &[&Reached<'_>], lines: &[CartLine], gross: &[Decimal]) -> (Vec<i128>, Vec<Applied>) {
-    let mut left: Vec<i128> = gross.iter().map(|g| cents(*g)).collect();
+fn apply(rules: &[&Reached<'_>], lines: &[CartLine], measures: &Measures) -> (Vec<i64>, Vec<Applied>) {
+    let mut left: Vec<i64> = measures.gross_cents.clone();
     let mut applied = Vec::new();
     for Reached { rule, tier, scoped } in rules {
         let scoped: Vec<usize> = scoped.iter().copied().filter(|&i| left[i] > 0).collect();
-        let base: i128 = scoped.iter().map(|&i| left[i]).sum();
+        let base: i64 = scoped.iter().map(|&i| left[i]).sum();
         if base == 0 {
             continue;
         }
@@ -391,12 +437,13 @@ pub fn price(currency: Currency, lines: &[CartLine], rules: &[Rule]) -> PricedOr
     let gross = gross_amounts(lines);
     // Each rule measures the lines before any discount: its tier is the same alone or stacked.
     let index = LineIndex::new(lines);
+    let measures = Measures::new(lines, &gross);
     let reached: Vec<Reached<'_>> = rules
         .iter()
         .filter(|r| r.currency == currency)
         .filter_map(|rule| {
             let scoped = index.scoped(&rule.scope);
-            let tier = *rule.reached(rule.measure(&scoped, lines, &gross))?;
+            let tier = *rule.reached(measures.of(rule.metric, &scoped))?;
             Some(Reached { rule, tier, scoped })
         })
         .collect();
@@ -407,10 +454,10 @@ pub fn price(currency: Currency, lines: &[CartLine], rules: &[Rule]) -> PricedOr
         reached.iter().filter(|r| r.rule.combination == Combination::Exclusive).collect();
     exclusive.sort_by(by_priority);
 
-    let mut best = apply(&stacking, lines, &gross);
+    let mut best = apply(&stacking, lines, &measures);
     let taken = |applied: &[Applied]| applied.iter().map(|a| a.amount).sum::<Decimal>();
     for rule in exclusive {
-        let alone = apply(&[rule], lines, &gross);
+        let alone = apply(&[rule], lines, &measures);
         if taken(&alone.1) > taken(&best.1) {
             best = alone;
         }
@@ -436,16 +483,16 @@ pub fn price(currency: Currency, lines: &[CartLine], rules: &[Rule]) -> PricedOr
 
 /// VAT per rate on the discounted bases (`nets`, in cents, with each line's rate), rounded once per
 /// rate, then shared out to that rate's lines by largest remainder: `(by rate, per line in cents)`.
-fn share_vat(rates: &[Decimal], nets: &[i128]) -> (Vec<VatAmount>, Vec<i128>) {
+fn share_vat(rates: &[Decimal], nets: &[i64]) -> (Vec<VatAmount>, Vec<i64>) {
     let mut by_rate: BTreeMap<Decimal, Vec<usize>> = BTreeMap::new();
     for (i, rate) in rates.iter().enumerate() {
         by_rate.entry(rate.normalize()).or_default().push(i);
     }
-    let mut line_vat = vec![0i128; rates.len()];
+    let mut line_vat = vec![0i64; rates.len()];
     let mut vat = Vec::with_capacity(by_rate.len());
     for (rate, members) in by_rate {
-        let weights: Vec<i128> = members.iter().map(|&i| nets[i]).collect();
-        let base: i128 = weights.iter().sum();
+        let weights: Vec<i64> = members.iter().map(|&i| nets[i]).collect();
+        let base: i64 = weights.iter().sum();
         let amount = cents(round_money(from_cents(base) * rate / Decimal::ONE_HUNDRED)).max(0);
         for (&i, part) in members.iter().zip(allocate(amount, &weights)) {
             line_vat[i] = part;
@@ -462,7 +509,7 @@ pub fn amounts_of(lines: &[(i64, Decimal, Decimal, Decimal)]) -> (Vec<PricedLine
         .iter()
         .map(|(q, price, _, _)| round_money(Decimal::from((*q).max(0)) * (*price).max(Decimal::ZERO)))
         .collect();
-    let nets: Vec<i128> =
+    let nets: Vec<i64> =
         lines.iter().zip(&gross).map(|((_, _, _, discount), g)| cents(*g - *discount).max(0)).collect();
     let rates: Vec<Decimal> = lines.iter().map(|(_, _, rate, _)| *rate).collect();
     let (vat, line_vat) = share_vat(&rates, &nets);
@@ -482,11 +529,12 @@ pub fn amounts_of(lines: &[(i64, Decimal, Decimal, Decimal)]) -> (Vec<PricedLine
 pub fn next_tiers(currency: Currency, lines: &[CartLine], rules: &[Rule]) -> Vec<NextTier> {
     let gross = gross_amounts(lines);
     let index = LineIndex::new(lines);
+    let measures = Measures::new(lines, &gross);
     let mut next: Vec<NextTier> = rules
         .iter()
         .filter(|r| r.currency == currency)
         .filter_map(|rule| {
-            let measure = rule.measure(&index.scoped(&rule.scope), lines, &gross);
+            let measure = measures.of(rule.metric, &index.scoped(&rule.scope));
             let tier = rule.tiers.iter().find(|t| t.from > measure)?;
             let missing = tier.from - measure;
             let missing = if matches!(rule.metric, Metric::Value { .. }) { round_money(missing) } else { missing };

@@ -10,6 +10,7 @@ use uuid::Uuid;
 
 use super::store_error;
 use crate::domain::consolidation::PlannedLine;
+use crate::trader::RemoteDiscounts;
 
 use super::loaders::*;
 use super::orders::Order;
@@ -100,7 +101,21 @@ impl ProducerOrder {
         } else {
             store.producer_order_plan(self.0.id).await.map_err(store_error)?.map(|p| p.lines).unwrap_or_default()
         };
-        Ok(lines.into_iter().map(ProducerOrderLine).collect())
+        let discounts = RemoteDiscounts::parse(self.0.remote_discounts.as_deref());
+        Ok(lines
+            .into_iter()
+            .map(|line| {
+                let discount = discounts.lines.get(&line.ordered_product_iri).copied().unwrap_or_default();
+                ProducerOrderLine(line, discount)
+            })
+            .collect())
+    }
+
+    /// What the producer says it takes off this order (its `dfc-b:discount`, in its prices'
+    /// currency): the trader pays the lines' prices less this. The trader's own customer
+    /// discounts never change what it orders.
+    async fn discount(&self) -> Decimal {
+        RemoteDiscounts::parse(self.0.remote_discounts.as_deref()).total
     }
 
     /// The consolidation mode that applies to its producer now.
@@ -112,10 +127,15 @@ impl ProducerOrder {
 }
 
 /// One line of a producer order and how it was derived from what customers need.
-pub struct ProducerOrderLine(PlannedLine);
+pub struct ProducerOrderLine(PlannedLine, Decimal);
 
 #[Object]
 impl ProducerOrderLine {
+    /// What the producer says it takes off this line (0 when nothing).
+    async fn discount(&self) -> Decimal {
+        self.1
+    }
+
     /// The product customers ordered.
     async fn product_id(&self) -> &str {
         &self.0.product_iri

@@ -26,6 +26,8 @@ pub struct Acknowledged {
     pub last: bool,
     /// The ids the order's lines go by at the producer now (`trader::lines`); None: unchanged.
     pub remote_lines: Option<String>,
+    /// The discounts the producer's answer gives (JSON, `trader::lines::RemoteDiscounts`).
+    pub remote_discounts: Option<String>,
 }
 
 /// A failed send, and what follows from it.
@@ -61,7 +63,7 @@ impl Store {
     ) -> Result<(), StoreError> {
         let write = self.begin_write().await?;
         if let Some(order) = producer_order::Entity::find_by_id(id).lock_exclusive().one(&write.txn).await? {
-            let Acknowledged { version, remote_iri, status, fulfilment, last, remote_lines } = ack;
+            let Acknowledged { version, remote_iri, status, fulfilment, last, remote_lines, remote_discounts } = ack;
             let newer_queued = order.version > version;
             super::consolidation::record_lines(&write, id, lines).await?;
             super::parts::mark_reserved(&write, &order.peer_id, admitted, version).await?;
@@ -77,6 +79,7 @@ impl Store {
             active.remote_iri = Set(remote_iri);
             if remote_lines.is_some() {
                 active.remote_lines = Set(remote_lines);
+                active.remote_discounts = Set(remote_discounts);
             }
             active.status = Set(status.dfc_name().to_owned());
             active.fulfilment_status = Set(fulfilment);

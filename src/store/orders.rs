@@ -267,6 +267,30 @@ impl Store {
         Ok(result)
     }
 
+    /// Records what the producer's own discount rules take off an order and its lines.
+    pub async fn set_incoming_discounts(
+        &self,
+        order: i64,
+        total: Option<Decimal>,
+        lines: &[(i64, Option<Decimal>)],
+    ) -> Result<(), StoreError> {
+        let write = self.begin_write().await?;
+        incoming_order::Entity::update_many()
+            .col_expr(incoming_order::Column::Discount, Expr::value(total.map(|d| d.to_string())))
+            .filter(incoming_order::Column::Id.eq(order))
+            .exec(&write.txn)
+            .await?;
+        for (line, discount) in lines {
+            incoming_order_line::Entity::update_many()
+                .col_expr(incoming_order_line::Column::Discount, Expr::value(discount.map(|d| d.to_string())))
+                .filter(incoming_order_line::Column::Id.eq(*line))
+                .filter(incoming_order_line::Column::OrderId.eq(order))
+                .exec(&write.txn)
+                .await?;
+        }
+        write.commit().await
+    }
+
     /// Cancels an order, releasing all its stock (DELETE).
     pub async fn cancel_order(&self, enterprise: &str, client: &str, id: i64) -> Result<IncomingOrder, OrderError> {
         self.update_order(enterprise, client, id, OrderStatus::Cancelled, None).await

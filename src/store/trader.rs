@@ -618,6 +618,7 @@ pub(super) async fn queue_producer_order_for(
         post_started_at: Set(None),
         failing_since: Set(None),
         remote_lines: Set(None),
+        remote_discounts: Set(None),
     };
     // One statement: created, or bumped; the row it returns is the one this
     // transaction now holds, so its version is the one this change is carried from (a

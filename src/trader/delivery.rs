@@ -15,7 +15,7 @@ use serde_json::{Value, json};
 use uuid::Uuid;
 
 use super::Trader;
-use super::lines::{LineIds, SentLine};
+use super::lines::{LineIds, RemoteDiscounts, SentLine};
 use crate::dfc::vocab::CONTEXT_1_16;
 use crate::dfc::writer;
 use crate::domain::reservation;
@@ -423,17 +423,26 @@ impl Trader {
         }
         let acknowledged = |remote_iri: Option<String>,
                             status: OrderStatus,
-                            answer: Option<crate::dfc::Document>,
+                            answer: Option<(crate::dfc::Document, Vec<SentLine>)>,
                             line_ids: &LineIds| {
-            // What the producer says it does with the order (Unfulfilled once complete).
-            let fulfilment = answer.and_then(|a| a.orders.into_iter().find_map(|o| o.fulfilment_status));
+            let order = answer
+                .as_ref()
+                .and_then(|(a, _)| a.orders.iter().find(|o| o.id.is_some() && o.id == remote_iri).or(a.orders.first()));
+            // What the producer says it does with the order (Unfulfilled once complete), and
+            // what it takes off (its own discounts: what the trader will pay).
+            let fulfilment = order.and_then(|o| o.fulfilment_status.clone());
+            let remote_discounts = match (&answer, order) {
+                (Some((_, sent)), Some(order)) => RemoteDiscounts::from_answer(sent, order),
+                _ => None,
+            };
             Acknowledged {
                 version,
-                remote_iri,
+                remote_iri: remote_iri.clone(),
                 status,
                 fulfilment,
                 last: closing,
                 remote_lines: Some(line_ids.to_json()),
+                remote_discounts,
             }
         };
         let remote = match (remote, plan.sent_lines().is_empty()) {
@@ -463,7 +472,7 @@ impl Trader {
                 let (_, sent) = self.order_payload(plan, &iri, OrderStatus::Held, &mut line_ids);
                 learn_line_ids(&mut line_ids, &sent, &answer, &iri);
                 if !closing {
-                    return Ok(acknowledged(Some(iri), OrderStatus::Held, Some(answer), &line_ids));
+                    return Ok(acknowledged(Some(iri), OrderStatus::Held, Some((answer, sent)), &line_ids));
                 }
                 // Known before the second call: if completing fails, the retry completes this
                 // order (naming its lines as the producer does) instead of placing another.
@@ -474,7 +483,7 @@ impl Trader {
             }
             (Some(iri), true) => {
                 let answer = self.client.replace_order(&peer, &iri, &self.cancellation(&iri)).await?;
-                return Ok(acknowledged(Some(iri), OrderStatus::Cancelled, Some(answer), &line_ids));
+                return Ok(acknowledged(Some(iri), OrderStatus::Cancelled, Some((answer, Vec::new())), &line_ids));
             }
             (Some(iri), false) => iri,
         };
@@ -482,7 +491,7 @@ impl Trader {
         let (payload, sent) = self.order_payload(plan, &remote, wanted, &mut line_ids);
         let answer = self.client.replace_order(&peer, &remote, &payload).await?;
         learn_line_ids(&mut line_ids, &sent, &answer, &remote);
-        Ok(acknowledged(Some(remote), wanted, Some(answer), &line_ids))
+        Ok(acknowledged(Some(remote), wanted, Some((answer, sent)), &line_ids))
     }
 
     /// The producer's order for one of ours whose creation answer was lost, found by the

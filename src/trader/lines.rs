@@ -112,6 +112,38 @@ impl LineIds {
     }
 }
 
+/// What a producer says it takes off an order we keep with it: its `dfc-b:discount` on the
+/// Order (the total) and on each line (by the product ordered), as its last answer gave them.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RemoteDiscounts {
+    pub total: rust_decimal::Decimal,
+    pub lines: BTreeMap<String, rust_decimal::Decimal>,
+}
+
+impl RemoteDiscounts {
+    pub fn parse(stored: Option<&str>) -> RemoteDiscounts {
+        stored.and_then(|text| serde_json::from_str(text).ok()).unwrap_or_default()
+    }
+
+    /// From the producer's answer for the lines sent (a line is recognised as in
+    /// [`LineIds::learn`]); None when it gives nothing.
+    pub fn from_answer(sent: &[SentLine], answer: &Order) -> Option<String> {
+        let mut discounts = RemoteDiscounts { total: answer.discount.unwrap_or_default(), lines: BTreeMap::new() };
+        for line in sent {
+            let given = answer.lines.iter().find(|remote| {
+                remote.id.as_deref() == Some(line.id.as_str())
+                    || remote.offer_id.as_deref() == Some(line.offer.as_str())
+                    || remote.offered_item.as_deref() == Some(line.product.as_str())
+            });
+            if let Some(discount) = given.and_then(|l| l.discount).filter(|d| !d.is_zero()) {
+                discounts.lines.insert(line.product.clone(), discount);
+            }
+        }
+        (!discounts.total.is_zero() || !discounts.lines.is_empty())
+            .then(|| serde_json::to_string(&discounts).unwrap_or_default())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -20,6 +20,7 @@ pub use checkout::{
     StoredDiscount, stored_discounts,
 };
 pub use delivery::DeliverySettings;
+pub use lines::RemoteDiscounts;
 
 use crate::config::SecretString;
 use crate::dfc::urls::Urls;

@@ -196,3 +196,42 @@ async fn paused_and_archived_rules_do_not_apply() {
     let revived = p.trader.graphql(&status("resumeDiscountRule"), json!({"id": id})).await;
     assert_eq!(revived["errors"][0]["extensions"]["code"], "RULE_ARCHIVED");
 }
+
+/// A producer hosted here has rules of its own for the traders that order from it: its DFC
+/// answers carry `dfc-b:discount` on the Order and each OrderLine, worked out again on every
+/// change, and the trader sees them on its producer order: what it will pay.
+#[tokio::test]
+async fn a_producers_own_rule_is_on_its_dfc_answers_and_the_traders_producer_order() {
+    let p = platforms().await;
+    let (carrots, _) = p.carrot_and_flour_offers().await;
+    let rule = json!({"traderId": "farm", "name": "5 % from 5 EUR", "currency": "EUR",
+        "tiers": [{"from": "5", "percentOff": "5"}]});
+    let created = p.farm().graphql(CREATE, json!({"input": rule})).await;
+    assert!(created.get("errors").is_none(), "{created}");
+
+    // 3 carrots at 1.80: 5.40, 5 % = 0.27.
+    checkout(&p, "three", &[(carrots.clone(), 3)]).await;
+    let producer_discount = |pos: &[Value]| {
+        let farm = pos.iter().find(|po| po["producer"]["id"] == "farm").expect("farm order").clone();
+        (farm["discount"].clone(), farm["lines"][0]["discount"].clone())
+    };
+    let query =
+        "query($id: ID!) { salesSession(id: $id) { producerOrders { producer { id } discount lines { discount } } } }";
+    let pos = p.trader.graphql_ok(query, json!({"id": p.session})).await;
+    let pos = pos["salesSession"]["producerOrders"].as_array().cloned().unwrap_or_default();
+    assert_eq!(producer_discount(&pos), (json!("0.27"), json!("0.27")));
+    let (_, listed) = p.farm().get(&p.farm().orders_url("farm"), crate::platforms::HUB_TOKEN).await;
+    let order = listed["@graph"].as_array().expect("graph").iter().find(|n| n["@type"] == "dfc-b:Order").cloned();
+    assert_eq!(order.expect("the order")["dfc-b:discount"], 0.27);
+
+    // Another customer: 4 carrots, 7.20, 0.36, on the next PUT.
+    checkout(&p, "one-more", &[(carrots, 1)]).await;
+    let pos = p.trader.graphql_ok(query, json!({"id": p.session})).await;
+    let pos = pos["salesSession"]["producerOrders"].as_array().cloned().unwrap_or_default();
+    assert_eq!(producer_discount(&pos), (json!("0.36"), json!("0.36")));
+    // The mill has no rule: nothing off.
+    let mill = pos.iter().find(|po| po["producer"]["id"] == "mill");
+    assert!(mill.is_none_or(|m| m["discount"] == json!("0")), "{mill:?}");
+    // What the trader sends carries no discount at all.
+    assert!(!p.farm_proxy.received().contains("dfc-b:discount"));
+}
