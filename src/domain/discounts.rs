@@ -250,40 +250,55 @@ pub struct NextTier {
     pub effect: Effect,
 }
 
-/// The lines of each producer and product, built once per pricing: a rule's scope is then a few
-/// look-ups, not a comparison with every line.
+/// Each line's producer and product as small numbers, worked out once per pricing: a rule's
+/// scope is then a table of those numbers, and finding its lines one look-up per line.
 struct LineIndex<'l> {
-    all: Vec<usize>,
-    by_producer: std::collections::HashMap<&'l str, Vec<usize>>,
-    by_product: std::collections::HashMap<&'l str, Vec<usize>>,
+    count: usize,
+    producers: std::collections::HashMap<&'l str, usize>,
+    producer_of: Vec<usize>,
+    products: std::collections::HashMap<&'l str, usize>,
+    product_of: Vec<usize>,
 }
 
 impl<'l> LineIndex<'l> {
-    fn new(lines: &'l [CartLine]) -> LineIndex<'l> {
+    fn new(lines: &'l [CartLine], rules: &[Rule]) -> LineIndex<'l> {
+        let by_producers = rules.iter().any(|r| matches!(r.scope, Scope::Producers(_)));
+        let by_products = rules.iter().any(|r| matches!(r.scope, Scope::Products(_)));
         let mut index = LineIndex {
-            all: (0..lines.len()).collect(),
-            by_producer: Default::default(),
-            by_product: Default::default(),
+            count: lines.len(),
+            producers: Default::default(),
+            producer_of: Vec::new(),
+            products: Default::default(),
+            product_of: Vec::new(),
         };
-        for (i, line) in lines.iter().enumerate() {
-            index.by_producer.entry(line.producer.as_str()).or_default().push(i);
-            index.by_product.entry(line.product.as_str()).or_default().push(i);
+        for line in lines {
+            if by_producers {
+                let next = index.producers.len();
+                index.producer_of.push(*index.producers.entry(line.producer.as_str()).or_insert(next));
+            }
+            if by_products {
+                let next = index.products.len();
+                index.product_of.push(*index.products.entry(line.product.as_str()).or_insert(next));
+            }
         }
         index
     }
 
     /// The lines a scope covers, in order.
     fn scoped(&self, scope: &Scope) -> Vec<usize> {
-        let gather = |keys: &BTreeSet<String>, map: &std::collections::HashMap<&str, Vec<usize>>| {
-            let mut lines: Vec<usize> = keys.iter().filter_map(|k| map.get(k.as_str())).flatten().copied().collect();
-            lines.sort_unstable();
-            lines.dedup();
-            lines
+        let pick = |keys: &BTreeSet<String>, ids: &std::collections::HashMap<&str, usize>, of: &[usize]| {
+            let mut wanted = vec![false; ids.len()];
+            for key in keys {
+                if let Some(&id) = ids.get(key.as_str()) {
+                    wanted[id] = true;
+                }
+            }
+            (0..of.len()).filter(|&i| wanted[of[i]]).collect()
         };
         match scope {
-            Scope::Order => self.all.clone(),
-            Scope::Producers(producers) => gather(producers, &self.by_producer),
-            Scope::Products(products) => gather(products, &self.by_product),
+            Scope::Order => (0..self.count).collect(),
+            Scope::Producers(producers) => pick(producers, &self.producers, &self.producer_of),
+            Scope::Products(products) => pick(products, &self.products, &self.product_of),
         }
     }
 }
@@ -297,21 +312,27 @@ struct Measures {
 }
 
 impl Measures {
-    fn new(lines: &[CartLine], gross: &[Decimal]) -> Measures {
+    /// Only what the rules measure is worked out (a weight or a price with VAT costs a
+    /// multiplication per line).
+    fn new(lines: &[CartLine], gross: &[Decimal], rules: &[Rule]) -> Measures {
+        let needs = |metric: Metric| rules.iter().any(|r| r.metric == metric);
+        let (percent, per_gram) = (Decimal::new(1, 2), Decimal::new(1, 3));
         Measures {
             gross_cents: gross.iter().map(|g| cents(*g)).collect(),
-            with_vat: lines
-                .iter()
-                .zip(gross)
-                .map(|(l, g)| *g * (Decimal::ONE + l.vat_rate / Decimal::ONE_HUNDRED))
-                .collect(),
+            with_vat: if needs(Metric::Value { vat_included: true }) {
+                lines.iter().zip(gross).map(|(l, g)| *g + *g * l.vat_rate * percent).collect()
+            } else {
+                Vec::new()
+            },
             units: lines.iter().map(|l| l.quantity.max(0)).collect(),
-            kg: lines
-                .iter()
-                .map(|l| {
-                    l.unit_grams.map_or(Decimal::ZERO, |g| Decimal::from(l.quantity.max(0)) * g / Decimal::ONE_THOUSAND)
-                })
-                .collect(),
+            kg: if needs(Metric::WeightKg) {
+                lines
+                    .iter()
+                    .map(|l| l.unit_grams.map_or(Decimal::ZERO, |g| Decimal::from(l.quantity.max(0)) * g * per_gram))
+                    .collect()
+            } else {
+                Vec::new()
+            },
         }
     }
 
@@ -357,12 +378,20 @@ fn share(amount: i64, weight: i64, total: i64) -> (i64, i64) {
 /// Splits `amount` cents over `weights` (cents each) in proportion, by largest remainder: the
 /// parts add up to `amount`, and none exceeds its weight when `amount` does not exceed their sum.
 fn allocate(amount: i64, weights: &[i64]) -> Vec<i64> {
+    let (mut parts, mut remainders) = (Vec::new(), Vec::new());
+    allocate_into(amount, weights, &mut parts, &mut remainders);
+    parts
+}
+
+/// [`allocate`] into buffers the caller keeps from one rule to the next.
+fn allocate_into(amount: i64, weights: &[i64], parts: &mut Vec<i64>, remainders: &mut Vec<(i64, usize)>) {
+    parts.clear();
+    remainders.clear();
     let total: i64 = weights.iter().sum();
     if total <= 0 || amount <= 0 {
-        return vec![0; weights.len()];
+        parts.resize(weights.len(), 0);
+        return;
     }
-    let mut parts = Vec::with_capacity(weights.len());
-    let mut remainders = Vec::with_capacity(weights.len());
     for (i, w) in weights.iter().enumerate() {
         let (part, remainder) = share(amount, *w, total);
         parts.push(part);
@@ -382,49 +411,55 @@ fn allocate(amount: i64, weights: &[i64]) -> Vec<i64> {
             parts[i] += 1;
         }
     }
-    parts
 }
 
-/// The discounts one set of rules gives, applied in order on what is left of each line.
-fn apply(rules: &[&Reached<'_>], lines: &[CartLine], measures: &Measures) -> (Vec<i64>, Vec<Applied>) {
+/// A discount as one option worked it out: which rule, how much, and from which lines (cents).
+struct Taken {
+    rule: usize,
+    amount: i64,
+    lines: Vec<(usize, i64)>,
+}
+
+/// The discounts one set of rules gives (by their place in `reached`), applied in order on what
+/// is left of each line.
+fn apply(order: &[usize], reached: &[Reached<'_>], lines: &[CartLine], measures: &Measures) -> (Vec<i64>, Vec<Taken>) {
     let mut left: Vec<i64> = measures.gross_cents.clone();
-    let mut applied = Vec::new();
-    for Reached { rule, tier, scoped } in rules {
-        let scoped: Vec<usize> = scoped.iter().copied().filter(|&i| left[i] > 0).collect();
-        let base: i64 = scoped.iter().map(|&i| left[i]).sum();
+    let mut taken = Vec::new();
+    let (mut scoped, mut weights, mut parts, mut remainders) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+    for &r in order {
+        let Reached { rule, tier, scoped: covered } = &reached[r];
+        scoped.clear();
+        scoped.extend(covered.iter().copied().filter(|&i| left[i] > 0));
+        weights.clear();
+        weights.extend(scoped.iter().map(|&i| left[i]));
+        let base: i64 = weights.iter().sum();
         if base == 0 {
             continue;
         }
-        let units: i64 = scoped.iter().map(|&i| lines[i].quantity).sum();
         let raw = match tier.effect {
             Effect::PercentOff(p) => from_cents(base) * p / Decimal::ONE_HUNDRED,
             Effect::AmountOff(a) => a,
-            Effect::AmountOffPerUnit(a) => a * Decimal::from(units),
+            Effect::AmountOffPerUnit(a) => a * Decimal::from(scoped.iter().map(|&i| lines[i].quantity).sum::<i64>()),
         };
         let capped = rule.cap.map_or(raw, |cap| raw.min(cap));
         let amount = cents(round_money(capped)).min(base);
         if amount <= 0 {
             continue;
         }
-        let parts = allocate(amount, &scoped.iter().map(|&i| left[i]).collect::<Vec<_>>());
-        let mut touched = Vec::new();
-        for (&i, part) in scoped.iter().zip(parts) {
+        allocate_into(amount, &weights, &mut parts, &mut remainders);
+        let mut touched = Vec::with_capacity(scoped.len());
+        for (&i, &part) in scoped.iter().zip(&parts) {
             if part > 0 {
                 left[i] -= part;
-                touched.push((i, from_cents(part)));
+                touched.push((i, part));
             }
         }
-        applied.push(Applied {
-            rule_id: rule.id.clone(),
-            name: rule.name.clone(),
-            amount: from_cents(amount),
-            lines: touched,
-        });
+        taken.push(Taken { rule: r, amount, lines: touched });
     }
-    (left, applied)
+    (left, taken)
 }
 
-fn by_priority(a: &&Reached<'_>, b: &&Reached<'_>) -> Ordering {
+fn by_priority(a: &Reached<'_>, b: &Reached<'_>) -> Ordering {
     b.rule.priority.cmp(&a.rule.priority).then_with(|| a.rule.id.cmp(&b.rule.id))
 }
 
@@ -436,8 +471,8 @@ fn gross_amounts(lines: &[CartLine]) -> Vec<Decimal> {
 pub fn price(currency: Currency, lines: &[CartLine], rules: &[Rule]) -> PricedOrder {
     let gross = gross_amounts(lines);
     // Each rule measures the lines before any discount: its tier is the same alone or stacked.
-    let index = LineIndex::new(lines);
-    let measures = Measures::new(lines, &gross);
+    let index = LineIndex::new(lines, rules);
+    let measures = Measures::new(lines, &gross, rules);
     let reached: Vec<Reached<'_>> = rules
         .iter()
         .filter(|r| r.currency == currency)
@@ -447,22 +482,31 @@ pub fn price(currency: Currency, lines: &[CartLine], rules: &[Rule]) -> PricedOr
             Some(Reached { rule, tier, scoped })
         })
         .collect();
-    let mut stacking: Vec<&Reached<'_>> =
-        reached.iter().filter(|r| r.rule.combination == Combination::Stacks).collect();
-    stacking.sort_by(by_priority);
-    let mut exclusive: Vec<&Reached<'_>> =
-        reached.iter().filter(|r| r.rule.combination == Combination::Exclusive).collect();
-    exclusive.sort_by(by_priority);
+    let mut stacking: Vec<usize> =
+        (0..reached.len()).filter(|&r| reached[r].rule.combination == Combination::Stacks).collect();
+    stacking.sort_by(|&a, &b| by_priority(&reached[a], &reached[b]));
+    let mut exclusive: Vec<usize> =
+        (0..reached.len()).filter(|&r| reached[r].rule.combination == Combination::Exclusive).collect();
+    exclusive.sort_by(|&a, &b| by_priority(&reached[a], &reached[b]));
 
-    let mut best = apply(&stacking, lines, &measures);
-    let taken = |applied: &[Applied]| applied.iter().map(|a| a.amount).sum::<Decimal>();
+    let mut best = apply(&stacking, &reached, lines, &measures);
+    let sum = |taken: &[Taken]| taken.iter().map(|t| t.amount).sum::<i64>();
     for rule in exclusive {
-        let alone = apply(&[rule], lines, &measures);
-        if taken(&alone.1) > taken(&best.1) {
+        let alone = apply(&[rule], &reached, lines, &measures);
+        if sum(&alone.1) > sum(&best.1) {
             best = alone;
         }
     }
-    let (nets, applied) = best;
+    let (nets, taken) = best;
+    let applied: Vec<Applied> = taken
+        .into_iter()
+        .map(|t| Applied {
+            rule_id: reached[t.rule].rule.id.clone(),
+            name: reached[t.rule].rule.name.clone(),
+            amount: from_cents(t.amount),
+            lines: t.lines.into_iter().map(|(i, part)| (i, from_cents(part))).collect(),
+        })
+        .collect();
 
     let rates: Vec<Decimal> = lines.iter().map(|l| l.vat_rate).collect();
     let (vat, line_vat) = share_vat(&rates, &nets);
@@ -528,8 +572,8 @@ pub fn amounts_of(lines: &[(i64, Decimal, Decimal, Decimal)]) -> (Vec<PricedLine
 /// For each rule with a tier above what the lines reach, how far that tier is.
 pub fn next_tiers(currency: Currency, lines: &[CartLine], rules: &[Rule]) -> Vec<NextTier> {
     let gross = gross_amounts(lines);
-    let index = LineIndex::new(lines);
-    let measures = Measures::new(lines, &gross);
+    let index = LineIndex::new(lines, rules);
+    let measures = Measures::new(lines, &gross, rules);
     let mut next: Vec<NextTier> = rules
         .iter()
         .filter(|r| r.currency == currency)
