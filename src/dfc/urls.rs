@@ -125,11 +125,15 @@ impl Urls {
     }
 
     pub fn catalog_item(&self, enterprise: &str, id: i64) -> String {
-        format!("{}/{id}", self.under(enterprise, Segment::CatalogItems))
+        format!("{}/{id}", self.catalog_items(enterprise))
+    }
+
+    pub fn offers(&self, enterprise: &str) -> String {
+        self.under(enterprise, Segment::Offers)
     }
 
     pub fn offer(&self, enterprise: &str, id: i64) -> String {
-        format!("{}/{id}", self.under(enterprise, Segment::Offers))
+        format!("{}/{id}", self.offers(enterprise))
     }
 
     pub fn orders(&self, enterprise: &str) -> String {

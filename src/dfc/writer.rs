@@ -43,7 +43,7 @@ pub fn one(mut node: Value) -> Value {
     node
 }
 
-fn price_node(amount: Decimal, vat_rate: Decimal, currency_name: &str) -> Value {
+pub fn price_node(amount: Decimal, vat_rate: Decimal, currency_name: &str) -> Value {
     json!({
         "@type": "dfc-b:Price",
         "dfc-b:value": json_number(amount),
@@ -52,7 +52,7 @@ fn price_node(amount: Decimal, vat_rate: Decimal, currency_name: &str) -> Value 
     })
 }
 
-fn quantity_node(value: Decimal, unit: &crate::domain::Unit) -> Value {
+pub fn quantity_node(value: Decimal, unit: &crate::domain::Unit) -> Value {
     json!({
         "@type": "dfc-b:QuantitativeValue",
         "dfc-b:hasUnit": format!("dfc-m:{}", unit.dfc_name()),

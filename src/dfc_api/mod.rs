@@ -32,16 +32,16 @@ fn routes(profile: Profile) -> Router<AppState> {
     // The paths are the IRIs of a placeholder enterprise with `{enterprise}` and `{id}` in them.
     let urls = Urls::new("").in_profile(profile);
     let e = "{enterprise}";
-    let id = |iri: String| format!("{}/{{id}}", iri.trim_end_matches("/0"));
+    let one = |collection: String| format!("{collection}/{{id}}");
     Router::new()
         .route(&urls.enterprise(e), get(enterprise))
         .route(&urls.supplied_products(e), get(catalogue))
         .route(&urls.catalog_items(e), get(catalogue))
-        .route(&id(urls.supplied_product(e, 0)), get(product_document))
-        .route(&id(urls.catalog_item(e, 0)), get(product_document))
-        .route(&id(urls.offer(e, 0)), get(product_document))
+        .route(&one(urls.supplied_products(e)), get(product_document))
+        .route(&one(urls.catalog_items(e)), get(product_document))
+        .route(&one(urls.offers(e)), get(product_document))
         .route(&urls.orders(e), get(orders::list).post(orders::create))
-        .route(&id(urls.order(e, 0)), get(orders::show).put(orders::replace_handler).delete(orders::cancel))
+        .route(&one(urls.orders(e)), get(orders::show).put(orders::replace_handler).delete(orders::cancel))
         .layer(Extension(profile))
 }
 

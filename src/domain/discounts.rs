@@ -463,8 +463,13 @@ fn by_priority(a: &Reached<'_>, b: &Reached<'_>) -> Ordering {
     b.rule.priority.cmp(&a.rule.priority).then_with(|| a.rule.id.cmp(&b.rule.id))
 }
 
+/// A line's quantity x unit price, rounded: the one gross amount pricing and stored orders share.
+fn gross_of(quantity: i64, unit_price: Decimal) -> Decimal {
+    round_money(Decimal::from(quantity.max(0)) * unit_price.max(Decimal::ZERO))
+}
+
 fn gross_amounts(lines: &[CartLine]) -> Vec<Decimal> {
-    lines.iter().map(|l| round_money(Decimal::from(l.quantity.max(0)) * l.unit_price.max(Decimal::ZERO))).collect()
+    lines.iter().map(|l| gross_of(l.quantity, l.unit_price)).collect()
 }
 
 /// Prices `lines` with the `rules` in force (rules in another currency never apply).
@@ -549,10 +554,7 @@ fn share_vat(rates: &[Decimal], nets: &[i64]) -> (Vec<VatAmount>, Vec<i64>) {
 /// The amounts of an order already priced, from its lines as stored (quantity, unit price, VAT
 /// rate and the discount each was given): the same figures pricing gave it.
 pub fn amounts_of(lines: &[(i64, Decimal, Decimal, Decimal)]) -> (Vec<PricedLine>, Vec<VatAmount>) {
-    let gross: Vec<Decimal> = lines
-        .iter()
-        .map(|(q, price, _, _)| round_money(Decimal::from((*q).max(0)) * (*price).max(Decimal::ZERO)))
-        .collect();
+    let gross: Vec<Decimal> = lines.iter().map(|(q, price, _, _)| gross_of(*q, *price)).collect();
     let nets: Vec<i64> =
         lines.iter().zip(&gross).map(|((_, _, _, discount), g)| cents(*g - *discount).max(0)).collect();
     let rates: Vec<Decimal> = lines.iter().map(|(_, _, rate, _)| *rate).collect();

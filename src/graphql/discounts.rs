@@ -29,6 +29,17 @@ pub enum DiscountMetric {
     WeightKg,
 }
 
+impl From<Metric> for DiscountMetric {
+    fn from(metric: Metric) -> DiscountMetric {
+        match metric {
+            Metric::Value { vat_included: false } => DiscountMetric::OrderValueExclVat,
+            Metric::Value { vat_included: true } => DiscountMetric::OrderValueInclVat,
+            Metric::Quantity => DiscountMetric::Quantity,
+            Metric::WeightKg => DiscountMetric::WeightKg,
+        }
+    }
+}
+
 #[derive(Enum, Copy, Clone, Eq, PartialEq)]
 pub enum DiscountScopeKind {
     /// The whole order.
@@ -193,7 +204,26 @@ fn parse_rule_id(id: &ID) -> Result<Uuid> {
 }
 
 /// A trader's discount rule.
-pub struct DiscountRule(discount_rule::Model);
+pub struct DiscountRule {
+    model: discount_rule::Model,
+    /// Its terms, read once from the stored definition; None when it cannot be read (logged).
+    terms: Option<(crate::domain::discounts::Rule, RuleDefinition)>,
+}
+
+impl From<discount_rule::Model> for DiscountRule {
+    fn from(model: discount_rule::Model) -> DiscountRule {
+        let terms = parse_rule(&model)
+            .map_err(|error| tracing::error!(rule = %model.id, %error, "unreadable discount rule"))
+            .ok();
+        DiscountRule { model, terms }
+    }
+}
+
+impl DiscountRule {
+    fn terms(&self) -> Result<&(crate::domain::discounts::Rule, RuleDefinition)> {
+        self.terms.as_ref().ok_or_else(|| coded("internal error", "INTERNAL"))
+    }
+}
 
 #[derive(SimpleObject)]
 pub struct DiscountTier {
@@ -218,31 +248,31 @@ impl DiscountTier {
 #[Object]
 impl DiscountRule {
     async fn id(&self) -> ID {
-        ID(self.0.id.to_string())
+        ID(self.model.id.to_string())
     }
 
     async fn trader_id(&self) -> &str {
-        &self.0.trader_enterprise_id
+        &self.model.trader_enterprise_id
     }
 
     async fn name(&self) -> &str {
-        &self.0.name
+        &self.model.name
     }
 
     async fn status(&self) -> DiscountRuleStatus {
-        status_of(&self.0.status)
+        status_of(&self.model.status)
     }
 
     async fn currency(&self) -> &str {
-        &self.0.currency
+        &self.model.currency
     }
 
     async fn priority(&self) -> i32 {
-        self.0.priority
+        self.model.priority
     }
 
     async fn combination(&self) -> Result<DiscountCombination> {
-        let (rule, _) = parse_rule(&self.0).map_err(store_error)?;
+        let (rule, _) = self.terms()?;
         Ok(match rule.combination {
             Combination::Stacks => DiscountCombination::Stacks,
             Combination::Exclusive => DiscountCombination::Exclusive,
@@ -250,17 +280,11 @@ impl DiscountRule {
     }
 
     async fn metric(&self) -> Result<DiscountMetric> {
-        let (rule, _) = parse_rule(&self.0).map_err(store_error)?;
-        Ok(match rule.metric {
-            Metric::Value { vat_included: false } => DiscountMetric::OrderValueExclVat,
-            Metric::Value { vat_included: true } => DiscountMetric::OrderValueInclVat,
-            Metric::Quantity => DiscountMetric::Quantity,
-            Metric::WeightKg => DiscountMetric::WeightKg,
-        })
+        Ok(self.terms()?.0.metric.into())
     }
 
     async fn scope(&self) -> Result<DiscountScopeKind> {
-        let (rule, _) = parse_rule(&self.0).map_err(store_error)?;
+        let (rule, _) = self.terms()?;
         Ok(match rule.scope {
             Scope::Order => DiscountScopeKind::Order,
             Scope::Producers(_) => DiscountScopeKind::Producers,
@@ -269,25 +293,25 @@ impl DiscountRule {
     }
 
     async fn scope_ids(&self) -> Result<Vec<String>> {
-        let (rule, _) = parse_rule(&self.0).map_err(store_error)?;
-        Ok(match rule.scope {
+        let (rule, _) = self.terms()?;
+        Ok(match &rule.scope {
             Scope::Order => Vec::new(),
-            Scope::Producers(ids) | Scope::Products(ids) => ids.into_iter().collect(),
+            Scope::Producers(ids) | Scope::Products(ids) => ids.iter().cloned().collect(),
         })
     }
 
     async fn tiers(&self) -> Result<Vec<DiscountTier>> {
-        let (rule, _) = parse_rule(&self.0).map_err(store_error)?;
+        let (rule, _) = self.terms()?;
         Ok(rule.tiers.iter().map(DiscountTier::of).collect())
     }
 
     async fn cap(&self) -> Result<Option<Money>> {
-        let (rule, _) = parse_rule(&self.0).map_err(store_error)?;
-        Ok(rule.cap.map(|cap| Money::of(cap, &self.0.currency)))
+        let (rule, _) = self.terms()?;
+        Ok(rule.cap.map(|cap| Money::of(cap, &self.model.currency)))
     }
 
     async fn applies_from(&self) -> Result<Option<DateTime<Utc>>> {
-        let (_, definition) = parse_rule(&self.0).map_err(store_error)?;
+        let (_, definition) = self.terms()?;
         Ok(match definition.schedule {
             Schedule::Between { from, .. } => from,
             _ => None,
@@ -295,7 +319,7 @@ impl DiscountRule {
     }
 
     async fn applies_until(&self) -> Result<Option<DateTime<Utc>>> {
-        let (_, definition) = parse_rule(&self.0).map_err(store_error)?;
+        let (_, definition) = self.terms()?;
         Ok(match definition.schedule {
             Schedule::Between { until, .. } => until,
             _ => None,
@@ -303,15 +327,15 @@ impl DiscountRule {
     }
 
     async fn sales_session_ids(&self) -> Result<Vec<ID>> {
-        let (_, definition) = parse_rule(&self.0).map_err(store_error)?;
-        Ok(match definition.schedule {
-            Schedule::Sessions(ids) => ids.into_iter().map(ID).collect(),
+        let (_, definition) = self.terms()?;
+        Ok(match &definition.schedule {
+            Schedule::Sessions(ids) => ids.iter().cloned().map(ID).collect(),
             _ => Vec::new(),
         })
     }
 
     async fn updated_at(&self) -> DateTime<Utc> {
-        self.0.updated_at
+        self.model.updated_at
     }
 }
 
@@ -381,7 +405,7 @@ impl DiscountQuery {
         #[graphql(default)] include_archived: bool,
     ) -> Result<Vec<DiscountRule>> {
         let rules = store(ctx).discount_rules(&trader_id, include_archived).await.map_err(store_error)?;
-        Ok(rules.into_iter().map(DiscountRule).collect())
+        Ok(rules.into_iter().map(DiscountRule::from).collect())
     }
 
     /// Prices a cart of a session as checkout would now (same function, same rules), placing
@@ -437,17 +461,12 @@ impl DiscountQuery {
                 .collect(),
             total: money(order.total),
             next_discounts: priced
-                .next_tiers
+                .next_tiers()
                 .iter()
                 .map(|n| NextDiscount {
                     rule: ID(n.rule_id.clone()),
                     name: n.name.clone(),
-                    metric: match n.metric {
-                        Metric::Value { vat_included: false } => DiscountMetric::OrderValueExclVat,
-                        Metric::Value { vat_included: true } => DiscountMetric::OrderValueInclVat,
-                        Metric::Quantity => DiscountMetric::Quantity,
-                        Metric::WeightKg => DiscountMetric::WeightKg,
-                    },
+                    metric: n.metric.into(),
                     missing: n.missing,
                     missing_amount: matches!(n.metric, Metric::Value { .. }).then(|| money(n.missing)),
                     tier: DiscountTier::of(&Tier { from: Decimal::ZERO, effect: n.effect }),
@@ -470,7 +489,7 @@ impl DiscountMutation {
             return Err(coded(format!("no trader `{trader_id}`"), "NOT_FOUND"));
         }
         validated(ctx, &trader_id, &spec).await?;
-        store(ctx).create_discount_rule(&trader_id, &spec).await.map(DiscountRule).map_err(store_error)
+        store(ctx).create_discount_rule(&trader_id, &spec).await.map(DiscountRule::from).map_err(store_error)
     }
 
     /// New terms for a rule. Orders already placed keep the discount they were given.
@@ -487,7 +506,7 @@ impl DiscountMutation {
         }
         validated(ctx, &trader_id, &spec).await?;
         let updated = store(ctx).update_discount_rule(id, &spec).await.map_err(store_error)?;
-        updated.map(DiscountRule).ok_or_else(|| coded("no such discount rule", "NOT_FOUND"))
+        updated.map(DiscountRule::from).ok_or_else(|| coded("no such discount rule", "NOT_FOUND"))
     }
 
     async fn pause_discount_rule(&self, ctx: &Context<'_>, id: ID) -> Result<DiscountRule> {
@@ -515,5 +534,5 @@ async fn set_status(ctx: &Context<'_>, id: &ID, status: &str) -> Result<Discount
         return Err(coded("an archived rule cannot be used again; create a new one", "RULE_ARCHIVED"));
     }
     let updated = store(ctx).set_discount_rule_status(id, status).await.map_err(store_error)?;
-    updated.map(DiscountRule).ok_or_else(|| coded("no such discount rule", "NOT_FOUND"))
+    updated.map(DiscountRule::from).ok_or_else(|| coded("no such discount rule", "NOT_FOUND"))
 }

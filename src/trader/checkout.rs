@@ -93,7 +93,9 @@ pub struct Priced {
     pub discounts: Option<String>,
     /// The whole pricing, for an answer that shows it (a preview).
     pub priced: discounts::PricedOrder,
-    pub next_tiers: Vec<discounts::NextTier>,
+    /// What was priced, and with which rules: what a preview's next tiers are worked out from.
+    cart: Vec<CartLine>,
+    rules: Vec<discounts::Rule>,
     /// The producers that publish stock for at least one of the lines' products.
     stock_counted: std::collections::BTreeSet<String>,
 }
@@ -106,6 +108,13 @@ pub struct StoredDiscount {
     pub name: String,
     pub amount: Decimal,
     pub lines: Vec<(usize, Decimal)>,
+}
+
+impl Priced {
+    /// What the next tier of each rule would give (a preview's; checkout has no use for it).
+    pub fn next_tiers(&self) -> Vec<discounts::NextTier> {
+        discounts::next_tiers(self.priced.currency, &self.cart, &self.rules)
+    }
 }
 
 pub fn stored_discounts(text: Option<&str>) -> Vec<StoredDiscount> {
@@ -210,8 +219,7 @@ impl Trader {
             })
             .collect();
         let discounts = (!stored.is_empty()).then(|| serde_json::to_string(&stored).unwrap_or_default());
-        let next_tiers = discounts::next_tiers(money, &cart, &rules);
-        Ok(Priced { lines, currency, total: priced.total, discounts, priced, next_tiers, stock_counted })
+        Ok(Priced { lines, currency, total: priced.total, discounts, priced, cart, rules, stock_counted })
     }
 
     pub async fn checkout(&self, request: CheckoutRequest) -> Result<CheckedOut, CheckoutError> {

@@ -15,12 +15,12 @@ use serde_json::{Value, json};
 use uuid::Uuid;
 
 use super::Trader;
-use super::lines::{LineIds, RemoteDiscounts, SentLine};
+use super::lines::{LineIds, RemoteDiscounts, SentLine, answered_order};
 use crate::dfc::vocab::CONTEXT_1_16;
 use crate::dfc::writer;
 use crate::domain::reservation;
 use crate::domain::reservation::UnconfirmedPolicy;
-use crate::domain::{ConsolidationMode, OrderStatus};
+use crate::domain::{ConsolidationMode, OrderStatus, Unit};
 use crate::peers::PeerError;
 use crate::peers::breaker::Permit;
 use crate::store::StoreError;
@@ -425,9 +425,7 @@ impl Trader {
                             status: OrderStatus,
                             answer: Option<(crate::dfc::Document, Vec<SentLine>)>,
                             line_ids: &LineIds| {
-            let order = answer
-                .as_ref()
-                .and_then(|(a, _)| a.orders.iter().find(|o| o.id.is_some() && o.id == remote_iri).or(a.orders.first()));
+            let order = answer.as_ref().and_then(|(a, _)| answered_order(a, remote_iri.as_deref().unwrap_or_default()));
             // What the producer says it does with the order (Unfulfilled once complete), and
             // what it takes off (its own discounts: what the trader will pay).
             let fulfilment = order.and_then(|o| o.fulfilment_status.clone());
@@ -457,8 +455,10 @@ impl Trader {
                 let key = format!("{id}/{}", started.timestamp_micros());
                 // The new order's placeholder id is the producer's orders URL, as Open Food
                 // Network sends it; its lines are named under it.
-                let payload =
-                    |orders_url: &str| self.order_payload(plan, orders_url, OrderStatus::Held, &mut line_ids.clone()).0;
+                let payload = |orders_url: &str| {
+                    let sent = name_lines(plan, orders_url, &mut line_ids.clone());
+                    self.order_payload(plan, orders_url, OrderStatus::Held, &sent)
+                };
                 let (iri, answer) = match self.client.place_order(&peer, payload, &key).await {
                     Ok(placed) => placed,
                     Err(error) => {
@@ -469,7 +469,7 @@ impl Trader {
                         return Err(error.into());
                     }
                 };
-                let (_, sent) = self.order_payload(plan, &iri, OrderStatus::Held, &mut line_ids);
+                let sent = name_lines(plan, &iri, &mut line_ids);
                 learn_line_ids(&mut line_ids, &sent, &answer, &iri);
                 if !closing {
                     return Ok(acknowledged(Some(iri), OrderStatus::Held, Some((answer, sent)), &line_ids));
@@ -488,7 +488,8 @@ impl Trader {
             (Some(iri), false) => iri,
         };
         let wanted = if closing { OrderStatus::Complete } else { OrderStatus::Held };
-        let (payload, sent) = self.order_payload(plan, &remote, wanted, &mut line_ids);
+        let sent = name_lines(plan, &remote, &mut line_ids);
+        let payload = self.order_payload(plan, &remote, wanted, &sent);
         let answer = self.client.replace_order(&peer, &remote, &payload).await?;
         learn_line_ids(&mut line_ids, &sent, &answer, &remote);
         Ok(acknowledged(Some(remote), wanted, Some((answer, sent)), &line_ids))
@@ -556,13 +557,12 @@ impl Trader {
         plan: &ProducerOrderPlan,
         order_iri: &str,
         status: OrderStatus,
-        line_ids: &mut LineIds,
-    ) -> (Value, Vec<SentLine>) {
+        sent: &[SentLine],
+    ) -> Value {
         let trader = &plan.order.trader_enterprise_id;
         let trader_iri = self.trader_iri(trader);
         let session_iri = format!("{trader_iri}/sales_sessions/{}", plan.session.id);
-        let lines = plan.sent_lines();
-        let ids = line_ids.assign(order_iri, lines.keys().map(|(product, _)| product.as_str()));
+        let ids: Vec<&str> = sent.iter().map(|line| line.id.as_str()).collect();
         let mut graph = vec![
             json!({
                 "@id": order_iri,
@@ -581,8 +581,7 @@ impl Trader {
             }),
             json!({"@id": trader_iri, "@type": "dfc-b:Enterprise"}),
         ];
-        let mut sent = Vec::with_capacity(lines.len());
-        for (((product, offer), quantity), id) in lines.iter().zip(ids) {
+        for SentLine { product, offer, id, quantity } in sent {
             let mut line_node = json!({
                 "@id": id,
                 "@type": "dfc-b:OrderLine",
@@ -590,10 +589,9 @@ impl Trader {
                 "dfc-b:concerns": offer,
                 "dfc-b:partOf": order_iri,
             });
-            let published = plan.offer_for(product);
             let mut offer_node = json!({"@id": offer, "@type": "dfc-b:Offer", "dfc-b:offeredItem": product});
             let mut product_node = json!({"@id": product, "@type": "dfc-b:SuppliedProduct"});
-            if let Some(published) = published {
+            if let Some(published) = plan.offer_for(product) {
                 // The unit price the trader expects, on the line as on the offer: the
                 // connector's line reader fails on a line without one.
                 if let Some(price) = published_price(published) {
@@ -601,20 +599,17 @@ impl Trader {
                     offer_node["dfc-b:hasPrice"] = price;
                 }
                 product_node["dfc-b:name"] = Value::from(published.name.as_str());
-                if let (Some(value), Some(unit)) = (&published.unit_value, &published.unit_code) {
-                    product_node["dfc-b:hasQuantity"] = json!({
-                        "@type": "dfc-b:QuantitativeValue",
-                        "dfc-b:hasUnit": format!("dfc-m:{unit}"),
-                        "dfc-b:value": value.parse::<Decimal>().map_or(Value::from(value.as_str()), writer::json_number),
-                    });
+                if let (Some(value), Some(unit)) = (&published.unit_value, &published.unit_code)
+                    && let Ok(value) = value.parse::<Decimal>()
+                {
+                    product_node["dfc-b:hasQuantity"] = writer::quantity_node(value, &Unit::from_name(unit));
                 }
             }
             graph.push(line_node);
             graph.push(offer_node);
             graph.push(product_node);
-            sent.push(SentLine { product: product.clone(), offer: offer.clone(), id });
         }
-        (json!({"@context": CONTEXT_1_16, "@graph": graph}), sent)
+        json!({"@context": CONTEXT_1_16, "@graph": graph})
     }
 
     fn cancellation(&self, order_iri: &str) -> Value {
@@ -699,23 +694,28 @@ fn offered_products(plan: &ProducerOrderPlan) -> BTreeMap<String, String> {
     plan.sent_lines().into_keys().map(|(product, offer)| (offer, product)).collect()
 }
 
+/// The lines the plan sends, each named in the order `order_iri` (see [`LineIds::assign`]).
+fn name_lines(plan: &ProducerOrderPlan, order_iri: &str, line_ids: &mut LineIds) -> Vec<SentLine> {
+    let lines = plan.sent_lines();
+    let ids = line_ids.assign(order_iri, lines.keys().map(|(product, _)| product.as_str()));
+    lines
+        .into_iter()
+        .zip(ids)
+        .map(|(((product, offer), quantity), id)| SentLine { product, offer, id, quantity })
+        .collect()
+}
+
 /// The producer's ids for the lines just sent, from its answer's order (the one it answered for).
 fn learn_line_ids(ids: &mut LineIds, sent: &[SentLine], answer: &crate::dfc::Document, order_iri: &str) {
-    let order = answer.orders.iter().find(|o| o.id.as_deref() == Some(order_iri)).or(answer.orders.first());
-    if let Some(order) = order {
+    if let Some(order) = answered_order(answer, order_iri) {
         ids.learn(sent, order);
     }
 }
 
-/// A catalogue price as a DFC Price node: `dfc-m:` currency names, numbers exact.
+/// A catalogue price as a DFC Price node.
 fn published_price(offer: &entity::peer_offer::Model) -> Option<Value> {
     let value: Decimal = offer.price.parse().ok()?;
     let vat: Decimal = offer.vat_rate.parse().unwrap_or_default();
     let currency = crate::domain::Currency::from_name(&offer.currency)?;
-    Some(json!({
-        "@type": "dfc-b:Price",
-        "dfc-b:value": writer::json_number(value),
-        "dfc-b:VATrate": writer::json_number(vat),
-        "dfc-b:hasUnit": format!("dfc-m:{}", currency.dfc_name()),
-    }))
+    Some(writer::price_node(value, vat, currency.dfc_name()))
 }

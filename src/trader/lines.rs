@@ -27,12 +27,28 @@ pub struct LineIds {
     lines: BTreeMap<String, LineId>,
 }
 
-/// A line as sent: the product ordered, the offer, and the id it went by.
+/// A line as sent: the product ordered, the offer, the id it went by, and how many.
 #[derive(Clone, Debug)]
 pub struct SentLine {
     pub product: String,
     pub offer: String,
     pub id: String,
+    pub quantity: i64,
+}
+
+impl SentLine {
+    /// Whether a line of the producer's answer is this one: it keeps our id, concerns our offer,
+    /// or offers our product (the Shopify app answers with offer ids of its own, `.../Offers/{id}`).
+    fn answered_by(&self, remote: &crate::dfc::model::OrderLine) -> bool {
+        remote.id.as_deref() == Some(self.id.as_str())
+            || remote.offer_id.as_deref() == Some(self.offer.as_str())
+            || remote.offered_item.as_deref() == Some(self.product.as_str())
+    }
+}
+
+/// The order a producer's answer is about: the one with `order_iri`, else its only (first) one.
+pub fn answered_order<'d>(answer: &'d crate::dfc::Document, order_iri: &str) -> Option<&'d Order> {
+    answer.orders.iter().find(|o| o.id.as_deref() == Some(order_iri)).or(answer.orders.first())
 }
 
 impl LineIds {
@@ -78,17 +94,12 @@ impl LineIds {
         ids
     }
 
-    /// Takes the producer's ids from its answer (or its listing) of the order: a line is the
-    /// producer's version of ours if it keeps our id, concerns our offer, or offers our product
-    /// (the Shopify app answers with offer ids of its own, `.../Offers/{id}`).
+    /// Takes the producer's ids from its answer of the order (see [`SentLine::answered_by`]).
     pub fn learn(&mut self, sent: &[SentLine], answer: &Order) {
         for line in sent {
             let theirs = answer.lines.iter().find_map(|remote| {
                 let id = remote.id.as_deref()?;
-                let same = id == line.id
-                    || remote.offer_id.as_deref() == Some(line.offer.as_str())
-                    || remote.offered_item.as_deref() == Some(line.product.as_str());
-                (same && !id.starts_with("_:")).then_some(id)
+                (line.answered_by(remote) && !id.starts_with("_:")).then_some(id)
             });
             if let Some(id) = theirs {
                 self.lines.insert(line.product.clone(), LineId::Theirs(id.to_owned()));
@@ -125,16 +136,12 @@ impl RemoteDiscounts {
         stored.and_then(|text| serde_json::from_str(text).ok()).unwrap_or_default()
     }
 
-    /// From the producer's answer for the lines sent (a line is recognised as in
-    /// [`LineIds::learn`]); None when it gives nothing.
+    /// From the producer's answer for the lines sent (see [`SentLine::answered_by`]); None when it
+    /// gives nothing.
     pub fn from_answer(sent: &[SentLine], answer: &Order) -> Option<String> {
         let mut discounts = RemoteDiscounts { total: answer.discount.unwrap_or_default(), lines: BTreeMap::new() };
         for line in sent {
-            let given = answer.lines.iter().find(|remote| {
-                remote.id.as_deref() == Some(line.id.as_str())
-                    || remote.offer_id.as_deref() == Some(line.offer.as_str())
-                    || remote.offered_item.as_deref() == Some(line.product.as_str())
-            });
+            let given = answer.lines.iter().find(|remote| line.answered_by(remote));
             if let Some(discount) = given.and_then(|l| l.discount).filter(|d| !d.is_zero()) {
                 discounts.lines.insert(line.product.clone(), discount);
             }
@@ -191,8 +198,8 @@ mod tests {
             ]
         );
         let sent = [
-            SentLine { product: "beans".into(), offer: "http://p/beans/Offer".into(), id: "x".into() },
-            SentLine { product: "oats".into(), offer: "http://p/oats/Offer".into(), id: "y".into() },
+            SentLine { product: "beans".into(), offer: "http://p/beans/Offer".into(), id: "x".into(), quantity: 1 },
+            SentLine { product: "oats".into(), offer: "http://p/oats/Offer".into(), id: "y".into(), quantity: 1 },
         ];
         // The producer names the beans line (matched by the product its own offer offers) and
         // says nothing of the oats one.
@@ -217,7 +224,7 @@ mod tests {
     fn a_new_line_never_takes_an_id_the_producer_gave_another() {
         let mut ids = LineIds::default();
         let sent_ids = ids.assign("http://p/Orders/1", ["beans"]);
-        let sent = [SentLine { product: "beans".into(), offer: "o".into(), id: sent_ids[0].clone() }];
+        let sent = [SentLine { product: "beans".into(), offer: "o".into(), id: sent_ids[0].clone(), quantity: 1 }];
         ids.learn(&sent, &answer(vec![remote_line("http://p/Orders/1/OrderLines/2", "o", None)]));
         assert_eq!(
             ids.assign("http://p/Orders/1", ["beans", "oats"]),
@@ -229,7 +236,7 @@ mod tests {
     fn blank_node_answers_teach_nothing() {
         let mut ids = LineIds::default();
         let sent_ids = ids.assign("http://p/Orders", ["beans"]);
-        let sent = [SentLine { product: "beans".into(), offer: "o".into(), id: sent_ids[0].clone() }];
+        let sent = [SentLine { product: "beans".into(), offer: "o".into(), id: sent_ids[0].clone(), quantity: 1 }];
         ids.learn(&sent, &answer(vec![remote_line("_:b1", "o", None)]));
         assert_eq!(ids.assign("http://p/Orders/1", ["beans"]), ["http://p/Orders/1/OrderLines/1"]);
     }
