@@ -2,7 +2,9 @@
 //! ~1,500 nodes) and an order, and writing a catalogue; and the consolidation rule on a producer
 //! order as large (500 products by weight, half of them in packs, with carried-over stock).
 //!
-//! And pricing: a 100-line order against 50 discount rules.
+//! And pricing: a 100-line order against 50 discount rules, beside what it must stay far below,
+//! one database round trip (`SELECT 1` through the store's connection, on a SQLite file and, when
+//! `ORDERHUB_BENCH_POSTGRES_URL` or the local default answers, on PostgreSQL).
 //!
 //! `cargo bench --bench dfc`
 
@@ -148,5 +150,27 @@ fn pricing(c: &mut Criterion) {
     });
 }
 
-criterion_group!(benches, bench, consolidation, pricing);
+/// The yardstick for pricing: one statement's round trip as the store makes it.
+fn round_trip(c: &mut Criterion) {
+    use sea_orm::{ConnectionTrait, Statement};
+    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("runtime");
+    let folder = std::env::temp_dir().join(format!("orderhub-bench-{}", std::process::id()));
+    let sqlite = format!("sqlite://{}", folder.join("bench.db").display());
+    let postgres = std::env::var("ORDERHUB_BENCH_POSTGRES_URL")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into());
+    for (name, url) in [("SQLite file", sqlite), ("PostgreSQL", postgres)] {
+        let Ok(store) = runtime.block_on(orderhub::store::Store::connect(&url)) else {
+            eprintln!("database round trip on {name}: skipped, {url} does not answer");
+            continue;
+        };
+        let db = store.db();
+        let select = || Statement::from_string(db.get_database_backend(), "SELECT 1");
+        c.bench_function(&format!("database round trip, {name}"), |b| {
+            b.iter(|| runtime.block_on(db.query_one_raw(select())).expect("SELECT 1"))
+        });
+    }
+    let _ = std::fs::remove_dir_all(folder);
+}
+
+criterion_group!(benches, bench, consolidation, pricing, round_trip);
 criterion_main!(benches);

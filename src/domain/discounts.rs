@@ -18,11 +18,12 @@
 //! highest priority). No discount exceeds what it applies to, so nothing is ever negative.
 
 use std::cmp::Ordering;
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeSet;
+use std::ops::Range;
 
 use chrono::{DateTime, Utc};
-use rust_decimal::prelude::ToPrimitive;
 use rust_decimal::{Decimal, RoundingStrategy};
+use rustc_hash::FxHashMap;
 use serde::{Deserialize, Serialize};
 
 use super::Currency;
@@ -250,141 +251,235 @@ pub struct NextTier {
     pub effect: Effect,
 }
 
-/// Each line's producer and product as small numbers, worked out once per pricing: a rule's
-/// scope is then a table of those numbers, and finding its lines one look-up per line.
+/// The lines of each producer and of each product, found once per pricing: a rule's scope is
+/// then the lines of a few keys, not a pass over every line.
 struct LineIndex<'l> {
     count: usize,
-    producers: std::collections::HashMap<&'l str, usize>,
-    producer_of: Vec<usize>,
-    products: std::collections::HashMap<&'l str, usize>,
-    product_of: Vec<usize>,
+    producers: Groups<'l>,
+    products: Groups<'l>,
+}
+
+/// Lines grouped by a key: the lines of group `g` are `members[starts[g]..starts[g + 1]]`, in
+/// order.
+#[derive(Default)]
+struct Groups<'l> {
+    ids: FxHashMap<&'l str, u32>,
+    starts: Vec<usize>,
+    members: Vec<u32>,
+}
+
+impl<'l> Groups<'l> {
+    fn new(keys: impl Iterator<Item = &'l str>) -> Groups<'l> {
+        let mut groups = Groups::default();
+        let mut group_of = Vec::with_capacity(keys.size_hint().0);
+        groups.ids.reserve(keys.size_hint().0);
+        for key in keys {
+            let next = groups.ids.len() as u32;
+            group_of.push(*groups.ids.entry(key).or_insert(next));
+        }
+        // A counting sort: each group's size, where each starts, then the lines in place.
+        groups.starts = vec![0; groups.ids.len() + 1];
+        for &g in &group_of {
+            groups.starts[g as usize + 1] += 1;
+        }
+        for g in 1..groups.starts.len() {
+            groups.starts[g] += groups.starts[g - 1];
+        }
+        let mut next = groups.starts.clone();
+        groups.members = vec![0; group_of.len()];
+        for (line, &g) in group_of.iter().enumerate() {
+            groups.members[next[g as usize]] = line as u32;
+            next[g as usize] += 1;
+        }
+        groups
+    }
+
+    /// Appends the lines of `keys` to `into`, in order.
+    fn lines_into(&self, keys: &BTreeSet<String>, into: &mut Vec<u32>) {
+        let (start, mut found) = (into.len(), 0);
+        for key in keys {
+            if let Some(&g) = self.ids.get(key.as_str()) {
+                into.extend_from_slice(&self.members[self.starts[g as usize]..self.starts[g as usize + 1]]);
+                found += 1;
+            }
+        }
+        // Distinct keys have distinct lines: only their order is left to restore.
+        if found > 1 {
+            into[start..].sort_unstable();
+        }
+    }
 }
 
 impl<'l> LineIndex<'l> {
     fn new(lines: &'l [CartLine], rules: &[Rule]) -> LineIndex<'l> {
         let by_producers = rules.iter().any(|r| matches!(r.scope, Scope::Producers(_)));
         let by_products = rules.iter().any(|r| matches!(r.scope, Scope::Products(_)));
-        let mut index = LineIndex {
+        LineIndex {
             count: lines.len(),
-            producers: Default::default(),
-            producer_of: Vec::new(),
-            products: Default::default(),
-            product_of: Vec::new(),
-        };
-        for line in lines {
-            if by_producers {
-                let next = index.producers.len();
-                index.producer_of.push(*index.producers.entry(line.producer.as_str()).or_insert(next));
-            }
-            if by_products {
-                let next = index.products.len();
-                index.product_of.push(*index.products.entry(line.product.as_str()).or_insert(next));
-            }
+            producers: if by_producers {
+                Groups::new(lines.iter().map(|l| l.producer.as_str()))
+            } else {
+                Groups::default()
+            },
+            products: if by_products {
+                Groups::new(lines.iter().map(|l| l.product.as_str()))
+            } else {
+                Groups::default()
+            },
         }
-        index
     }
 
-    /// The lines a scope covers, in order.
-    fn scoped(&self, scope: &Scope) -> Vec<usize> {
-        let pick = |keys: &BTreeSet<String>, ids: &std::collections::HashMap<&str, usize>, of: &[usize]| {
-            let mut wanted = vec![false; ids.len()];
-            for key in keys {
-                if let Some(&id) = ids.get(key.as_str()) {
-                    wanted[id] = true;
-                }
-            }
-            (0..of.len()).filter(|&i| wanted[of[i]]).collect()
-        };
+    /// Appends the lines `scope` covers, in order, to `into`.
+    fn scope_into(&self, scope: &Scope, into: &mut Vec<u32>) {
         match scope {
-            Scope::Order => (0..self.count).collect(),
-            Scope::Producers(producers) => pick(producers, &self.producers, &self.producer_of),
-            Scope::Products(products) => pick(products, &self.products, &self.product_of),
+            Scope::Order => into.extend(0..self.count as u32),
+            Scope::Producers(producers) => self.producers.lines_into(producers, into),
+            Scope::Products(products) => self.products.lines_into(products, into),
         }
+    }
+
+    fn scoped(&self, scope: &Scope) -> Vec<u32> {
+        let mut lines = Vec::new();
+        self.scope_into(scope, &mut lines);
+        lines
     }
 }
 
-/// What each line brings to each metric, worked out once per pricing.
+/// What each line brings to each metric, worked out once per pricing, in units that need no
+/// division: cents, cents x (100 + VAT rate), units, grams.
 struct Measures {
     gross_cents: Vec<i64>,
-    with_vat: Vec<Decimal>,
+    cents_with_vat_percent: Vec<Decimal>,
     units: Vec<i64>,
-    kg: Vec<Decimal>,
+    grams: Vec<Decimal>,
 }
 
 impl Measures {
     /// Only what the rules measure is worked out (a weight or a price with VAT costs a
     /// multiplication per line).
-    fn new(lines: &[CartLine], gross: &[Decimal], rules: &[Rule]) -> Measures {
+    fn new(lines: &[CartLine], gross_cents: Vec<i64>, rules: &[Rule]) -> Measures {
         let needs = |metric: Metric| rules.iter().any(|r| r.metric == metric);
-        let (percent, per_gram) = (Decimal::new(1, 2), Decimal::new(1, 3));
         Measures {
-            gross_cents: gross.iter().map(|g| cents(*g)).collect(),
-            with_vat: if needs(Metric::Value { vat_included: true }) {
-                lines.iter().zip(gross).map(|(l, g)| *g + *g * l.vat_rate * percent).collect()
-            } else {
-                Vec::new()
-            },
-            units: lines.iter().map(|l| l.quantity.max(0)).collect(),
-            kg: if needs(Metric::WeightKg) {
+            cents_with_vat_percent: if needs(Metric::Value { vat_included: true }) {
                 lines
                     .iter()
-                    .map(|l| l.unit_grams.map_or(Decimal::ZERO, |g| Decimal::from(l.quantity.max(0)) * g * per_gram))
+                    .zip(&gross_cents)
+                    .map(|(l, g)| Decimal::from(*g) * (Decimal::ONE_HUNDRED + l.vat_rate))
                     .collect()
             } else {
                 Vec::new()
             },
+            units: lines.iter().map(|l| l.quantity.max(0)).collect(),
+            grams: if needs(Metric::WeightKg) {
+                lines
+                    .iter()
+                    .map(|l| l.unit_grams.map_or(Decimal::ZERO, |g| Decimal::from(l.quantity.max(0)) * g))
+                    .collect()
+            } else {
+                Vec::new()
+            },
+            gross_cents,
         }
     }
 
-    /// The scoped lines' value (VAT excluded or included), units or weight, before any discount.
-    fn of(&self, metric: Metric, scoped: &[usize]) -> Decimal {
+    /// The scoped lines' value (VAT excluded or included), units or weight in kilograms, before
+    /// any discount.
+    fn of(&self, metric: Metric, scoped: &[u32]) -> Decimal {
+        let sum = |of: &[Decimal]| scoped.iter().map(|&i| of[i as usize]).sum::<Decimal>();
         match metric {
-            Metric::Value { vat_included: false } => from_cents(scoped.iter().map(|&i| self.gross_cents[i]).sum()),
-            Metric::Value { vat_included: true } => scoped.iter().map(|&i| self.with_vat[i]).sum(),
-            Metric::Quantity => Decimal::from(scoped.iter().map(|&i| self.units[i]).sum::<i64>()),
-            Metric::WeightKg => scoped.iter().map(|&i| self.kg[i]).sum(),
+            Metric::Value { vat_included: false } => {
+                from_cents(scoped.iter().map(|&i| self.gross_cents[i as usize]).sum())
+            }
+            Metric::Value { vat_included: true } => shifted(sum(&self.cents_with_vat_percent), 4),
+            Metric::Quantity => Decimal::from(scoped.iter().map(|&i| self.units[i as usize]).sum::<i64>()),
+            Metric::WeightKg => shifted(sum(&self.grams), 3),
         }
     }
 }
 
-/// A rule whose tier the lines reach, with the lines it covers.
+/// `amount / 10^places`, exactly (a change of scale, unless the scale would pass 28).
+fn shifted(amount: Decimal, places: u32) -> Decimal {
+    let mut moved = amount;
+    match moved.set_scale(amount.scale() + places) {
+        Ok(()) => moved,
+        Err(_) => amount / Decimal::from(10u64.pow(places)),
+    }
+}
+
+/// A rule whose tier the lines reach, with the lines it covers (a range of a shared list).
 struct Reached<'r> {
     rule: &'r Rule,
     tier: Tier,
-    scoped: Vec<usize>,
+    scoped: Range<usize>,
 }
 
-fn cents(amount: Decimal) -> i64 {
-    (amount * Decimal::ONE_HUNDRED).trunc().to_i64().unwrap_or(0)
-}
-
-fn from_cents(cents: i64) -> Decimal {
-    Decimal::new(cents, 2)
-}
-
-/// `amount * weight / total` and its remainder, exactly (in 64 bits when it fits, as it does for
-/// any real order; in 128 otherwise).
-fn share(amount: i64, weight: i64, total: i64) -> (i64, i64) {
-    match amount.checked_mul(weight) {
-        Some(product) => (product / total, product % total),
-        None => {
-            let product = i128::from(amount) * i128::from(weight);
-            let total = i128::from(total);
-            (i64::try_from(product / total).unwrap_or(i64::MAX), i64::try_from(product % total).unwrap_or(0))
+/// `amount x factor` in whole cents, rounded half away from zero, exactly (integer arithmetic
+/// on the decimal's digits); beyond 64 bits of cents it saturates.
+fn cents_times(amount: Decimal, factor: i64) -> i64 {
+    const POWERS_OF_TEN: [i128; 29] = {
+        let mut powers = [1i128; 29];
+        let mut i = 1;
+        while i < 29 {
+            powers[i] = powers[i - 1] * 10;
+            i += 1;
         }
+        powers
+    };
+    let scale = amount.scale() as usize;
+    // Prices and quantities fit in 64 bits: a hardware multiplication, then.
+    if scale <= 2
+        && let Ok(digits) = i64::try_from(amount.mantissa())
+        && let Some(cents) = digits.checked_mul(factor).and_then(|p| p.checked_mul(POWERS_OF_TEN[2 - scale] as i64))
+    {
+        return cents;
+    }
+    let product = amount.mantissa().checked_mul(i128::from(factor));
+    let cents = product.and_then(|p| {
+        if scale <= 2 {
+            p.checked_mul(POWERS_OF_TEN[2 - scale])
+        } else {
+            let divisor = POWERS_OF_TEN[scale - 2];
+            let (quotient, remainder) = (p / divisor, p % divisor);
+            Some(if 2 * remainder.abs() >= divisor { quotient + p.signum() } else { quotient })
+        }
+    });
+    let negative = amount.is_sign_negative() != (factor < 0);
+    match cents.map(i64::try_from) {
+        Some(Ok(cents)) => cents,
+        _ if negative => i64::MIN,
+        _ => i64::MAX,
     }
 }
 
-/// Splits `amount` cents over `weights` (cents each) in proportion, by largest remainder: the
-/// parts add up to `amount`, and none exceeds its weight when `amount` does not exceed their sum.
+/// An amount already in whole cents, as cents.
+fn cents(amount: Decimal) -> i64 {
+    cents_times(amount, 1)
+}
+
+fn from_cents(cents: i64) -> Decimal {
+    match u64::try_from(cents) {
+        // Most amounts are positive: their digits are the decimal's, with no checks to make.
+        Ok(digits) => Decimal::from_parts(digits as u32, (digits >> 32) as u32, 0, false, 2),
+        Err(_) => Decimal::new(cents, 2),
+    }
+}
+
+/// [`allocate_into`] a new list.
+#[cfg(test)]
 fn allocate(amount: i64, weights: &[i64]) -> Vec<i64> {
     let (mut parts, mut remainders) = (Vec::new(), Vec::new());
     allocate_into(amount, weights, &mut parts, &mut remainders);
     parts
 }
 
-/// [`allocate`] into buffers the caller keeps from one rule to the next.
-fn allocate_into(amount: i64, weights: &[i64], parts: &mut Vec<i64>, remainders: &mut Vec<(i64, usize)>) {
+/// Below this many cents (671,088.64 in the currency), an amount and its weights take the fast
+/// path of [`allocate_into`].
+const FAST_CENTS: i64 = 1 << 26;
+
+/// Splits `amount` cents over `weights` (cents each) in proportion, by largest remainder, into
+/// `parts`: they add up to `amount`, and none exceeds its weight when `amount` does not exceed
+/// their sum. The buffers are the caller's, kept from one rule to the next.
+fn allocate_into(amount: i64, weights: &[i64], parts: &mut Vec<i64>, remainders: &mut Vec<u64>) {
     parts.clear();
     remainders.clear();
     let total: i64 = weights.iter().sum();
@@ -392,101 +487,191 @@ fn allocate_into(amount: i64, weights: &[i64], parts: &mut Vec<i64>, remainders:
         parts.resize(weights.len(), 0);
         return;
     }
-    for (i, w) in weights.iter().enumerate() {
-        let (part, remainder) = share(amount, *w, total);
-        parts.push(part);
-        if remainder > 0 {
-            remainders.push((remainder, i));
+    let left = if amount < FAST_CENTS && total < FAST_CENTS && weights.iter().all(|w| *w >= 0) {
+        // Each product has at most 52 bits, so a multiplication by `1 / total` in floating point
+        // gives the quotient to within one, and one step corrects it: a fraction of the cost of
+        // a division. Each key orders by remainder (below 2^26), then earlier line first.
+        let inverse = 1.0 / total as f64;
+        for (i, &weight) in weights.iter().enumerate() {
+            let product = amount * weight;
+            let mut quotient = (product as f64 * inverse) as i64;
+            let mut remainder = product - quotient * total;
+            if remainder < 0 {
+                quotient -= 1;
+                remainder += total;
+            } else if remainder >= total {
+                quotient += 1;
+                remainder -= total;
+            }
+            debug_assert!((0..total).contains(&remainder));
+            parts.push(quotient);
+            if remainder > 0 {
+                remainders.push(!(((remainder as u64) << 32) | u64::from(u32::MAX - i as u32)));
+            }
         }
-    }
-    let left = usize::try_from(amount - parts.iter().sum::<i64>()).unwrap_or(0).min(remainders.len());
-    if left > 0 {
-        // The `left` largest remainders (ties to the earlier line) get a cent each; which ones,
-        // not in what order, is all that matters: a selection, not a sort.
-        let largest_first = |a: &(i64, usize), b: &(i64, usize)| b.0.cmp(&a.0).then(a.1.cmp(&b.1));
-        if left < remainders.len() {
-            remainders.select_nth_unstable_by(left - 1, largest_first);
+        amount - parts.iter().sum::<i64>()
+    } else {
+        let mut wide: Vec<u128> = Vec::new();
+        let (amount, total) = (i128::from(amount), i128::from(total));
+        for (i, &weight) in weights.iter().enumerate() {
+            let product = amount * i128::from(weight);
+            parts.push(i64::try_from(product / total).unwrap_or(i64::MAX));
+            let remainder = product % total;
+            if remainder > 0 {
+                wide.push(!(((remainder as u128) << 64) | u128::from(u64::MAX - i as u64)));
+            }
         }
-        for &(_, i) in &remainders[..left] {
-            parts[i] += 1;
+        let left = i64::try_from(amount - parts.iter().map(|p| i128::from(*p)).sum::<i128>()).unwrap_or(0);
+        for key in smallest(&mut wide, usize::try_from(left).unwrap_or(0)) {
+            parts[(u64::MAX - !*key as u64) as usize] += 1;
         }
+        return;
+    };
+    for key in smallest(remainders, usize::try_from(left).unwrap_or(0)) {
+        parts[(u32::MAX - !*key as u32) as usize] += 1;
     }
 }
 
-/// A discount as one option worked it out: which rule, how much, and from which lines (cents).
+/// The `count` smallest keys, in no order: which lines get a cent, not in what order, is all
+/// that matters, so a selection, not a sort. (Keys are stored complemented, so that the smallest
+/// is the largest remainder.)
+fn smallest<K: Ord>(keys: &mut [K], count: usize) -> &[K] {
+    let count = count.min(keys.len());
+    if count > 0 && count < keys.len() {
+        keys.select_nth_unstable(count - 1);
+    }
+    &keys[..count]
+}
+
+/// A discount as one option worked it out: which rule, how much, and from which lines (a range
+/// of the option's parts).
 struct Taken {
     rule: usize,
     amount: i64,
-    lines: Vec<(usize, i64)>,
+    lines: Range<usize>,
+}
+
+/// What one option (every stacking rule, or one exclusive rule alone) takes off: what is left of
+/// each line, each discount, and the cents each took from each line.
+#[derive(Default)]
+struct Outcome {
+    left: Vec<i64>,
+    taken: Vec<Taken>,
+    parts: Vec<(usize, Decimal)>,
+}
+
+impl Outcome {
+    fn total(&self) -> i64 {
+        self.taken.iter().map(|t| t.amount).sum()
+    }
+}
+
+/// Buffers kept from one rule to the next.
+struct Scratch {
+    weights: Vec<i64>,
+    parts: Vec<i64>,
+    remainders: Vec<u64>,
+}
+
+/// What `reached` takes off lines of which `weights` (cents) are left, with `units` of them.
+fn discount_cents(reached: &Reached<'_>, base: i64, units: i64) -> i64 {
+    let raw = match reached.tier.effect {
+        // base cents x percent / 100 is in cents: as a multiple of the currency, percent / 10^4.
+        Effect::PercentOff(percent) => cents_times(shifted(percent, 4), base),
+        Effect::AmountOff(amount) => cents(amount),
+        Effect::AmountOffPerUnit(amount) => cents_times(amount, units),
+    };
+    // Rounding keeps order: rounding the lesser of the discount and the cap is the lesser of
+    // the two rounded.
+    reached.rule.cap.map_or(raw, |cap| raw.min(cents(cap))).min(base)
 }
 
 /// The discounts one set of rules gives (by their place in `reached`), applied in order on what
 /// is left of each line.
-fn apply(order: &[usize], reached: &[Reached<'_>], lines: &[CartLine], measures: &Measures) -> (Vec<i64>, Vec<Taken>) {
-    let mut left: Vec<i64> = measures.gross_cents.clone();
-    let mut taken = Vec::new();
-    let (mut scoped, mut weights, mut parts, mut remainders) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+fn apply(
+    order: &[usize],
+    reached: &[Reached<'_>],
+    scopes: &[u32],
+    lines: &[CartLine],
+    gross_cents: &[i64],
+    scratch: &mut Scratch,
+    out: &mut Outcome,
+) {
+    out.left.clear();
+    out.left.extend_from_slice(gross_cents);
+    out.taken.clear();
+    out.parts.clear();
+    out.parts.reserve(order.iter().map(|&r| reached[r].scoped.len()).sum());
     for &r in order {
-        let Reached { rule, tier, scoped: covered } = &reached[r];
-        scoped.clear();
-        scoped.extend(covered.iter().copied().filter(|&i| left[i] > 0));
+        let covered = &scopes[reached[r].scoped.clone()];
+        // Lines already discounted to nothing weigh nothing: they get no share.
+        let weights = &mut scratch.weights;
         weights.clear();
-        weights.extend(scoped.iter().map(|&i| left[i]));
+        weights.extend(covered.iter().map(|&i| out.left[i as usize]));
         let base: i64 = weights.iter().sum();
         if base == 0 {
             continue;
         }
-        let raw = match tier.effect {
-            Effect::PercentOff(p) => from_cents(base) * p / Decimal::ONE_HUNDRED,
-            Effect::AmountOff(a) => a,
-            Effect::AmountOffPerUnit(a) => a * Decimal::from(scoped.iter().map(|&i| lines[i].quantity).sum::<i64>()),
+        let units = if matches!(reached[r].tier.effect, Effect::AmountOffPerUnit(_)) {
+            covered.iter().filter(|&&i| out.left[i as usize] > 0).map(|&i| lines[i as usize].quantity).sum()
+        } else {
+            0
         };
-        let capped = rule.cap.map_or(raw, |cap| raw.min(cap));
-        let amount = cents(round_money(capped)).min(base);
+        let amount = discount_cents(&reached[r], base, units);
         if amount <= 0 {
             continue;
         }
-        allocate_into(amount, &weights, &mut parts, &mut remainders);
-        let mut touched = Vec::with_capacity(scoped.len());
-        for (&i, &part) in scoped.iter().zip(&parts) {
+        allocate_into(amount, weights, &mut scratch.parts, &mut scratch.remainders);
+        let start = out.parts.len();
+        for (&i, &part) in covered.iter().zip(&scratch.parts) {
             if part > 0 {
-                left[i] -= part;
-                touched.push((i, part));
+                out.left[i as usize] -= part;
+                out.parts.push((i as usize, from_cents(part)));
             }
         }
-        taken.push(Taken { rule: r, amount, lines: touched });
+        out.taken.push(Taken { rule: r, amount, lines: start..out.parts.len() });
     }
-    (left, taken)
+}
+
+/// What `reached` takes off the order alone, without sharing it out.
+fn alone_cents(reached: &Reached<'_>, scopes: &[u32], lines: &[CartLine], gross_cents: &[i64]) -> i64 {
+    let (mut base, mut units) = (0, 0);
+    for &i in &scopes[reached.scoped.clone()] {
+        if gross_cents[i as usize] > 0 {
+            base += gross_cents[i as usize];
+            units += lines[i as usize].quantity;
+        }
+    }
+    if base == 0 { 0 } else { discount_cents(reached, base, units).max(0) }
 }
 
 fn by_priority(a: &Reached<'_>, b: &Reached<'_>) -> Ordering {
     b.rule.priority.cmp(&a.rule.priority).then_with(|| a.rule.id.cmp(&b.rule.id))
 }
 
-/// A line's quantity x unit price, rounded: the one gross amount pricing and stored orders share.
-fn gross_of(quantity: i64, unit_price: Decimal) -> Decimal {
-    round_money(Decimal::from(quantity.max(0)) * unit_price.max(Decimal::ZERO))
-}
-
-fn gross_amounts(lines: &[CartLine]) -> Vec<Decimal> {
-    lines.iter().map(|l| gross_of(l.quantity, l.unit_price)).collect()
+/// A line's quantity x unit price in cents, rounded: the one gross amount pricing and stored
+/// orders share.
+fn gross_cents_of(quantity: i64, unit_price: Decimal) -> i64 {
+    if unit_price.is_sign_negative() { 0 } else { cents_times(unit_price, quantity.max(0)) }
 }
 
 /// Prices `lines` with the `rules` in force (rules in another currency never apply).
 pub fn price(currency: Currency, lines: &[CartLine], rules: &[Rule]) -> PricedOrder {
-    let gross = gross_amounts(lines);
+    let gross: Vec<i64> = lines.iter().map(|l| gross_cents_of(l.quantity, l.unit_price)).collect();
     // Each rule measures the lines before any discount: its tier is the same alone or stacked.
     let index = LineIndex::new(lines, rules);
-    let measures = Measures::new(lines, &gross, rules);
-    let reached: Vec<Reached<'_>> = rules
-        .iter()
-        .filter(|r| r.currency == currency)
-        .filter_map(|rule| {
-            let scoped = index.scoped(&rule.scope);
-            let tier = *rule.reached(measures.of(rule.metric, &scoped))?;
-            Some(Reached { rule, tier, scoped })
-        })
-        .collect();
+    let measures = Measures::new(lines, gross, rules);
+    let mut scopes = Vec::with_capacity(lines.len().saturating_mul(rules.len()).min(1 << 16));
+    let mut reached: Vec<Reached<'_>> = Vec::with_capacity(rules.len());
+    for rule in rules.iter().filter(|r| r.currency == currency) {
+        let start = scopes.len();
+        index.scope_into(&rule.scope, &mut scopes);
+        match rule.reached(measures.of(rule.metric, &scopes[start..])) {
+            Some(tier) => reached.push(Reached { rule, tier: *tier, scoped: start..scopes.len() }),
+            None => scopes.truncate(start),
+        }
+    }
+    let gross = &measures.gross_cents;
     let mut stacking: Vec<usize> =
         (0..reached.len()).filter(|&r| reached[r].rule.combination == Combination::Stacks).collect();
     stacking.sort_by(|&a, &b| by_priority(&reached[a], &reached[b]));
@@ -494,57 +679,94 @@ pub fn price(currency: Currency, lines: &[CartLine], rules: &[Rule]) -> PricedOr
         (0..reached.len()).filter(|&r| reached[r].rule.combination == Combination::Exclusive).collect();
     exclusive.sort_by(|&a, &b| by_priority(&reached[a], &reached[b]));
 
-    let mut best = apply(&stacking, &reached, lines, &measures);
-    let sum = |taken: &[Taken]| taken.iter().map(|t| t.amount).sum::<i64>();
+    let mut scratch = Scratch {
+        weights: Vec::with_capacity(lines.len()),
+        parts: Vec::with_capacity(lines.len()),
+        remainders: Vec::with_capacity(lines.len()),
+    };
+    let mut best = Outcome::default();
+    apply(&stacking, &reached, &scopes, lines, gross, &mut scratch, &mut best);
+    let mut best_total = best.total();
     for rule in exclusive {
-        let alone = apply(&[rule], &reached, lines, &measures);
-        if sum(&alone.1) > sum(&best.1) {
-            best = alone;
+        // An exclusive rule's amount alone is known before it is shared out: only a winner is.
+        let amount = alone_cents(&reached[rule], &scopes, lines, gross);
+        if amount > best_total {
+            apply(&[rule], &reached, &scopes, lines, gross, &mut scratch, &mut best);
+            best_total = amount;
         }
     }
-    let (nets, taken) = best;
-    let applied: Vec<Applied> = taken
-        .into_iter()
+    let applied: Vec<Applied> = best
+        .taken
+        .iter()
         .map(|t| Applied {
             rule_id: reached[t.rule].rule.id.clone(),
             name: reached[t.rule].rule.name.clone(),
             amount: from_cents(t.amount),
-            lines: t.lines.into_iter().map(|(i, part)| (i, from_cents(part))).collect(),
+            lines: best.parts[t.lines.clone()].to_vec(),
         })
         .collect();
+    let (priced, vat) = priced_lines(lines.iter().map(|l| l.vat_rate), gross, &best.left);
+    PricedOrder {
+        currency,
+        subtotal: from_cents(gross.iter().sum()),
+        discount_total: from_cents(best_total),
+        total: from_cents(priced.iter().map(|l| cents(l.total)).sum()),
+        lines: priced,
+        applied,
+        vat,
+    }
+}
 
-    let rates: Vec<Decimal> = lines.iter().map(|l| l.vat_rate).collect();
-    let (vat, line_vat) = share_vat(&rates, &nets);
-    let priced: Vec<PricedLine> = (0..lines.len())
+/// Each line's amounts and the VAT per rate, from the lines' rates, gross amounts and what is
+/// left of them after discounts (cents).
+fn priced_lines(
+    rates: impl Iterator<Item = Decimal>,
+    gross: &[i64],
+    nets: &[i64],
+) -> (Vec<PricedLine>, Vec<VatAmount>) {
+    let (vat, line_vat) = share_vat(rates, nets);
+    let priced = (0..nets.len())
         .map(|i| PricedLine {
-            gross: gross[i],
-            discount: gross[i] - from_cents(nets[i]),
+            gross: from_cents(gross[i]),
+            discount: from_cents(gross[i] - nets[i]),
             net: from_cents(nets[i]),
             vat: from_cents(line_vat[i]),
             total: from_cents(nets[i] + line_vat[i]),
         })
         .collect();
-    let subtotal: Decimal = gross.iter().sum();
-    let discount_total: Decimal = applied.iter().map(|a| a.amount).sum();
-    let total = priced.iter().map(|l| l.total).sum();
-    PricedOrder { currency, lines: priced, subtotal, applied, discount_total, vat, total }
+    (priced, vat)
 }
 
 /// VAT per rate on the discounted bases (`nets`, in cents, with each line's rate), rounded once per
 /// rate, then shared out to that rate's lines by largest remainder: `(by rate, per line in cents)`.
-fn share_vat(rates: &[Decimal], nets: &[i64]) -> (Vec<VatAmount>, Vec<i64>) {
-    let mut by_rate: BTreeMap<Decimal, Vec<usize>> = BTreeMap::new();
-    for (i, rate) in rates.iter().enumerate() {
-        by_rate.entry(rate.normalize()).or_default().push(i);
-    }
-    let mut line_vat = vec![0i64; rates.len()];
-    let mut vat = Vec::with_capacity(by_rate.len());
-    for (rate, members) in by_rate {
-        let weights: Vec<i64> = members.iter().map(|&i| nets[i]).collect();
+fn share_vat(rates: impl Iterator<Item = Decimal>, nets: &[i64]) -> (Vec<VatAmount>, Vec<i64>) {
+    // Orders hold a handful of rates: a short list beats a map. Rates are compared by their
+    // normalised digits (5.5 and 5.50 are one rate).
+    let mut distinct: Vec<Decimal> = Vec::new();
+    let rate_of: Vec<usize> = rates
+        .map(|rate| {
+            let rate = rate.normalize();
+            let same = |r: &Decimal| r.mantissa() == rate.mantissa() && r.scale() == rate.scale();
+            distinct.iter().position(same).unwrap_or_else(|| {
+                distinct.push(rate);
+                distinct.len() - 1
+            })
+        })
+        .collect();
+    let mut order: Vec<usize> = (0..distinct.len()).collect();
+    order.sort_by(|&a, &b| distinct[a].cmp(&distinct[b]));
+    let mut line_vat = vec![0i64; nets.len()];
+    let mut vat = Vec::with_capacity(distinct.len());
+    let (mut weights, mut parts, mut remainders) = (Vec::new(), Vec::new(), Vec::new());
+    for group in order {
+        let rate = distinct[group];
+        weights.clear();
+        weights.extend((0..nets.len()).filter(|&i| rate_of[i] == group).map(|i| nets[i]));
         let base: i64 = weights.iter().sum();
-        let amount = cents(round_money(from_cents(base) * rate / Decimal::ONE_HUNDRED)).max(0);
-        for (&i, part) in members.iter().zip(allocate(amount, &weights)) {
-            line_vat[i] = part;
+        let amount = cents_times(shifted(rate, 4), base).max(0);
+        allocate_into(amount, &weights, &mut parts, &mut remainders);
+        for (i, part) in (0..nets.len()).filter(|&i| rate_of[i] == group).zip(&parts) {
+            line_vat[i] = *part;
         }
         vat.push(VatAmount { rate, base: from_cents(base), amount: from_cents(amount) });
     }
@@ -554,28 +776,17 @@ fn share_vat(rates: &[Decimal], nets: &[i64]) -> (Vec<VatAmount>, Vec<i64>) {
 /// The amounts of an order already priced, from its lines as stored (quantity, unit price, VAT
 /// rate and the discount each was given): the same figures pricing gave it.
 pub fn amounts_of(lines: &[(i64, Decimal, Decimal, Decimal)]) -> (Vec<PricedLine>, Vec<VatAmount>) {
-    let gross: Vec<Decimal> = lines.iter().map(|(q, price, _, _)| gross_of(*q, *price)).collect();
+    let gross: Vec<i64> = lines.iter().map(|(q, price, _, _)| gross_cents_of(*q, *price)).collect();
     let nets: Vec<i64> =
-        lines.iter().zip(&gross).map(|((_, _, _, discount), g)| cents(*g - *discount).max(0)).collect();
-    let rates: Vec<Decimal> = lines.iter().map(|(_, _, rate, _)| *rate).collect();
-    let (vat, line_vat) = share_vat(&rates, &nets);
-    let priced = (0..lines.len())
-        .map(|i| PricedLine {
-            gross: gross[i],
-            discount: gross[i] - from_cents(nets[i]),
-            net: from_cents(nets[i]),
-            vat: from_cents(line_vat[i]),
-            total: from_cents(nets[i] + line_vat[i]),
-        })
-        .collect();
-    (priced, vat)
+        lines.iter().zip(&gross).map(|((_, _, _, discount), g)| (*g - cents(*discount)).clamp(0, *g)).collect();
+    priced_lines(lines.iter().map(|(_, _, rate, _)| *rate), &gross, &nets)
 }
 
 /// For each rule with a tier above what the lines reach, how far that tier is.
 pub fn next_tiers(currency: Currency, lines: &[CartLine], rules: &[Rule]) -> Vec<NextTier> {
-    let gross = gross_amounts(lines);
+    let gross = lines.iter().map(|l| gross_cents_of(l.quantity, l.unit_price)).collect();
     let index = LineIndex::new(lines, rules);
-    let measures = Measures::new(lines, &gross, rules);
+    let measures = Measures::new(lines, gross, rules);
     let mut next: Vec<NextTier> = rules
         .iter()
         .filter(|r| r.currency == currency)
@@ -596,6 +807,9 @@ pub fn next_tiers(currency: Currency, lines: &[CartLine], rules: &[Rule]) -> Vec
     next.sort_by(|a, b| a.missing.cmp(&b.missing).then_with(|| a.rule_id.cmp(&b.rule_id)));
     next
 }
+
+#[cfg(test)]
+mod reference;
 
 #[cfg(test)]
 mod tests {
@@ -716,6 +930,21 @@ mod tests {
     }
 
     #[test]
+    fn ties_go_to_the_stacking_rules_then_the_higher_priority() {
+        let lines = [line("farm", 1, "100", "0")];
+        let mut exclusive = rule("exclusive", &[("0", Effect::PercentOff(d("5")))]);
+        exclusive.combination = Combination::Exclusive;
+        let stacking = rule("stacking", &[("0", Effect::AmountOff(d("5")))]);
+        let priced = price(Currency::Euro, &lines, &[exclusive.clone(), stacking]);
+        assert_eq!(priced.applied.iter().map(|a| a.rule_id.as_str()).collect::<Vec<_>>(), ["stacking"]);
+        let mut preferred = rule("preferred", &[("0", Effect::AmountOff(d("5")))]);
+        preferred.combination = Combination::Exclusive;
+        preferred.priority = 1;
+        let priced = price(Currency::Euro, &lines, &[exclusive, preferred]);
+        assert_eq!(priced.applied.iter().map(|a| a.rule_id.as_str()).collect::<Vec<_>>(), ["preferred"]);
+    }
+
+    #[test]
     fn weight_and_quantity_thresholds() {
         let mut by_weight = rule("weight", &[("10", Effect::PercentOff(d("10")))]);
         by_weight.metric = Metric::WeightKg;
@@ -787,7 +1016,7 @@ mod tests {
             prop::option::of(1i64..20_000),
             0usize..=producers.len(),
             any::<bool>(),
-            0u8..3,
+            0u8..4,
             -3i32..3,
             0u8..10,
         )
@@ -803,6 +1032,7 @@ mod tests {
                 let metric = match metric {
                     0 => Metric::Value { vat_included: false },
                     1 => Metric::Value { vat_included: true },
+                    2 => Metric::Quantity,
                     _ => Metric::WeightKg,
                 };
                 Rule {
@@ -810,6 +1040,11 @@ mod tests {
                     name: "rule".into(),
                     currency: if currency == 0 { Currency::PoundSterling } else { Currency::Euro },
                     scope: match producers.get(scope) {
+                        Some(p) if exclusive && priority % 2 == 0 => Scope::Products(BTreeSet::from([format!("p{p}")])),
+                        Some(p) if priority % 2 == 0 => {
+                            Scope::Products(BTreeSet::from([format!("p{p}"), "pdairy".into()]))
+                        }
+                        Some(p) if priority == 1 => Scope::Producers(BTreeSet::from([(*p).to_owned(), "dairy".into()])),
                         Some(p) => Scope::Producers(BTreeSet::from([(*p).to_owned()])),
                         None => Scope::Order,
                     },
@@ -833,12 +1068,29 @@ mod tests {
         )
             .prop_map(|(producer, quantity, price, scale, vat, grams)| CartLine {
                 producer: ["farm", "mill", "dairy"][producer].into(),
-                product: format!("p{producer}{price}"),
+                // Few products, so that product scopes find lines and products repeat.
+                product: format!("p{}", ["farm", "mill", "dairy"][(producer + usize::from(price % 2 == 0)) % 3]),
                 quantity,
                 unit_price: Decimal::new(price, scale),
                 vat_rate: d(vat),
                 unit_grams: grams.map(Decimal::from),
             })
+    }
+
+    proptest! {
+        /// Shares at every size (64-bit keys, 128-bit keys, products past 53 bits) are the
+        /// largest-remainder shares.
+        #[test]
+        fn allocation_is_largest_remainder_at_any_size(
+            weights in prop::collection::vec(prop_oneof![0i64..1_000, 0i64..1 << 45], 0..20),
+            percent in 0i64..=100,
+        ) {
+            let total: i64 = weights.iter().sum();
+            let amount = i64::try_from(i128::from(total) * i128::from(percent) / 100).unwrap_or(0);
+            let parts: Vec<Decimal> = allocate(amount, &weights).into_iter().map(from_cents).collect();
+            let decimals: Vec<Decimal> = weights.iter().map(|w| from_cents(*w)).collect();
+            prop_assert_eq!(parts, reference::allocate(from_cents(amount), &decimals));
+        }
     }
 
     proptest! {
@@ -852,6 +1104,7 @@ mod tests {
         ) {
             let priced = price(Currency::Euro, &lines, &rules);
             prop_assert_eq!(&priced, &price(Currency::Euro, &lines, &rules), "deterministic");
+            prop_assert_eq!(&priced, &reference::price(Currency::Euro, &lines, &rules), "as the rules are stated");
             let line_discounts: Decimal = priced.lines.iter().map(|l| l.discount).sum();
             prop_assert_eq!(line_discounts, priced.discount_total);
             prop_assert_eq!(priced.applied.iter().map(|a| a.amount).sum::<Decimal>(), priced.discount_total);
