@@ -21,6 +21,8 @@
 //! | checkout deadline  | `checkout_deadline_ms` | `ORDERHUB_CHECKOUT_DEADLINE_MS` | 10000 (under the request timeout) |
 //! | unconfirmed parts  | `unconfirmed_orders` |                         | `acknowledge_uncounted` (or `acknowledge`, `withdraw`) |
 //! | grace after a session's end | `session_close_grace_secs` |          | 7200                       |
+//! | GraphQL introspection | `introspection`   | `ORDERHUB_INTROSPECTION` | `true`                   |
+//! | browser origins (CORS) | `cors_origins`   | `ORDERHUB_CORS_ORIGINS` (comma-separated) | none     |
 //!
 //! `ORDERHUB_CLIENTS` is `platform=token,platform=token`; it replaces the file's clients.
 
@@ -129,6 +131,11 @@ pub struct Config {
     pub unconfirmed_orders: crate::trader::UnconfirmedPolicy,
     /// Seconds after a sales session's end before its producer orders are completed.
     pub session_close_grace_secs: u64,
+    /// Whether `/graphql` answers introspection (`__schema`, `__type`); off in production if the
+    /// schema is not public.
+    pub introspection: bool,
+    /// Origins (`https://shop.example`) whose pages may call `/graphql` from a browser.
+    pub cors_origins: Vec<String>,
 }
 
 impl Default for Config {
@@ -152,6 +159,8 @@ impl Default for Config {
             checkout_deadline_ms: 10_000,
             unconfirmed_orders: crate::trader::UnconfirmedPolicy::default(),
             session_close_grace_secs: 7_200,
+            introspection: true,
+            cors_origins: Vec::new(),
         }
     }
 }
@@ -214,6 +223,16 @@ impl Config {
         if let Some(v) = var("ORDERHUB_CHECKOUT_DEADLINE_MS") {
             self.checkout_deadline_ms =
                 v.parse().map_err(|e| anyhow::anyhow!("ORDERHUB_CHECKOUT_DEADLINE_MS `{v}`: {e}"))?;
+        }
+        if let Some(v) = var("ORDERHUB_INTROSPECTION") {
+            self.introspection = match v.as_str() {
+                "true" | "1" | "on" => true,
+                "false" | "0" | "off" => false,
+                other => anyhow::bail!("ORDERHUB_INTROSPECTION `{other}`: expected true or false"),
+            };
+        }
+        if let Some(v) = var("ORDERHUB_CORS_ORIGINS") {
+            self.cors_origins = v.split(',').map(str::trim).filter(|o| !o.is_empty()).map(str::to_owned).collect();
         }
         if let Some(v) = var("ORDERHUB_LOG_FORMAT") {
             self.log_format = match v.as_str() {

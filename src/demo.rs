@@ -95,7 +95,7 @@ pub async fn run(options: DemoOptions) -> anyhow::Result<()> {
 
     // A checkout of real offers, one from each producer, read from the producers over DFC.
     let mut offers = Vec::new();
-    for part in service.session_catalogue(session.id).await? {
+    for part in service.session_catalogue(session.id, &Default::default()).await? {
         match part.result {
             Ok(list) => offers.extend(list.into_iter().next()),
             Err(e) => anyhow::bail!("the demo producer {} does not answer: {e}", part.peer.id),

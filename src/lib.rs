@@ -94,8 +94,9 @@ impl Application {
             store: store.clone(),
             urls: Urls::new(&base_url),
             clients: Arc::new(Clients::new(&config.clients)),
-            schema: graphql::build_schema(store.clone(), trader.clone()),
+            schema: graphql::build_schema(store.clone(), trader.clone(), config.introspection),
             max_body_bytes: config.max_body_bytes,
+            cors_origins: config.cors_origins.clone(),
         };
         let router = http::router(state, Duration::from_secs(config.request_timeout_secs));
         Ok(Application { listener, router, address, base_url, store, trader })

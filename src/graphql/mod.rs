@@ -5,6 +5,7 @@
 
 mod consolidation;
 mod discounts;
+mod limits;
 mod loaders;
 mod orders;
 mod producer;
@@ -37,16 +38,19 @@ pub struct Mutation(
 
 pub type OrderhubSchema = Schema<Query, Mutation, EmptySubscription>;
 
-/// Deepest and most complex query we answer: enough for every screen and for the introspection
-/// query GraphiQL and gateways send (its type references nest ten levels), too little for abuse.
-const MAX_DEPTH: usize = 20;
-const MAX_COMPLEXITY: usize = 5_000;
+pub(crate) use limits::{CATALOGUE_COST, page_cost};
+use limits::{MAX_COMPLEXITY, MAX_DEPTH};
 
-pub fn build_schema(store: Store, trader: Trader) -> OrderhubSchema {
-    Schema::build(Query::default(), Mutation::default(), EmptySubscription)
+/// The schema as served. Without `introspection`, `__schema` and `__type` are refused (a
+/// gateway composes from the checked-in SDL or `_service`, which stays).
+pub fn build_schema(store: Store, trader: Trader, introspection: bool) -> OrderhubSchema {
+    let builder = Schema::build(Query::default(), Mutation::default(), EmptySubscription)
         .enable_federation()
         .limit_depth(MAX_DEPTH)
         .limit_complexity(MAX_COMPLEXITY)
+        .extension(limits::CodedRequestErrors { introspection });
+    let builder = if introspection { builder } else { builder.disable_introspection() };
+    builder
         .data(DataLoader::new(producer::ProductLoader(store.clone()), tokio::spawn))
         .data(DataLoader::new(loaders::TraderLoader(store.clone()), tokio::spawn))
         .data(store)

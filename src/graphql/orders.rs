@@ -340,6 +340,7 @@ impl Customer {
     }
 
     /// This customer's orders, newest first.
+    #[graphql(complexity = "super::page_cost(first, child_complexity)")]
     async fn orders(&self, ctx: &Context<'_>, #[graphql(default = 20)] first: i32) -> Result<Vec<Order>> {
         let filter = CustomerOrderFilter { customer_id: Some(self.id.to_string()), ..Default::default() };
         let limit = u64::try_from(first.clamp(1, 100)).unwrap_or(20);

@@ -15,10 +15,10 @@ use super::loaders::*;
 use super::orders::{Customer, Order, PaymentStatus};
 use super::producer::Money;
 use super::producer_orders::ProducerOrder;
-use super::store_error;
+use super::{CATALOGUE_COST, page_cost, store_error};
 use crate::store::Store;
 use crate::store::trader::CustomerOrderFilter;
-use crate::trader::{CancelError, CheckoutError, CheckoutLineRequest, CheckoutRequest, Contact, Trader};
+use crate::trader::{CancelError, CatalogueMemo, CheckoutError, CheckoutLineRequest, CheckoutRequest, Contact, Trader};
 
 pub(super) fn trader<'c>(ctx: &Context<'c>) -> &'c Trader {
     ctx.data_unchecked::<Trader>()
@@ -65,6 +65,7 @@ impl TraderQuery {
     }
 
     /// Customer orders, newest first, `first` at a time (at most 100) after the cursor `after`.
+    #[graphql(complexity = "page_cost(first, child_complexity)")]
     async fn orders(
         &self,
         ctx: &Context<'_>,
@@ -389,8 +390,11 @@ impl SaleSession {
 
     /// Every producer's offers, asked in parallel; a producer that cannot answer in time shows
     /// up in `errors`, never failing the query.
+    #[graphql(complexity = "CATALOGUE_COST + child_complexity")]
     async fn catalogue(&self, ctx: &Context<'_>) -> Result<SessionCatalogue> {
-        let parts = trader(ctx).session_catalogue(self.0.id).await.map_err(store_error)?;
+        let fresh = CatalogueMemo::default();
+        let memo = ctx.data_opt::<CatalogueMemo>().unwrap_or(&fresh);
+        let parts = trader(ctx).session_catalogue(self.0.id, memo).await.map_err(store_error)?;
         let mut offers = Vec::new();
         let mut errors = Vec::new();
         for part in parts {

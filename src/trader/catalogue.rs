@@ -2,6 +2,7 @@
 //! producer that is down, slow or talks nonsense yields an error beside everyone else's offers.
 
 use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
 
 use chrono::Utc;
 use entity::{peer, peer_offer};
@@ -22,11 +23,32 @@ pub struct PeerCatalogue {
     pub result: Result<Vec<peer_offer::Model>, PeerError>,
 }
 
+type Fetched = Result<Vec<peer_offer::Model>, PeerError>;
+
+/// The catalogues one request has read: each producer's is fetched once however many times the
+/// request asks (aliases, several sessions of one producer), and concurrent askers share the
+/// fetch under way.
+#[derive(Default)]
+pub struct CatalogueMemo(Mutex<HashMap<String, Arc<tokio::sync::OnceCell<Fetched>>>>);
+
+impl CatalogueMemo {
+    fn cell(&self, peer: &str) -> Arc<tokio::sync::OnceCell<Fetched>> {
+        // A poisoned map only means another asker panicked: its entries are still sound.
+        let mut cells = self.0.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        cells.entry(peer.to_owned()).or_default().clone()
+    }
+}
+
 impl Trader {
-    pub async fn session_catalogue(&self, session_id: Uuid) -> Result<Vec<PeerCatalogue>, StoreError> {
+    pub async fn session_catalogue(
+        &self,
+        session_id: Uuid,
+        memo: &CatalogueMemo,
+    ) -> Result<Vec<PeerCatalogue>, StoreError> {
         let peers = self.store.session_peers(session_id).await?;
         Ok(join_all(peers.into_iter().map(|peer| async move {
-            let result = self.refresh_peer_catalogue(&peer).await;
+            let cell = memo.cell(&peer.id);
+            let result = cell.get_or_init(|| self.refresh_peer_catalogue(&peer)).await.clone();
             PeerCatalogue { peer, result }
         }))
         .await)

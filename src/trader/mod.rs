@@ -14,7 +14,7 @@ use std::time::Duration;
 use entity::peer;
 
 pub use crate::domain::reservation::UnconfirmedPolicy;
-pub use catalogue::PeerCatalogue;
+pub use catalogue::{CatalogueMemo, PeerCatalogue};
 pub use checkout::{
     CancelError, CheckedOut, CheckoutError, CheckoutLineRequest, CheckoutRequest, Contact, LineShortage, Priced,
     StoredDiscount, stored_discounts,

@@ -16,6 +16,7 @@ mod discounts;
 mod engine_model;
 mod fake_producer;
 mod graphql;
+mod hardening;
 mod interop;
 mod malformed;
 mod ofn_client;

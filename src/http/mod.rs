@@ -1,12 +1,13 @@
 //! The axum router: `/graphql` (GraphiQL for browsers), `/api/dfc/...`, `/health`, `/ready`.
 
+mod graphql;
+
 use std::sync::Arc;
 use std::time::Duration;
 
-use async_graphql_axum::GraphQLRequest;
 use axum::Router;
 use axum::extract::{DefaultBodyLimit, Path, State};
-use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::http::{HeaderValue, Method, StatusCode, header};
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::get;
 use tower_http::catch_panic::CatchPanicLayer;
@@ -25,12 +26,15 @@ pub struct AppState {
     pub clients: Arc<Clients>,
     pub schema: OrderhubSchema,
     pub max_body_bytes: usize,
+    /// Origins whose browsers may call `/graphql` (CORS); none: no cross-origin browser.
+    pub cors_origins: Vec<String>,
 }
 
 pub fn router(state: AppState, request_timeout: Duration) -> Router {
     let max_body = state.max_body_bytes;
+    let cors = cors(&state.cors_origins);
     Router::new()
-        .route("/graphql", get(graphiql).post(graphql))
+        .route("/graphql", get(graphql::get).post(graphql::post))
         .route("/graphiql/{file}", get(graphiql_asset))
         .route("/health", get(|| async { "ok" }))
         .route("/ready", get(ready))
@@ -39,6 +43,8 @@ pub fn router(state: AppState, request_timeout: Duration) -> Router {
         .method_not_allowed_fallback(dfc_api::no_such_method)
         .with_state(state)
         .layer(DefaultBodyLimit::max(max_body))
+        // Outside the routes, so that it answers preflights (OPTIONS) itself.
+        .layer(cors)
         .layer(TimeoutLayer::with_status_code(StatusCode::REQUEST_TIMEOUT, request_timeout))
         .layer(CatchPanicLayer::new())
         .layer(
@@ -49,25 +55,49 @@ pub fn router(state: AppState, request_timeout: Duration) -> Router {
         )
 }
 
+/// Cross-origin browsers allowed only from the configured origins, with the headers GraphQL
+/// clients send (a JSON body and the preflight headers make every such request preflighted).
+fn cors(origins: &[String]) -> tower_http::cors::CorsLayer {
+    let origins: Vec<HeaderValue> = origins
+        .iter()
+        .filter_map(|origin| {
+            HeaderValue::from_str(origin.trim_end_matches('/'))
+                .inspect_err(|_| tracing::warn!(origin = %origin, "not a valid CORS origin; ignored"))
+                .ok()
+        })
+        .collect();
+    tower_http::cors::CorsLayer::new()
+        .allow_origin(origins)
+        .allow_methods([Method::GET, Method::POST])
+        .allow_headers([
+            header::CONTENT_TYPE,
+            header::AUTHORIZATION,
+            header::ACCEPT,
+            header::HeaderName::from_static("apollo-require-preflight"),
+            header::HeaderName::from_static("x-apollo-operation-name"),
+        ])
+        .max_age(Duration::from_secs(600))
+}
+
 async fn ready(State(state): State<AppState>) -> StatusCode {
     if state.store.ping().await { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE }
 }
 
 /// GraphiQL, from assets built into the binary: the usual page loads its scripts from a CDN,
 /// which a machine without internet access cannot reach.
-async fn graphiql() -> Html<&'static str> {
-    Html(include_str!("../assets/graphiql/index.html"))
+pub(super) async fn graphiql() -> Html<&'static str> {
+    Html(include_str!("../../assets/graphiql/index.html"))
 }
 
 async fn graphiql_asset(Path(file): Path<String>) -> Response {
     let (bytes, content_type): (&'static [u8], &str) = match file.as_str() {
-        "graphiql.min.js" => (include_bytes!("../assets/graphiql/graphiql.min.js.gz"), "text/javascript"),
-        "graphiql.min.css" => (include_bytes!("../assets/graphiql/graphiql.min.css.gz"), "text/css"),
+        "graphiql.min.js" => (include_bytes!("../../assets/graphiql/graphiql.min.js.gz"), "text/javascript"),
+        "graphiql.min.css" => (include_bytes!("../../assets/graphiql/graphiql.min.css.gz"), "text/css"),
         "react.production.min.js" => {
-            (include_bytes!("../assets/graphiql/react.production.min.js.gz"), "text/javascript")
+            (include_bytes!("../../assets/graphiql/react.production.min.js.gz"), "text/javascript")
         }
         "react-dom.production.min.js" => {
-            (include_bytes!("../assets/graphiql/react-dom.production.min.js.gz"), "text/javascript")
+            (include_bytes!("../../assets/graphiql/react-dom.production.min.js.gz"), "text/javascript")
         }
         _ => return StatusCode::NOT_FOUND.into_response(),
     };
@@ -77,32 +107,4 @@ async fn graphiql_asset(Path(file): Path<String>) -> Response {
     headers.insert(header::CONTENT_ENCODING, HeaderValue::from_static("gzip"));
     headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("public, max-age=86400"));
     response
-}
-
-/// Executes a GraphQL request, answering `application/graphql-response+json` only to clients
-/// that ask for it and plain `application/json` to everyone else (gateways and older clients
-/// reject the newer media type).
-async fn graphql(State(state): State<AppState>, headers: HeaderMap, request: GraphQLRequest) -> Response {
-    let response = state.schema.execute(request.into_inner()).await;
-    let wants_graphql_response = headers
-        .get(header::ACCEPT)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|accept| accept.contains("application/graphql-response+json"));
-    let content_type = if wants_graphql_response { "application/graphql-response+json" } else { "application/json" };
-    let status = if wants_graphql_response && response.data == async_graphql::Value::Null && response.is_err() {
-        StatusCode::BAD_REQUEST
-    } else {
-        StatusCode::OK
-    };
-    match serde_json::to_vec(&response) {
-        Ok(body) => {
-            let mut http = (status, body).into_response();
-            http.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
-            http
-        }
-        Err(err) => {
-            tracing::error!(error = %err, "serialising a GraphQL response");
-            StatusCode::INTERNAL_SERVER_ERROR.into_response()
-        }
-    }
 }

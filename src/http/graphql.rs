@@ -1,0 +1,171 @@
+//! `/graphql` over HTTP, refusing what a browser could send from another site, bodies over the
+//! limit and mutations over GET, each with a coded JSON error.
+//!
+//! Cross-site request forgery is prevented as Apollo Router and Apollo Server do it: a request
+//! runs only if a browser would have had to ask first (a preflight), that is if its
+//! `Content-Type` is not one of the three a form can send (`text/plain`,
+//! `application/x-www-form-urlencoded`, `multipart/form-data`, or none), or if it carries a
+//! non-empty `apollo-require-preflight` or `x-apollo-operation-name` header. Bodies are JSON.
+
+use async_graphql::parser::types::{DocumentOperations, OperationType};
+use axum::body::Body;
+use axum::extract::{RawQuery, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde_json::json;
+
+use super::AppState;
+use crate::trader::CatalogueMemo;
+
+const PREFLIGHT_HEADERS: [&str; 2] = ["apollo-require-preflight", "x-apollo-operation-name"];
+
+/// A refusal before any execution, shaped as GraphQL errors so that clients show it.
+fn refusal(status: StatusCode, code: &str, message: &str) -> Response {
+    let body = json!({ "errors": [{ "message": message, "extensions": { "code": code } }] });
+    let mut response = (status, body.to_string()).into_response();
+    response.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    response
+}
+
+/// The media type of the body, lower case, without parameters.
+fn media_type(headers: &HeaderMap) -> Option<String> {
+    let value = headers.get(header::CONTENT_TYPE)?.to_str().ok()?;
+    Some(value.split(';').next().unwrap_or("").trim().to_ascii_lowercase())
+}
+
+/// Whether a browser would have sent a preflight request before this one.
+fn preflighted(headers: &HeaderMap) -> bool {
+    let simple = matches!(
+        media_type(headers).as_deref(),
+        None | Some("text/plain" | "application/x-www-form-urlencoded" | "multipart/form-data")
+    );
+    !simple
+        || PREFLIGHT_HEADERS
+            .iter()
+            .any(|name| headers.get(*name).is_some_and(|v| !v.as_bytes().iter().all(u8::is_ascii_whitespace)))
+}
+
+fn csrf_refusal() -> Response {
+    refusal(
+        StatusCode::BAD_REQUEST,
+        "CSRF_PREVENTED",
+        "this request could have been sent by a page of another site: send it as application/json, \
+         or with an `apollo-require-preflight` header",
+    )
+}
+
+pub(super) async fn post(State(state): State<AppState>, headers: HeaderMap, body: Body) -> Response {
+    if !preflighted(&headers) {
+        return csrf_refusal();
+    }
+    // JSON, or text/plain that a client marked as preflighted (some send JSON so).
+    if !matches!(media_type(&headers).as_deref(), Some("application/json" | "text/plain")) {
+        return refusal(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "UNSUPPORTED_MEDIA_TYPE",
+            "a GraphQL request is a JSON body (Content-Type: application/json)",
+        );
+    }
+    let limit = state.max_body_bytes;
+    let too_large =
+        || refusal(StatusCode::PAYLOAD_TOO_LARGE, "PAYLOAD_TOO_LARGE", &format!("the body is over {limit} bytes"));
+    let declared = headers.get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()?.parse::<usize>().ok());
+    if declared.is_some_and(|length| length > limit) {
+        return too_large();
+    }
+    // The limit holds for bodies sent without a length too: reading stops past it.
+    let bytes = match axum::body::to_bytes(body, limit).await {
+        Ok(bytes) => bytes,
+        Err(err) => {
+            let inner = err.into_inner();
+            if inner.downcast_ref::<http_body_util::LengthLimitError>().is_some() {
+                return too_large();
+            }
+            tracing::info!(error = %inner, "a GraphQL body could not be read");
+            return refusal(StatusCode::BAD_REQUEST, "BAD_REQUEST", "the body could not be read");
+        }
+    };
+    let request: async_graphql::Request = match serde_json::from_slice(&bytes) {
+        Ok(request) => request,
+        Err(err) => {
+            return refusal(
+                StatusCode::BAD_REQUEST,
+                "BAD_REQUEST",
+                &format!("a GraphQL request is a JSON object with a `query` string: {err}"),
+            );
+        }
+    };
+    execute(&state, &headers, request).await
+}
+
+/// GET runs queries (with their parameters in the URL) for clients that mark them preflighted;
+/// a browser that opens `/graphql` gets GraphiQL.
+pub(super) async fn get(State(state): State<AppState>, headers: HeaderMap, RawQuery(query): RawQuery) -> Response {
+    let query = query.unwrap_or_default();
+    let has_query = query.split('&').any(|pair| pair.starts_with("query="));
+    if !has_query {
+        return super::graphiql().await.into_response();
+    }
+    if !preflighted(&headers) {
+        return csrf_refusal();
+    }
+    let request = match async_graphql::http::parse_query_string(&query) {
+        Ok(request) => request,
+        Err(err) => return refusal(StatusCode::BAD_REQUEST, "BAD_REQUEST", &format!("invalid parameters: {err}")),
+    };
+    if is_mutation(&request) {
+        let mut response = refusal(
+            StatusCode::METHOD_NOT_ALLOWED,
+            "MUTATION_OVER_GET",
+            "mutations are sent with POST, never with GET",
+        );
+        response.headers_mut().insert(header::ALLOW, HeaderValue::from_static("POST"));
+        return response;
+    }
+    execute(&state, &headers, request).await
+}
+
+/// Whether the operation the request would run is a mutation (an unparsable query is not: its
+/// execution answers the parse error).
+fn is_mutation(request: &async_graphql::Request) -> bool {
+    let Ok(document) = async_graphql::parser::parse_query(&request.query) else {
+        return false;
+    };
+    let is = |ty: OperationType| ty == OperationType::Mutation;
+    match &document.operations {
+        DocumentOperations::Single(operation) => is(operation.node.ty),
+        DocumentOperations::Multiple(operations) => match &request.operation_name {
+            Some(name) => operations.get(name.as_str()).is_some_and(|op| is(op.node.ty)),
+            None => operations.values().any(|op| is(op.node.ty)),
+        },
+    }
+}
+
+/// Executes a request, answering `application/graphql-response+json` only to clients that ask
+/// for it and plain `application/json` to everyone else (gateways and older clients reject the
+/// newer media type).
+async fn execute(state: &AppState, headers: &HeaderMap, request: async_graphql::Request) -> Response {
+    // However often a request asks for catalogues, each producer's is fetched once.
+    let response = state.schema.execute(request.data(CatalogueMemo::default())).await;
+    let wants_graphql_response = headers
+        .get(header::ACCEPT)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|accept| accept.contains("application/graphql-response+json"));
+    let content_type = if wants_graphql_response { "application/graphql-response+json" } else { "application/json" };
+    let status = if wants_graphql_response && response.data == async_graphql::Value::Null && response.is_err() {
+        StatusCode::BAD_REQUEST
+    } else {
+        StatusCode::OK
+    };
+    match serde_json::to_vec(&response) {
+        Ok(body) => {
+            let mut http = (status, body).into_response();
+            http.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
+            http
+        }
+        Err(err) => {
+            tracing::error!(error = %err, "serialising a GraphQL response");
+            StatusCode::INTERNAL_SERVER_ERROR.into_response()
+        }
+    }
+}
