@@ -23,6 +23,7 @@
 //! | grace after a session's end | `session_close_grace_secs` |          | 7200                       |
 //! | GraphQL introspection | `introspection`   | `ORDERHUB_INTROSPECTION` | `true`                   |
 //! | browser origins (CORS) | `cors_origins`   | `ORDERHUB_CORS_ORIGINS` (comma-separated) | none     |
+//! | token verification | `[auth]`             | `ORDERHUB_AUTH_HS256_SECRET`, `ORDERHUB_AUTH_JWKS_FILE` | none: tokens refused |
 //!
 //! `ORDERHUB_CLIENTS` is `platform=token,platform=token`; it replaces the file's clients.
 
@@ -136,6 +137,8 @@ pub struct Config {
     pub introspection: bool,
     /// Origins (`https://shop.example`) whose pages may call `/graphql` from a browser.
     pub cors_origins: Vec<String>,
+    /// How callers' tokens are verified (see `auth`).
+    pub auth: crate::auth::AuthConfig,
 }
 
 impl Default for Config {
@@ -161,6 +164,7 @@ impl Default for Config {
             session_close_grace_secs: 7_200,
             introspection: true,
             cors_origins: Vec::new(),
+            auth: crate::auth::AuthConfig::default(),
         }
     }
 }
@@ -233,6 +237,12 @@ impl Config {
         }
         if let Some(v) = var("ORDERHUB_CORS_ORIGINS") {
             self.cors_origins = v.split(',').map(str::trim).filter(|o| !o.is_empty()).map(str::to_owned).collect();
+        }
+        if let Some(v) = var("ORDERHUB_AUTH_HS256_SECRET") {
+            self.auth.hs256_secret = Some(SecretString::new(v));
+        }
+        if let Some(v) = var("ORDERHUB_AUTH_JWKS_FILE") {
+            self.auth.jwks_file = Some(PathBuf::from(v));
         }
         if let Some(v) = var("ORDERHUB_LOG_FORMAT") {
             self.log_format = match v.as_str() {

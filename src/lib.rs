@@ -3,6 +3,7 @@
 //!
 //! [`Application::build`] assembles everything from a [`Config`]; `main` and the tests call it.
 
+pub mod auth;
 pub mod config;
 pub mod demo;
 pub mod dfc;
@@ -97,6 +98,7 @@ impl Application {
             schema: graphql::build_schema(store.clone(), trader.clone(), config.introspection),
             max_body_bytes: config.max_body_bytes,
             cors_origins: config.cors_origins.clone(),
+            verifier: Arc::new(auth::Verifier::new(&config.auth)?),
         };
         let router = http::router(state, Duration::from_secs(config.request_timeout_secs));
         Ok(Application { listener, router, address, base_url, store, trader })

@@ -40,6 +40,21 @@ enum Command {
     Schema,
     /// Load a catalogue seed file into the database and exit.
     Seed { file: PathBuf },
+    /// Print a development token signed with `auth.hs256_secret` (`ORDERHUB_AUTH_HS256_SECRET`).
+    Token {
+        /// Who the token is for (the subject claim).
+        #[arg(long)]
+        subject: String,
+        /// A role, e.g. customer, trader_staff, producer_staff, operator (repeatable).
+        #[arg(long = "role")]
+        roles: Vec<String>,
+        /// An enterprise the person works for (repeatable).
+        #[arg(long = "enterprise")]
+        enterprises: Vec<String>,
+        /// How long the token is valid, in seconds.
+        #[arg(long, default_value_t = 3600)]
+        ttl_secs: u64,
+    },
     /// Run a trader and two producer platforms on loopback, talking DFC to each other.
     Demo {
         /// The trader's port; the producers take the next two (0: any free ports).
@@ -74,6 +89,23 @@ async fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
+    if let Command::Token { subject, roles, enterprises, ttl_secs } = &cli.command {
+        use std::io::Write;
+        let Some(secret) = &config.auth.hs256_secret else {
+            eprintln!("orderhub: set auth.hs256_secret (or ORDERHUB_AUTH_HS256_SECRET) to mint development tokens");
+            return ExitCode::FAILURE;
+        };
+        return match orderhub::auth::dev_token(secret, &config.auth, subject, roles, enterprises, *ttl_secs)
+            .map_err(|e| e.to_string())
+            .and_then(|token| writeln!(std::io::stdout(), "{token}").map_err(|e| e.to_string()))
+        {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("orderhub: {e}");
+                ExitCode::FAILURE
+            }
+        };
+    }
     orderhub::telemetry::init(config.log_format);
     match run(cli.command, config).await {
         Ok(()) => ExitCode::SUCCESS,
@@ -120,6 +152,6 @@ async fn run(command: Command, mut config: Config) -> anyhow::Result<()> {
         Command::Demo { port, data_dir, seed } => {
             orderhub::demo::run(orderhub::demo::DemoOptions { port, data_dir, seed_file: seed }).await
         }
-        Command::Schema => Ok(()),
+        Command::Schema | Command::Token { .. } => Ok(()),
     }
 }

@@ -12,6 +12,7 @@ mod producer;
 mod producer_orders;
 mod reservation;
 mod trader;
+mod viewer;
 
 use async_graphql::dataloader::DataLoader;
 use async_graphql::{EmptySubscription, ErrorExtensions, MergedObject, SDLExportOptions, Schema};
@@ -26,6 +27,7 @@ pub struct Query(
     consolidation::ConsolidationQuery,
     reservation::ReservationQuery,
     discounts::DiscountQuery,
+    viewer::ViewerQuery,
 );
 
 #[derive(MergedObject, Default)]

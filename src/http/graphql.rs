@@ -15,6 +15,7 @@ use axum::response::{IntoResponse, Response};
 use serde_json::json;
 
 use super::AppState;
+use crate::auth::{AuthError, Identity};
 use crate::trader::CatalogueMemo;
 
 const PREFLIGHT_HEADERS: [&str; 2] = ["apollo-require-preflight", "x-apollo-operation-name"];
@@ -141,12 +142,42 @@ fn is_mutation(request: &async_graphql::Request) -> bool {
     }
 }
 
+/// The caller a bearer token proves; none without a token. A token that does not verify is
+/// refused outright, never taken as anonymous.
+fn identity(state: &AppState, headers: &HeaderMap) -> Result<Option<Identity>, AuthError> {
+    let Some(value) = headers.get(header::AUTHORIZATION) else {
+        return Ok(None);
+    };
+    let value = value.to_str().map_err(|_| AuthError::Malformed)?;
+    let token = value
+        .strip_prefix("Bearer ")
+        .or_else(|| value.strip_prefix("bearer "))
+        .map(str::trim)
+        .filter(|t| !t.is_empty())
+        .ok_or(AuthError::Malformed)?;
+    state.verifier.verify(token).map(Some)
+}
+
 /// Executes a request, answering `application/graphql-response+json` only to clients that ask
 /// for it and plain `application/json` to everyone else (gateways and older clients reject the
 /// newer media type).
 async fn execute(state: &AppState, headers: &HeaderMap, request: async_graphql::Request) -> Response {
     // However often a request asks for catalogues, each producer's is fetched once.
-    let response = state.schema.execute(request.data(CatalogueMemo::default())).await;
+    let mut request = request.data(CatalogueMemo::default());
+    match identity(state, headers) {
+        Ok(Some(identity)) => request = request.data(identity),
+        Ok(None) => {}
+        Err(err) => {
+            tracing::info!(reason = %err, "a token was refused");
+            let mut response =
+                refusal(StatusCode::UNAUTHORIZED, "UNAUTHENTICATED", "the bearer token is not valid here");
+            response
+                .headers_mut()
+                .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer error=\"invalid_token\""));
+            return response;
+        }
+    }
+    let response = state.schema.execute(request).await;
     let wants_graphql_response = headers
         .get(header::ACCEPT)
         .and_then(|v| v.to_str().ok())

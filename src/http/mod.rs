@@ -28,6 +28,7 @@ pub struct AppState {
     pub max_body_bytes: usize,
     /// Origins whose browsers may call `/graphql` (CORS); none: no cross-origin browser.
     pub cors_origins: Vec<String>,
+    pub verifier: Arc<crate::auth::Verifier>,
 }
 
 pub fn router(state: AppState, request_timeout: Duration) -> Router {

@@ -17,6 +17,7 @@ mod engine_model;
 mod fake_producer;
 mod graphql;
 mod hardening;
+mod identity;
 mod interop;
 mod malformed;
 mod ofn_client;

@@ -459,21 +459,31 @@ async fn a_trader_killed_in_a_burst_neither_loses_nor_duplicates() {
     let carrots = farm.offer_iri("farm", farm.product("farm", "CARROT").await.id);
     let flour = mill.offer_iri("mill", mill.product("mill", "FLOUR").await.id);
 
-    // A burst; the process dies in the middle of it.
+    // A burst; the process dies in the middle of it, once a few checkouts have been answered
+    // (a fixed delay would be too short on a busy machine, and nothing would have committed).
+    let answered_so_far = std::sync::atomic::AtomicUsize::new(0);
     let burst = futures::stream::iter(0..60)
         .map(|i| {
             let (graphql, session, carrots, flour) = (&graphql, &session, &carrots, &flour);
+            let answered_so_far = &answered_so_far;
             async move {
                 let body = json!({"query": RESERVE, "variables": {"input": {
                     "idempotencyKey": format!("kill-{i}"), "salesSessionId": session, "customerId": format!("c{i}"),
                     "lines": [{"offerId": carrots, "quantity": 1}, {"offerId": flour, "quantity": 3}]}}});
-                reqwest::Client::new().post(graphql.as_str()).json(&body).send().await.is_ok()
+                let ok = reqwest::Client::new().post(graphql.as_str()).json(&body).send().await.is_ok();
+                if ok {
+                    answered_so_far.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                }
+                ok
             }
         })
         .buffer_unordered(8)
         .collect::<Vec<bool>>();
     let kill = async {
-        tokio::time::sleep(Duration::from_millis(400)).await;
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while answered_so_far.load(std::sync::atomic::Ordering::SeqCst) < 3 && Instant::now() < deadline {
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
         trader.kill();
     };
     let (answered, ()) = tokio::join!(burst, kill);

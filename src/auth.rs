@@ -1,0 +1,300 @@
+//! Who is calling: identity from a JWT, verified here whatever verified it before (a gateway
+//! forwards the client's `Authorization` header; a network position proves nothing).
+//!
+//! Keys come from a JWKS file (the issuer's published keys, by `kid`) or, for development, an
+//! HS256 secret. A token is accepted when its signature verifies with a key of an allowed
+//! algorithm, its `iss` is one of `issuers`, its `aud` one of `audiences` (when any are set), and
+//! it has not expired (with `leeway_secs`). Which claims name the subject, the roles and the
+//! enterprises a person works for is configured:
+//!
+//! ```toml
+//! [auth]
+//! jwks_file = "/etc/orderhub/jwks.json"
+//! issuers = ["https://login.example"]
+//! audiences = ["orderhub"]
+//! subject_claim = "sub"
+//! roles_claim = "scope"                 # "customer trader_staff" or ["customer", ...]
+//! enterprises_claim = "orderhub/enterprises"
+//! ```
+
+use std::collections::{BTreeSet, HashMap};
+use std::path::PathBuf;
+
+use jsonwebtoken::jwk::JwkSet;
+use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
+use serde::Deserialize;
+use serde_json::Value;
+
+use crate::config::SecretString;
+
+/// The issuer of development tokens (`orderhub token`).
+pub const DEV_ISSUER: &str = "orderhub-dev";
+
+#[derive(Clone, Debug, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields, default)]
+pub struct AuthConfig {
+    /// Signs and verifies development tokens (HS256, issuer `orderhub-dev`). Never in production.
+    pub hs256_secret: Option<SecretString>,
+    /// The issuers' public keys, a JWKS document.
+    pub jwks_file: Option<PathBuf>,
+    pub issuers: Vec<String>,
+    /// Accepted `aud` values; none: `aud` is not checked.
+    pub audiences: Vec<String>,
+    /// Signature algorithms accepted with JWKS keys.
+    pub algorithms: Vec<String>,
+    pub leeway_secs: u64,
+    pub subject_claim: String,
+    pub roles_claim: String,
+    pub enterprises_claim: String,
+}
+
+impl Default for AuthConfig {
+    fn default() -> Self {
+        AuthConfig {
+            hs256_secret: None,
+            jwks_file: None,
+            issuers: Vec::new(),
+            audiences: Vec::new(),
+            algorithms: vec!["RS256".into(), "ES256".into(), "EdDSA".into()],
+            leeway_secs: 30,
+            subject_claim: "sub".into(),
+            roles_claim: "scope".into(),
+            enterprises_claim: "orderhub/enterprises".into(),
+        }
+    }
+}
+
+/// A verified caller.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Identity {
+    pub issuer: String,
+    pub subject: String,
+    pub roles: BTreeSet<String>,
+    pub enterprises: BTreeSet<String>,
+}
+
+/// Why a token is refused. Clients see only the code; the reason is logged.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum AuthError {
+    #[error("the Authorization header is not `Bearer <token>`")]
+    Malformed,
+    #[error("the token has expired")]
+    Expired,
+    #[error("the token's issuer is not trusted")]
+    UnknownIssuer,
+    #[error("the token is for another audience")]
+    WrongAudience,
+    #[error("no trusted key verifies the token")]
+    BadSignature,
+    #[error("the token has no `{0}` claim")]
+    MissingClaim(String),
+    #[error("the token is invalid: {0}")]
+    Invalid(String),
+}
+
+struct TrustedKey {
+    key: DecodingKey,
+    algorithm: Algorithm,
+}
+
+/// Verifies tokens with the configured keys.
+pub struct Verifier {
+    config: AuthConfig,
+    secret: Option<DecodingKey>,
+    /// By `kid`; keys without one under "".
+    keys: HashMap<String, Vec<TrustedKey>>,
+}
+
+impl Verifier {
+    pub fn new(config: &AuthConfig) -> anyhow::Result<Verifier> {
+        let mut keys: HashMap<String, Vec<TrustedKey>> = HashMap::new();
+        if let Some(path) = &config.jwks_file {
+            let text = std::fs::read_to_string(path)
+                .map_err(|e| anyhow::anyhow!("reading the JWKS file {}: {e}", path.display()))?;
+            let set: JwkSet =
+                serde_json::from_str(&text).map_err(|e| anyhow::anyhow!("JWKS file {}: {e}", path.display()))?;
+            for jwk in &set.keys {
+                let key =
+                    DecodingKey::from_jwk(jwk).map_err(|e| anyhow::anyhow!("a key of {}: {e}", path.display()))?;
+                let algorithm = match jwk.common.key_algorithm {
+                    Some(alg) => {
+                        alg.to_string().parse::<Algorithm>().map_err(|e| anyhow::anyhow!("key algorithm: {e}"))?
+                    }
+                    None => match &jwk.algorithm {
+                        jsonwebtoken::jwk::AlgorithmParameters::RSA(_) => Algorithm::RS256,
+                        jsonwebtoken::jwk::AlgorithmParameters::EllipticCurve(_) => Algorithm::ES256,
+                        jsonwebtoken::jwk::AlgorithmParameters::OctetKeyPair(_) => Algorithm::EdDSA,
+                        jsonwebtoken::jwk::AlgorithmParameters::OctetKey(_) => {
+                            anyhow::bail!("a JWKS holds public keys; a shared secret does not belong there")
+                        }
+                    },
+                };
+                keys.entry(jwk.common.key_id.clone().unwrap_or_default())
+                    .or_default()
+                    .push(TrustedKey { key, algorithm });
+            }
+        }
+        for name in &config.algorithms {
+            name.parse::<Algorithm>().map_err(|_| anyhow::anyhow!("auth.algorithms: unknown algorithm `{name}`"))?;
+        }
+        let secret = config.hs256_secret.as_ref().map(|s| DecodingKey::from_secret(s.expose().as_bytes()));
+        Ok(Verifier { config: config.clone(), secret, keys })
+    }
+
+    /// Whether any key is configured: without one, every token is refused.
+    pub fn has_keys(&self) -> bool {
+        self.secret.is_some() || !self.keys.is_empty()
+    }
+
+    /// The identity a bearer token proves.
+    pub fn verify(&self, token: &str) -> Result<Identity, AuthError> {
+        let header = jsonwebtoken::decode_header(token).map_err(|_| AuthError::Malformed)?;
+        let allowed: Vec<Algorithm> = self.config.algorithms.iter().filter_map(|a| a.parse().ok()).collect();
+        // Which key may verify is decided by our configuration, never by the token's header
+        // alone: an HS256 token is checked with the development secret only, and a JWKS key
+        // only with its own algorithm, from the allowed ones.
+        let (key, algorithm, issuers): (&DecodingKey, Algorithm, Vec<String>) = if header.alg == Algorithm::HS256 {
+            let secret = self.secret.as_ref().ok_or(AuthError::BadSignature)?;
+            (secret, Algorithm::HS256, vec![DEV_ISSUER.to_owned()])
+        } else {
+            let candidates = self.keys.get(header.kid.as_deref().unwrap_or("")).ok_or(AuthError::BadSignature)?;
+            let trusted = candidates
+                .iter()
+                .find(|k| k.algorithm == header.alg && allowed.contains(&k.algorithm))
+                .ok_or(AuthError::BadSignature)?;
+            (&trusted.key, trusted.algorithm, self.config.issuers.clone())
+        };
+        let mut validation = Validation::new(algorithm);
+        validation.leeway = self.config.leeway_secs;
+        validation.set_required_spec_claims(&["exp", "iss"]);
+        validation.set_issuer(&issuers);
+        if self.config.audiences.is_empty() || algorithm == Algorithm::HS256 {
+            validation.validate_aud = false;
+        } else {
+            validation.set_audience(&self.config.audiences);
+        }
+        let claims = jsonwebtoken::decode::<Value>(token, key, &validation).map_err(|e| {
+            use jsonwebtoken::errors::ErrorKind;
+            match e.kind() {
+                ErrorKind::ExpiredSignature => AuthError::Expired,
+                ErrorKind::InvalidIssuer => AuthError::UnknownIssuer,
+                ErrorKind::InvalidAudience => AuthError::WrongAudience,
+                ErrorKind::InvalidSignature => AuthError::BadSignature,
+                ErrorKind::MissingRequiredClaim(claim) => AuthError::MissingClaim(claim.clone()),
+                other => AuthError::Invalid(format!("{other:?}")),
+            }
+        })?;
+        self.identity(claims.claims)
+    }
+
+    fn identity(&self, claims: Value) -> Result<Identity, AuthError> {
+        let text = |name: &str| claims.get(name).and_then(Value::as_str).map(str::to_owned);
+        let subject = text(&self.config.subject_claim)
+            .filter(|s| !s.is_empty())
+            .ok_or_else(|| AuthError::MissingClaim(self.config.subject_claim.clone()))?;
+        Ok(Identity {
+            issuer: text("iss").unwrap_or_default(),
+            subject,
+            roles: words(claims.get(&self.config.roles_claim)),
+            enterprises: words(claims.get(&self.config.enterprises_claim)),
+        })
+    }
+}
+
+/// A claim holding names: a space-separated string (as OAuth `scope`) or an array of strings.
+fn words(claim: Option<&Value>) -> BTreeSet<String> {
+    match claim {
+        Some(Value::String(s)) => s.split_whitespace().map(str::to_owned).collect(),
+        Some(Value::Array(items)) => items.iter().filter_map(Value::as_str).map(str::to_owned).collect(),
+        _ => BTreeSet::new(),
+    }
+}
+
+/// A development token signed with the HS256 secret (`orderhub token`).
+pub fn dev_token(
+    secret: &SecretString,
+    config: &AuthConfig,
+    subject: &str,
+    roles: &[String],
+    enterprises: &[String],
+    ttl_secs: u64,
+) -> anyhow::Result<String> {
+    let now = jsonwebtoken::get_current_timestamp();
+    let mut claims = serde_json::Map::new();
+    claims.insert("iss".into(), DEV_ISSUER.into());
+    claims.insert(config.subject_claim.clone(), subject.into());
+    claims.insert(config.roles_claim.clone(), roles.join(" ").into());
+    claims.insert(config.enterprises_claim.clone(), enterprises.to_vec().into());
+    claims.insert("iat".into(), now.into());
+    claims.insert("exp".into(), (now + ttl_secs).into());
+    jsonwebtoken::encode(&Header::new(Algorithm::HS256), &claims, &EncodingKey::from_secret(secret.expose().as_bytes()))
+        .map_err(|e| anyhow::anyhow!("signing a token: {e}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn config() -> AuthConfig {
+        AuthConfig {
+            hs256_secret: Some(SecretString::new("a development secret of some length")),
+            ..AuthConfig::default()
+        }
+    }
+
+    fn token(config: &AuthConfig, claims: Value) -> String {
+        let secret = config.hs256_secret.as_ref().expect("secret").expose().as_bytes().to_vec();
+        jsonwebtoken::encode(&Header::new(Algorithm::HS256), &claims, &EncodingKey::from_secret(&secret))
+            .expect("token")
+    }
+
+    fn now() -> u64 {
+        jsonwebtoken::get_current_timestamp()
+    }
+
+    #[test]
+    fn a_development_token_proves_its_subject_roles_and_enterprises() {
+        let config = config();
+        let verifier = Verifier::new(&config).expect("verifier");
+        let minted = dev_token(
+            config.hs256_secret.as_ref().expect("secret"),
+            &config,
+            "ada",
+            &["customer".into(), "trader_staff".into()],
+            &["hub".into()],
+            60,
+        )
+        .expect("token");
+        let identity = verifier.verify(&minted).expect("verified");
+        assert_eq!(identity.subject, "ada");
+        assert_eq!(identity.roles, BTreeSet::from(["customer".to_owned(), "trader_staff".to_owned()]));
+        assert_eq!(identity.enterprises, BTreeSet::from(["hub".to_owned()]));
+    }
+
+    #[test]
+    fn expired_foreign_forged_or_incomplete_tokens_are_refused() {
+        let config = config();
+        let verifier = Verifier::new(&config).expect("verifier");
+        let claims = |exp: u64, iss: &str| serde_json::json!({"sub": "ada", "iss": iss, "exp": exp});
+        assert_eq!(verifier.verify(&token(&config, claims(now() - 120, DEV_ISSUER))), Err(AuthError::Expired));
+        assert!(verifier.verify(&token(&config, claims(now() - 10, DEV_ISSUER))).is_ok(), "within the leeway");
+        assert_eq!(verifier.verify(&token(&config, claims(now() + 60, "elsewhere"))), Err(AuthError::UnknownIssuer));
+        let other = AuthConfig { hs256_secret: Some(SecretString::new("another secret entirely")), ..config.clone() };
+        assert_eq!(verifier.verify(&token(&other, claims(now() + 60, DEV_ISSUER))), Err(AuthError::BadSignature));
+        let no_subject = serde_json::json!({"iss": DEV_ISSUER, "exp": now() + 60});
+        assert_eq!(verifier.verify(&token(&config, no_subject)), Err(AuthError::MissingClaim("sub".into())));
+        let no_expiry = serde_json::json!({"sub": "ada", "iss": DEV_ISSUER});
+        assert_eq!(verifier.verify(&token(&config, no_expiry)), Err(AuthError::MissingClaim("exp".into())));
+        assert_eq!(verifier.verify("not a token"), Err(AuthError::Malformed));
+        // Without the development secret, HS256 tokens prove nothing (no algorithm confusion).
+        let production = Verifier::new(&AuthConfig::default()).expect("verifier");
+        assert_eq!(production.verify(&token(&config, claims(now() + 60, DEV_ISSUER))), Err(AuthError::BadSignature));
+    }
+
+    #[test]
+    fn roles_may_be_a_scope_string_or_a_list() {
+        assert_eq!(words(Some(&serde_json::json!("a b  c"))).len(), 3);
+        assert_eq!(words(Some(&serde_json::json!(["a", "b", 3]))).len(), 2);
+        assert!(words(None).is_empty());
+    }
+}

@@ -1,0 +1,123 @@
+//! Identity from a JWT over real HTTP: development tokens (HS256, `orderhub token`) and an
+//! issuer's keys from a JWKS file (Ed25519 here), each token verified, each failure refused with
+//! `401 UNAUTHENTICATED` and never taken for an anonymous call.
+
+use aws_lc_rs::signature::{Ed25519KeyPair, KeyPair};
+use base64::Engine;
+use jsonwebtoken::{Algorithm, EncodingKey, Header};
+use orderhub::config::SecretString;
+use serde_json::{Value, json};
+
+use crate::support::*;
+
+const DEV_SECRET: &str = "the development secret of these tests";
+const ISSUER: &str = "https://login.test";
+
+struct Issuer {
+    key: EncodingKey,
+    kid: &'static str,
+}
+
+impl Issuer {
+    fn new(kid: &'static str) -> (Issuer, Value) {
+        let rng = aws_lc_rs::rand::SystemRandom::new();
+        let pkcs8 = Ed25519KeyPair::generate_pkcs8(&rng).expect("key");
+        let pair = Ed25519KeyPair::from_pkcs8(pkcs8.as_ref()).expect("pair");
+        let x = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(pair.public_key().as_ref());
+        let jwk = json!({"kty": "OKP", "crv": "Ed25519", "x": x, "kid": kid, "alg": "EdDSA", "use": "sig"});
+        (Issuer { key: EncodingKey::from_ed_der(pkcs8.as_ref()), kid }, jwk)
+    }
+
+    fn token(&self, claims: Value) -> String {
+        let mut header = Header::new(Algorithm::EdDSA);
+        header.kid = Some(self.kid.into());
+        jsonwebtoken::encode(&header, &claims, &self.key).expect("token")
+    }
+}
+
+fn now() -> u64 {
+    jsonwebtoken::get_current_timestamp()
+}
+
+async fn viewer(app: &TestApp, authorization: Option<&str>) -> (u16, Value, Option<String>) {
+    let mut request =
+        app.http.post(app.url("/graphql")).json(&json!({"query": "{ viewer { issuer subject roles enterprises } }"}));
+    if let Some(value) = authorization {
+        request = request.header("authorization", value);
+    }
+    let response = request.send().await.expect("request");
+    let status = response.status().as_u16();
+    let challenge = response.headers().get("www-authenticate").and_then(|v| v.to_str().ok()).map(str::to_owned);
+    (status, response.json().await.expect("json"), challenge)
+}
+
+#[tokio::test]
+async fn tokens_are_verified_here_and_every_bad_one_is_refused() {
+    let (issuer, jwk) = Issuer::new("key-1");
+    let (impostor, _) = Issuer::new("key-1");
+    let folder = std::env::temp_dir().join(format!("orderhub-jwks-{}", uuid::Uuid::new_v4()));
+    std::fs::create_dir_all(&folder).expect("folder");
+    let jwks = folder.join("jwks.json");
+    std::fs::write(&jwks, json!({"keys": [jwk]}).to_string()).expect("jwks");
+    let app = spawn_app_with(|c| {
+        c.auth.hs256_secret = Some(SecretString::new(DEV_SECRET));
+        c.auth.jwks_file = Some(jwks.clone());
+        c.auth.issuers = vec![ISSUER.into()];
+        c.auth.audiences = vec!["orderhub".into()];
+        c.auth.enterprises_claim = "https://orderhub.example/enterprises".into();
+    })
+    .await;
+
+    let (status, answer, _) = viewer(&app, None).await;
+    assert_eq!((status, &answer["data"]["viewer"]), (200, &Value::Null), "anonymous: {answer}");
+
+    let claims = |exp: u64, iss: &str, aud: &str| {
+        json!({"sub": "ada", "iss": iss, "aud": aud, "exp": exp, "scope": "customer",
+               "https://orderhub.example/enterprises": ["hub"]})
+    };
+    let good = issuer.token(claims(now() + 300, ISSUER, "orderhub"));
+    let (status, answer, _) = viewer(&app, Some(&format!("Bearer {good}"))).await;
+    assert_eq!(status, 200, "{answer}");
+    assert_eq!(
+        answer["data"]["viewer"],
+        json!({"issuer": ISSUER, "subject": "ada", "roles": ["customer"], "enterprises": ["hub"]})
+    );
+
+    // A development token, as `orderhub token` mints it.
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_orderhub"))
+        .args(["token", "--subject", "staff-1", "--role", "trader_staff", "--enterprise", "hub"])
+        .env("ORDERHUB_AUTH_HS256_SECRET", DEV_SECRET)
+        .current_dir(&folder)
+        .output()
+        .expect("orderhub token");
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    let minted = String::from_utf8(output.stdout).expect("utf-8").trim().to_owned();
+    let (status, answer, _) = viewer(&app, Some(&format!("Bearer {minted}"))).await;
+    assert_eq!(status, 200, "{answer}");
+    assert_eq!(answer["data"]["viewer"]["subject"], "staff-1");
+    assert_eq!(answer["data"]["viewer"]["roles"], json!(["trader_staff"]));
+
+    let forged_dev = jsonwebtoken::encode(
+        &Header::new(Algorithm::HS256),
+        &json!({"sub": "ada", "iss": "orderhub-dev", "exp": now() + 300}),
+        &EncodingKey::from_secret(b"a guessed secret"),
+    )
+    .expect("token");
+    for (case, authorization) in [
+        ("expired", format!("Bearer {}", issuer.token(claims(now() - 3_600, ISSUER, "orderhub")))),
+        ("unknown issuer", format!("Bearer {}", issuer.token(claims(now() + 300, "https://evil.test", "orderhub")))),
+        ("another audience", format!("Bearer {}", issuer.token(claims(now() + 300, ISSUER, "billing")))),
+        ("bad signature", format!("Bearer {}", impostor.token(claims(now() + 300, ISSUER, "orderhub")))),
+        ("forged development token", format!("Bearer {forged_dev}")),
+        ("not a bearer token", "Basic YWRhOnNlY3JldA==".to_owned()),
+        ("garbage", "Bearer not.a.token".to_owned()),
+    ] {
+        let (status, answer, challenge) = viewer(&app, Some(&authorization)).await;
+        assert_eq!(status, 401, "{case}: {answer}");
+        assert_eq!(answer["errors"][0]["extensions"]["code"], "UNAUTHENTICATED", "{case}");
+        assert!(answer.get("data").is_none(), "{case}: nothing ran");
+        assert_eq!(challenge.as_deref(), Some("Bearer error=\"invalid_token\""), "{case}");
+        assert!(!answer.to_string().contains("ada"), "{case}: a refusal reveals nothing of the token");
+    }
+    let _ = std::fs::remove_dir_all(folder);
+}
