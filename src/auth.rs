@@ -46,6 +46,9 @@ pub struct AuthConfig {
     pub subject_claim: String,
     pub roles_claim: String,
     pub enterprises_claim: String,
+    /// Platforms calling the DFC API with access tokens of the issuer: OAuth client id (`azp` or
+    /// `client_id` of the token) to platform id.
+    pub dfc_clients: std::collections::BTreeMap<String, String>,
 }
 
 impl Default for AuthConfig {
@@ -60,6 +63,7 @@ impl Default for AuthConfig {
             subject_claim: "sub".into(),
             roles_claim: "scope".into(),
             enterprises_claim: "orderhub/enterprises".into(),
+            dfc_clients: std::collections::BTreeMap::new(),
         }
     }
 }
@@ -71,6 +75,10 @@ pub struct Identity {
     pub subject: String,
     pub roles: BTreeSet<String>,
     pub enterprises: BTreeSet<String>,
+    /// The OAuth client the token was issued to (`azp`, else `client_id`).
+    pub client: Option<String>,
+    /// The token's OAuth scopes (`scope`, space-separated, or `scp`).
+    pub scopes: BTreeSet<String>,
 }
 
 /// Why a token is refused. Clients see only the code; the reason is logged.
@@ -141,9 +149,9 @@ impl Verifier {
         Ok(Verifier { config: config.clone(), secret, keys })
     }
 
-    /// Whether any key is configured: without one, every token is refused.
-    pub fn has_keys(&self) -> bool {
-        self.secret.is_some() || !self.keys.is_empty()
+    /// The DFC platform an OAuth client calls as, if it is one.
+    pub fn dfc_platform(&self, client: &str) -> Option<&str> {
+        self.config.dfc_clients.get(client).map(String::as_str)
     }
 
     /// The identity a bearer token proves.
@@ -197,6 +205,8 @@ impl Verifier {
             subject,
             roles: words(claims.get(&self.config.roles_claim)),
             enterprises: words(claims.get(&self.config.enterprises_claim)),
+            client: text("azp").or_else(|| text("client_id")),
+            scopes: words(claims.get("scope").or_else(|| claims.get("scp"))),
         })
     }
 }

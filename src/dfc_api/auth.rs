@@ -32,9 +32,24 @@ fn digest(token: &str) -> [u8; 32] {
     Sha256::digest(token.as_bytes()).into()
 }
 
-/// The platform that sent the request, from its `Authorization: Bearer` header.
+/// The platform that sent the request, from its `Authorization: Bearer` header: one of the
+/// configured static tokens (every right), or an OIDC access token of the configured issuer whose
+/// client (`azp` / `client_id`) is a configured platform, and whose scopes allow the request:
+/// `ReadProducts` to read catalogues, `ReadOrders` to read orders, `WriteOrders` to place or change
+/// them.
 #[derive(Debug, Clone)]
 pub struct CallingPlatform(pub String);
+
+/// The scope a request needs.
+fn needed_scope(parts: &Parts) -> &'static str {
+    let path = parts.uri.path();
+    let orders = path.contains("/orders") || path.contains("/Orders");
+    match (orders, parts.method == axum::http::Method::GET || parts.method == axum::http::Method::HEAD) {
+        (true, true) => "ReadOrders",
+        (true, false) => "WriteOrders",
+        (false, _) => "ReadProducts",
+    }
+}
 
 impl FromRequestParts<AppState> for CallingPlatform {
     type Rejection = ApiError;
@@ -47,8 +62,25 @@ impl FromRequestParts<AppState> for CallingPlatform {
             .and_then(|v| v.strip_prefix("Bearer ").or_else(|| v.strip_prefix("bearer ")))
             .map(str::trim)
             .ok_or(ApiError::Unauthorized)?;
-        let platform = state.clients.platform_for(token).ok_or(ApiError::Unauthorized)?;
-        tracing::Span::current().record("platform", platform);
-        Ok(CallingPlatform(platform.to_owned()))
+        let platform = match state.clients.platform_for(token) {
+            Some(platform) => platform.to_owned(),
+            None => {
+                let identity = state.verifier.verify(token).map_err(|reason| {
+                    tracing::info!(reason = %reason, "a DFC access token was refused");
+                    ApiError::Unauthorized
+                })?;
+                let Some(platform) = identity.client.as_deref().and_then(|c| state.verifier.dfc_platform(c)) else {
+                    tracing::info!(client = ?identity.client, "an access token of a client that is no platform");
+                    return Err(ApiError::Forbidden("this client is not a platform allowed to call this API".into()));
+                };
+                let scope = needed_scope(parts);
+                if !identity.scopes.contains(scope) {
+                    return Err(ApiError::Forbidden(format!("the token lacks the `{scope}` scope")));
+                }
+                platform.to_owned()
+            }
+        };
+        tracing::Span::current().record("platform", platform.as_str());
+        Ok(CallingPlatform(platform))
     }
 }

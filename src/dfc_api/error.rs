@@ -13,6 +13,8 @@ use crate::store::{OrderError, Shortage, StoreError};
 pub enum ApiError {
     /// Missing or unknown bearer token.
     Unauthorized,
+    /// A valid token that does not allow this request.
+    Forbidden(String),
     NotFound(&'static str),
     /// No route of the API has this path.
     NoRoute(String),
@@ -115,6 +117,7 @@ impl IntoResponse for ApiError {
                 StatusCode::UNAUTHORIZED,
                 json!({"code": "UNAUTHORIZED", "message": "a valid bearer token is required"}),
             ),
+            ApiError::Forbidden(message) => (StatusCode::FORBIDDEN, json!({"code": "FORBIDDEN", "message": message})),
             ApiError::NoRoute(path) => (
                 StatusCode::NOT_FOUND,
                 json!({

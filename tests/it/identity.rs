@@ -121,3 +121,50 @@ async fn tokens_are_verified_here_and_every_bad_one_is_refused() {
     }
     let _ = std::fs::remove_dir_all(folder);
 }
+
+#[tokio::test]
+async fn the_dfc_api_takes_the_issuers_access_tokens_by_client_and_scope() {
+    let (issuer, jwk) = Issuer::new("key-1");
+    let folder = std::env::temp_dir().join(format!("orderhub-jwks-{}", uuid::Uuid::new_v4()));
+    std::fs::create_dir_all(&folder).expect("folder");
+    let jwks = folder.join("jwks.json");
+    std::fs::write(&jwks, json!({"keys": [jwk]}).to_string()).expect("jwks");
+    let app = spawn_app_with(|c| {
+        c.auth.jwks_file = Some(jwks.clone());
+        c.auth.issuers = vec![ISSUER.into()];
+        c.auth.dfc_clients.insert("ofn-hub".into(), "trader-a".into());
+    })
+    .await;
+    let token = |client: &str, scope: &str, exp: u64| {
+        issuer.token(json!({"sub": "service-account", "iss": ISSUER, "azp": client, "scope": scope, "exp": exp}))
+    };
+    let all = "openid ReadProducts ReadOrders WriteOrders";
+    let (catalogue, orders) = (app.url("/api/dfc/enterprises/farm/catalog_items"), app.orders_url("farm"));
+    let carrots = app.product("farm", "CARROT").await;
+    let order = order_payload(ctx_org(), &orders, None, &[(app.offer_iri("farm", carrots.id), json!(2))]);
+
+    assert_eq!(app.get(&catalogue, &token("ofn-hub", "ReadProducts", now() + 300)).await.0, 200);
+    let (status, body) = app.get(&orders, &token("ofn-hub", "ReadProducts", now() + 300)).await;
+    assert_eq!((status, body["error"]["code"].as_str()), (403, Some("FORBIDDEN")), "{body}");
+    assert!(body["error"]["message"].as_str().expect("message").contains("ReadOrders"));
+    let (status, body, _) = app.post(&orders, &token("ofn-hub", "ReadProducts ReadOrders", now() + 300), &order).await;
+    assert_eq!(status, 403, "placing needs WriteOrders: {body}");
+    let (status, body) = app.get(&orders, &token("ofn-hub", "ReadOrders", now() + 300)).await;
+    assert_eq!(status, 200, "{body}");
+    assert!(!body.to_string().contains("dfc-b:OrderLine"), "the refused order was not placed: {body}");
+    let (status, body, _) = app.post(&orders, &token("ofn-hub", all, now() + 300), &order).await;
+    assert_eq!(status, 201, "{body}");
+    // The order belongs to the platform the client maps to: its static token sees it.
+    let (_, listed) = app.get(&orders, TOKEN_A).await;
+    assert!(listed.to_string().contains("dfc-b:OrderLine"), "{listed}");
+
+    let (status, body) = app.get(&orders, &token("ofn-hub", all, now() - 3_600)).await;
+    assert_eq!((status, body["error"]["code"].as_str()), (401, Some("UNAUTHORIZED")), "expired: {body}");
+    let (status, body) = app.get(&orders, &token("someone-else", all, now() + 300)).await;
+    assert_eq!(
+        (status, body["error"]["code"].as_str()),
+        (403, Some("FORBIDDEN")),
+        "a client that is no platform: {body}"
+    );
+    let _ = std::fs::remove_dir_all(folder);
+}
