@@ -144,6 +144,7 @@ async fn main() -> anyhow::Result<()> {
             token: SecretString::new(TOKEN),
             timeout_ms: 5_000,
             url_scheme: None,
+            oauth: None,
         })
         .collect();
     let trader_config = Config {

@@ -34,7 +34,7 @@ use std::path::{Path, PathBuf};
 use serde::Deserialize;
 
 /// A secret that never appears in logs or debug output.
-#[derive(Clone, Deserialize, PartialEq, Eq)]
+#[derive(Clone, Default, Deserialize, PartialEq, Eq)]
 #[serde(transparent)]
 pub struct SecretString(String);
 
@@ -88,8 +88,12 @@ pub struct PeerConfig {
     pub base_url: String,
     /// The producer's enterprise id on that platform.
     pub enterprise: String,
-    /// The bearer token that platform gave us.
+    /// The bearer token that platform gave us (or `oauth`).
+    #[serde(default)]
     pub token: SecretString,
+    /// Tokens from that platform's OAuth server instead of a fixed one.
+    #[serde(default)]
+    pub oauth: Option<PeerOAuth>,
     /// Deadline of every call to it.
     #[serde(default = "default_peer_timeout_ms")]
     pub timeout_ms: u64,
@@ -98,6 +102,22 @@ pub struct PeerConfig {
     /// call (the one that answers, of both), then remembered by the process.
     #[serde(default)]
     pub url_scheme: Option<crate::dfc::urls::Profile>,
+}
+
+/// How we obtain access tokens for a peer: the client credentials grant, or, with
+/// `refresh_token`, the refresh token grant (the new refresh token it may answer replaces it, in
+/// memory).
+#[derive(Clone, Debug, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct PeerOAuth {
+    pub token_url: String,
+    pub client_id: String,
+    #[serde(default)]
+    pub client_secret: Option<SecretString>,
+    #[serde(default)]
+    pub scope: Option<String>,
+    #[serde(default)]
+    pub refresh_token: Option<SecretString>,
 }
 
 fn default_peer_timeout_ms() -> u64 {
@@ -292,6 +312,9 @@ impl Config {
         }
         let mut peers = std::collections::HashSet::new();
         for peer in &self.peers {
+            if peer.token.expose().is_empty() && peer.oauth.is_none() {
+                anyhow::bail!("peer `{}` needs a `token` or an `[peers.oauth]` section", peer.id);
+            }
             if !peers.insert(peer.id.as_str()) {
                 anyhow::bail!("peer `{}` is configured twice", peer.id);
             }

@@ -66,6 +66,7 @@ pub async fn run(options: DemoOptions) -> anyhow::Result<()> {
             token: SecretString::new(HUB_TOKEN),
             timeout_ms: 3_000,
             url_scheme: None,
+            oauth: None,
         })
         .collect();
     let trader = Application::build(trader_config).await?;

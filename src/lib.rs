@@ -78,7 +78,19 @@ impl Application {
         let trader = Trader::new(
             store.clone(),
             PeerClient::new()?.with_local(LocalProducers::new(store.clone(), &base_url)),
-            config.peers.iter().map(|p| (p.id.clone(), p.token.clone())).collect(),
+            config
+                .peers
+                .iter()
+                .map(|p| {
+                    let credentials = match &p.oauth {
+                        Some(oauth) => {
+                            peers::Credentials::OAuth(Arc::new(peers::oauth::OAuthTokens::new(oauth.clone())))
+                        }
+                        None => peers::Credentials::Token(p.token.clone()),
+                    };
+                    (p.id.clone(), credentials)
+                })
+                .collect(),
             Urls::new(&base_url),
             DeliverySettings {
                 poll_interval: Duration::from_millis(config.outbox_poll_ms),

@@ -4,6 +4,7 @@
 
 pub mod breaker;
 mod local;
+pub mod oauth;
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -27,7 +28,7 @@ pub struct Peer {
     pub name: String,
     pub base_url: String,
     pub enterprise: String,
-    pub token: SecretString,
+    pub credentials: Credentials,
     pub timeout: Duration,
     /// How its platform names DFC resources; None: found out on the first call.
     pub profile: Option<Profile>,
@@ -49,6 +50,24 @@ impl Peer {
     /// What the profiles learnt are remembered by: one producer enterprise at one platform.
     fn profile_key(&self) -> String {
         format!("{}|{}", self.base_url.trim_end_matches('/'), self.enterprise)
+    }
+}
+
+/// How we prove who we are to a peer.
+#[derive(Clone)]
+pub enum Credentials {
+    /// The token that platform gave us.
+    Token(SecretString),
+    /// Tokens from its OAuth server.
+    OAuth(std::sync::Arc<oauth::OAuthTokens>),
+}
+
+impl std::fmt::Debug for Credentials {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Credentials::Token(_) => "Token([redacted])",
+            Credentials::OAuth(_) => "OAuth",
+        })
     }
 }
 
@@ -271,8 +290,41 @@ impl PeerClient {
         peer: &Peer,
         request: reqwest::RequestBuilder,
     ) -> Result<(Option<String>, Vec<u8>), PeerError> {
-        let request =
-            request.bearer_auth(peer.token.expose()).header("accept", "application/ld+json").timeout(peer.timeout);
+        let request = request.header("accept", "application/ld+json").timeout(peer.timeout);
+        let (status, location, body) = match &peer.credentials {
+            Credentials::Token(token) => self.exchange(peer, request.bearer_auth(token.expose())).await?,
+            Credentials::OAuth(tokens) => {
+                // A 401 refused the request before acting on it: renewing the token and sending
+                // it once more is safe, a POST included.
+                let again = request.try_clone();
+                let token = tokens.bearer(&self.http, peer.timeout).await?;
+                let first = self.exchange(peer, request.bearer_auth(token.expose())).await?;
+                match again {
+                    Some(again) if first.0 == StatusCode::UNAUTHORIZED => {
+                        tracing::info!(peer = %peer.id, "the peer refused our token: renewing it once");
+                        let renewed = tokens.renew(&token, &self.http, peer.timeout).await?;
+                        self.exchange(peer, again.bearer_auth(renewed.expose())).await?
+                    }
+                    _ => first,
+                }
+            }
+        };
+        if status.is_success() {
+            return Ok((location, body));
+        }
+        tracing::warn!(peer = %peer.id, status = status.as_u16(), "peer refused a call");
+        if status.is_server_error() {
+            return Err(PeerError::ServerError { status: status.as_u16() });
+        }
+        Err(rejection(status, &body))
+    }
+
+    /// Sends a request and reads its answer, all under the peer's deadline.
+    async fn exchange(
+        &self,
+        peer: &Peer,
+        request: reqwest::RequestBuilder,
+    ) -> Result<(StatusCode, Option<String>, Vec<u8>), PeerError> {
         let exchange = async {
             let mut response = request.send().await.map_err(|e| classify(e, peer.timeout))?;
             let status = response.status();
@@ -287,16 +339,7 @@ impl PeerClient {
             Ok((status, location, body))
         };
         // The whole exchange, body included, lives under the peer's deadline.
-        let (status, location, body) =
-            tokio::time::timeout(peer.timeout, exchange).await.map_err(|_| PeerError::Timeout(peer.timeout))??;
-        if status.is_success() {
-            return Ok((location, body));
-        }
-        tracing::warn!(peer = %peer.id, status = status.as_u16(), "peer refused a call");
-        if status.is_server_error() {
-            return Err(PeerError::ServerError { status: status.as_u16() });
-        }
-        Err(rejection(status, &body))
+        tokio::time::timeout(peer.timeout, exchange).await.map_err(|_| PeerError::Timeout(peer.timeout))?
     }
 }
 

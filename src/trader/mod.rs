@@ -24,7 +24,7 @@ pub use lines::RemoteDiscounts;
 
 use crate::config::SecretString;
 use crate::dfc::urls::Urls;
-use crate::peers::{Breakers, Peer, PeerClient};
+use crate::peers::{Breakers, Credentials, Peer, PeerClient};
 use crate::store::Store;
 
 /// Everything the trader face needs, cheap to clone.
@@ -32,7 +32,7 @@ use crate::store::Store;
 pub struct Trader {
     store: Store,
     client: PeerClient,
-    tokens: Arc<HashMap<String, SecretString>>,
+    credentials: Arc<HashMap<String, Credentials>>,
     urls: Urls,
     locks: Arc<delivery::KeyedLocks>,
     breakers: Breakers,
@@ -43,12 +43,12 @@ impl Trader {
     pub fn new(
         store: Store,
         client: PeerClient,
-        tokens: HashMap<String, SecretString>,
+        credentials: HashMap<String, Credentials>,
         urls: Urls,
         settings: DeliverySettings,
     ) -> Trader {
         let breakers = Breakers::new(settings.base_backoff, settings.max_backoff);
-        Trader { store, client, tokens: Arc::new(tokens), urls, locks: Arc::default(), breakers, settings }
+        Trader { store, client, credentials: Arc::new(credentials), urls, locks: Arc::default(), breakers, settings }
     }
 
     /// The platform's default for parts not confirmed in time (a trader may choose its own).
@@ -62,7 +62,11 @@ impl Trader {
             name: model.name.clone(),
             base_url: model.base_url.clone(),
             enterprise: model.enterprise.clone(),
-            token: self.tokens.get(&model.id).cloned().unwrap_or_else(|| SecretString::new("")),
+            credentials: self
+                .credentials
+                .get(&model.id)
+                .cloned()
+                .unwrap_or_else(|| Credentials::Token(SecretString::new(""))),
             timeout: Duration::from_millis(u64::try_from(model.timeout_ms).unwrap_or(5_000)),
             profile: model.url_scheme.as_deref().and_then(crate::dfc::urls::Profile::parse),
         }

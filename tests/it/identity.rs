@@ -168,3 +168,96 @@ async fn the_dfc_api_takes_the_issuers_access_tokens_by_client_and_scope() {
     );
     let _ = std::fs::remove_dir_all(folder);
 }
+
+/// An OAuth server on loopback: the client credentials grant for one client, counting what it
+/// issues; the first token it issues has already expired (as a token held across a restart).
+async fn token_server(issuer: Issuer) -> (String, std::sync::Arc<std::sync::atomic::AtomicUsize>) {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    let issued = std::sync::Arc::new(AtomicUsize::new(0));
+    let counter = issued.clone();
+    let issuer = std::sync::Arc::new(issuer);
+    let app = axum::Router::new().route(
+        "/token",
+        axum::routing::post(move |body: String| {
+            let (counter, issuer) = (counter.clone(), issuer.clone());
+            async move {
+                let form: std::collections::HashMap<String, String> =
+                    body.split('&').filter_map(|p| p.split_once('=')).map(|(k, v)| (k.into(), v.into())).collect();
+                let granted = form.get("grant_type").map(String::as_str) == Some("client_credentials")
+                    && form.get("client_id").map(String::as_str) == Some("hub-client")
+                    && form.get("client_secret").map(String::as_str) == Some("hub-client-secret");
+                if !granted {
+                    return (axum::http::StatusCode::UNAUTHORIZED, "{\"error\":\"invalid_client\"}".to_owned());
+                }
+                let n = counter.fetch_add(1, Ordering::SeqCst);
+                let exp = if n == 0 { now() - 3_600 } else { now() + 3_600 };
+                let token = issuer.token(json!({"sub": "hub-client", "iss": ISSUER, "azp": "hub-client",
+                    "scope": "ReadProducts ReadOrders WriteOrders", "exp": exp}));
+                (
+                    axum::http::StatusCode::OK,
+                    json!({"access_token": token, "token_type": "Bearer", "expires_in": 3600}).to_string(),
+                )
+            }
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let url = format!("http://{}/token", listener.local_addr().expect("address"));
+    tokio::spawn(async move {
+        let _ = axum::serve(listener, app).await;
+    });
+    (url, issued)
+}
+
+#[tokio::test]
+async fn a_peer_reached_with_client_credentials_gets_its_token_and_renews_it_once_on_401() {
+    use std::sync::atomic::Ordering;
+    let (issuer, jwk) = Issuer::new("key-1");
+    let folder = std::env::temp_dir().join(format!("orderhub-jwks-{}", uuid::Uuid::new_v4()));
+    std::fs::create_dir_all(&folder).expect("folder");
+    let jwks = folder.join("jwks.json");
+    std::fs::write(&jwks, json!({"keys": [jwk]}).to_string()).expect("jwks");
+    let producer = spawn_app_with(|c| {
+        c.auth.jwks_file = Some(jwks.clone());
+        c.auth.issuers = vec![ISSUER.into()];
+        c.auth.dfc_clients.insert("hub-client".into(), "hub".into());
+    })
+    .await;
+    let (token_url, issued) = token_server(issuer).await;
+    let base = producer.base.clone();
+    let trader = spawn_app_with(|c| {
+        c.seed_file = Some(fixture("trader.json"));
+        c.peers = vec![orderhub::config::PeerConfig {
+            id: "farm".into(),
+            trader: "hub".into(),
+            name: None,
+            base_url: base,
+            enterprise: "farm".into(),
+            token: SecretString::default(),
+            oauth: Some(orderhub::config::PeerOAuth {
+                token_url,
+                client_id: "hub-client".into(),
+                client_secret: Some(SecretString::new("hub-client-secret")),
+                scope: Some("ReadProducts ReadOrders WriteOrders".into()),
+                refresh_token: None,
+            }),
+            timeout_ms: 2_000,
+            url_scheme: None,
+        }];
+    })
+    .await;
+    let created = trader
+        .graphql_ok(
+            "mutation { createSalesSession(input: {traderId: \"hub\", name: \"W\", beginsAt: \"2024-01-01T00:00:00Z\", endsAt: \"2099-01-01T00:00:00Z\", producerIds: [\"farm\"]}) { id } }",
+            json!({}),
+        )
+        .await;
+    let session = created["createSalesSession"]["id"].as_str().expect("session").to_owned();
+    let catalogue = "query($id: ID!) { salesSession(id: $id) { catalogue { offers { id } errors { code message } } } }";
+    let answer = trader.graphql_ok(catalogue, json!({"id": session})).await;
+    assert_eq!(answer["salesSession"]["catalogue"]["errors"], json!([]), "{answer}");
+    assert!(!answer["salesSession"]["catalogue"]["offers"].as_array().expect("offers").is_empty());
+    assert_eq!(issued.load(Ordering::SeqCst), 2, "the expired token was refused, renewed once, and the call retried");
+    trader.graphql_ok(catalogue, json!({"id": session})).await;
+    assert_eq!(issued.load(Ordering::SeqCst), 2, "a valid token is kept until shortly before it expires");
+    let _ = std::fs::remove_dir_all(folder);
+}

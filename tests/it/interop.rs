@@ -62,6 +62,7 @@ fn peer(id: &str, base: &str, enterprise: &str) -> PeerConfig {
         timeout_ms: 2_000,
         // Not said: the trader finds each platform's scheme out.
         url_scheme: None,
+        oauth: None,
     }
 }
 

@@ -48,6 +48,7 @@ fn peer(id: &str, proxy: &Proxy, timeout_ms: u64) -> PeerConfig {
         token: SecretString::new(HUB_TOKEN),
         timeout_ms,
         url_scheme: None,
+        oauth: None,
     }
 }
 
@@ -544,6 +545,7 @@ async fn a_producer_on_the_same_platform_is_reached_without_http() {
             token: SecretString::new("known-to-nobody-at-all"),
             timeout_ms: 1_000,
             url_scheme: None,
+            oauth: None,
         }];
     })
     .await;
