@@ -170,8 +170,9 @@ async fn the_dfc_api_takes_the_issuers_access_tokens_by_client_and_scope() {
 }
 
 /// An OAuth server on loopback: the client credentials grant for one client, counting what it
-/// issues; the first token it issues has already expired (as a token held across a restart).
-async fn token_server(issuer: Issuer) -> (String, std::sync::Arc<std::sync::atomic::AtomicUsize>) {
+/// issues, each token said to live `lifetime_secs`; the first one has already expired (as a
+/// token held across a restart).
+async fn token_server(issuer: Issuer, lifetime_secs: u64) -> (String, std::sync::Arc<std::sync::atomic::AtomicUsize>) {
     use std::sync::atomic::{AtomicUsize, Ordering};
     let issued = std::sync::Arc::new(AtomicUsize::new(0));
     let counter = issued.clone();
@@ -195,7 +196,7 @@ async fn token_server(issuer: Issuer) -> (String, std::sync::Arc<std::sync::atom
                     "scope": "ReadProducts ReadOrders WriteOrders", "exp": exp}));
                 (
                     axum::http::StatusCode::OK,
-                    json!({"access_token": token, "token_type": "Bearer", "expires_in": 3600}).to_string(),
+                    json!({"access_token": token, "token_type": "Bearer", "expires_in": lifetime_secs}).to_string(),
                 )
             }
         }),
@@ -210,6 +211,14 @@ async fn token_server(issuer: Issuer) -> (String, std::sync::Arc<std::sync::atom
 
 #[tokio::test]
 async fn a_peer_reached_with_client_credentials_gets_its_token_and_renews_it_once_on_401() {
+    // Tokens living an hour are kept; tokens living 30 s are within a minute of expiring, so
+    // every call asks for a fresh one rather than send one about to lapse.
+    for (lifetime_secs, issued_after_second_call) in [(3_600, 2), (30, 3)] {
+        peer_with_client_credentials(lifetime_secs, issued_after_second_call).await;
+    }
+}
+
+async fn peer_with_client_credentials(lifetime_secs: u64, issued_after_second_call: usize) {
     use std::sync::atomic::Ordering;
     let (issuer, jwk) = Issuer::new("key-1");
     let folder = std::env::temp_dir().join(format!("orderhub-jwks-{}", uuid::Uuid::new_v4()));
@@ -222,7 +231,7 @@ async fn a_peer_reached_with_client_credentials_gets_its_token_and_renews_it_onc
         c.auth.dfc_clients.insert("hub-client".into(), "hub".into());
     })
     .await;
-    let (token_url, issued) = token_server(issuer).await;
+    let (token_url, issued) = token_server(issuer, lifetime_secs).await;
     let base = producer.base.clone();
     let trader = spawn_app_with(|c| {
         c.seed_file = Some(fixture("trader.json"));
@@ -258,6 +267,6 @@ async fn a_peer_reached_with_client_credentials_gets_its_token_and_renews_it_onc
     assert!(!answer["salesSession"]["catalogue"]["offers"].as_array().expect("offers").is_empty());
     assert_eq!(issued.load(Ordering::SeqCst), 2, "the expired token was refused, renewed once, and the call retried");
     trader.graphql_ok(catalogue, json!({"id": session})).await;
-    assert_eq!(issued.load(Ordering::SeqCst), 2, "a valid token is kept until shortly before it expires");
+    assert_eq!(issued.load(Ordering::SeqCst), issued_after_second_call, "tokens living {lifetime_secs} s");
     let _ = std::fs::remove_dir_all(folder);
 }
