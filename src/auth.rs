@@ -37,6 +37,12 @@ pub struct AuthConfig {
     pub hs256_secret: Option<SecretString>,
     /// The issuers' public keys, a JWKS document.
     pub jwks_file: Option<PathBuf>,
+    /// Or where the issuer publishes them: fetched when first needed, again every
+    /// `jwks_refresh_secs`, and when a token names a key not held (at most once every
+    /// `jwks_refetch_secs`, so that made-up key ids cannot make us hammer the issuer).
+    pub jwks_url: Option<String>,
+    pub jwks_refresh_secs: u64,
+    pub jwks_refetch_secs: u64,
     pub issuers: Vec<String>,
     /// Accepted `aud` values; none: `aud` is not checked.
     pub audiences: Vec<String>,
@@ -56,6 +62,9 @@ impl Default for AuthConfig {
         AuthConfig {
             hs256_secret: None,
             jwks_file: None,
+            jwks_url: None,
+            jwks_refresh_secs: 3_600,
+            jwks_refetch_secs: 30,
             issuers: Vec::new(),
             audiences: Vec::new(),
             algorithms: vec!["RS256".into(), "ES256".into(), "EdDSA".into()],
@@ -100,53 +109,139 @@ pub enum AuthError {
     Invalid(String),
 }
 
+#[derive(Clone)]
 struct TrustedKey {
     key: DecodingKey,
     algorithm: Algorithm,
+}
+
+/// Keys by `kid`; keys without one under "".
+type Keys = HashMap<String, Vec<TrustedKey>>;
+
+/// The keys fetched from `jwks_url`, and when.
+#[derive(Default)]
+struct Fetched {
+    keys: Keys,
+    at: Option<std::time::Instant>,
 }
 
 /// Verifies tokens with the configured keys.
 pub struct Verifier {
     config: AuthConfig,
     secret: Option<DecodingKey>,
-    /// By `kid`; keys without one under "".
-    keys: HashMap<String, Vec<TrustedKey>>,
+    keys: Keys,
+    fetched: tokio::sync::RwLock<Fetched>,
+    /// One fetch at a time; callers that need one while it runs wait for it and use its keys.
+    fetching: tokio::sync::Mutex<()>,
+    http: reqwest::Client,
+}
+
+fn keys_of(set: &JwkSet, source: &str) -> anyhow::Result<Keys> {
+    let mut keys = Keys::new();
+    for jwk in &set.keys {
+        let key = DecodingKey::from_jwk(jwk).map_err(|e| anyhow::anyhow!("a key of {source}: {e}"))?;
+        let algorithm = match jwk.common.key_algorithm {
+            Some(alg) => alg.to_string().parse::<Algorithm>().map_err(|e| anyhow::anyhow!("key algorithm: {e}"))?,
+            None => match &jwk.algorithm {
+                jsonwebtoken::jwk::AlgorithmParameters::RSA(_) => Algorithm::RS256,
+                jsonwebtoken::jwk::AlgorithmParameters::EllipticCurve(_) => Algorithm::ES256,
+                jsonwebtoken::jwk::AlgorithmParameters::OctetKeyPair(_) => Algorithm::EdDSA,
+                jsonwebtoken::jwk::AlgorithmParameters::OctetKey(_) => {
+                    anyhow::bail!("a JWKS holds public keys; a shared secret does not belong there")
+                }
+            },
+        };
+        keys.entry(jwk.common.key_id.clone().unwrap_or_default()).or_default().push(TrustedKey { key, algorithm });
+    }
+    Ok(keys)
 }
 
 impl Verifier {
     pub fn new(config: &AuthConfig) -> anyhow::Result<Verifier> {
-        let mut keys: HashMap<String, Vec<TrustedKey>> = HashMap::new();
-        if let Some(path) = &config.jwks_file {
-            let text = std::fs::read_to_string(path)
-                .map_err(|e| anyhow::anyhow!("reading the JWKS file {}: {e}", path.display()))?;
-            let set: JwkSet =
-                serde_json::from_str(&text).map_err(|e| anyhow::anyhow!("JWKS file {}: {e}", path.display()))?;
-            for jwk in &set.keys {
-                let key =
-                    DecodingKey::from_jwk(jwk).map_err(|e| anyhow::anyhow!("a key of {}: {e}", path.display()))?;
-                let algorithm = match jwk.common.key_algorithm {
-                    Some(alg) => {
-                        alg.to_string().parse::<Algorithm>().map_err(|e| anyhow::anyhow!("key algorithm: {e}"))?
-                    }
-                    None => match &jwk.algorithm {
-                        jsonwebtoken::jwk::AlgorithmParameters::RSA(_) => Algorithm::RS256,
-                        jsonwebtoken::jwk::AlgorithmParameters::EllipticCurve(_) => Algorithm::ES256,
-                        jsonwebtoken::jwk::AlgorithmParameters::OctetKeyPair(_) => Algorithm::EdDSA,
-                        jsonwebtoken::jwk::AlgorithmParameters::OctetKey(_) => {
-                            anyhow::bail!("a JWKS holds public keys; a shared secret does not belong there")
-                        }
-                    },
-                };
-                keys.entry(jwk.common.key_id.clone().unwrap_or_default())
-                    .or_default()
-                    .push(TrustedKey { key, algorithm });
+        let keys = match &config.jwks_file {
+            Some(path) => {
+                let text = std::fs::read_to_string(path)
+                    .map_err(|e| anyhow::anyhow!("reading the JWKS file {}: {e}", path.display()))?;
+                let set: JwkSet =
+                    serde_json::from_str(&text).map_err(|e| anyhow::anyhow!("JWKS file {}: {e}", path.display()))?;
+                keys_of(&set, &path.display().to_string())?
             }
-        }
+            None => Keys::new(),
+        };
         for name in &config.algorithms {
             name.parse::<Algorithm>().map_err(|_| anyhow::anyhow!("auth.algorithms: unknown algorithm `{name}`"))?;
         }
         let secret = config.hs256_secret.as_ref().map(|s| DecodingKey::from_secret(s.expose().as_bytes()));
-        Ok(Verifier { config: config.clone(), secret, keys })
+        let http = reqwest::Client::builder()
+            .timeout(std::time::Duration::from_secs(5))
+            .build()
+            .map_err(|e| anyhow::anyhow!("an HTTP client for the JWKS: {e}"))?;
+        Ok(Verifier {
+            config: config.clone(),
+            secret,
+            keys,
+            fetched: tokio::sync::RwLock::new(Fetched::default()),
+            fetching: tokio::sync::Mutex::new(()),
+            http,
+        })
+    }
+
+    /// The key for `kid` and `alg`, from the file, else from the issuer's URL (fetched when
+    /// first needed, when stale, or once per `jwks_refetch_secs` for a key not held).
+    async fn key_for(&self, kid: &str, alg: Algorithm, allowed: &[Algorithm]) -> Option<TrustedKey> {
+        let pick =
+            |keys: &Keys| keys.get(kid)?.iter().find(|k| k.algorithm == alg && allowed.contains(&k.algorithm)).cloned();
+        if let Some(key) = pick(&self.keys) {
+            return Some(key);
+        }
+        let url = self.config.jwks_url.as_deref()?;
+        let fresh_for = |fetched: &Fetched, secs: u64| {
+            fetched.at.is_some_and(|at| at.elapsed() < std::time::Duration::from_secs(secs))
+        };
+        {
+            let fetched = self.fetched.read().await;
+            if fresh_for(&fetched, self.config.jwks_refresh_secs)
+                && let Some(key) = pick(&fetched.keys)
+            {
+                return Some(key);
+            }
+        }
+        let _one_fetch = self.fetching.lock().await;
+        {
+            // Another caller may have fetched while this one waited; a key still unknown is
+            // fetched for at most once per `jwks_refetch_secs`.
+            let fetched = self.fetched.read().await;
+            if let Some(key) = pick(&fetched.keys)
+                && fresh_for(&fetched, self.config.jwks_refresh_secs)
+            {
+                return Some(key);
+            }
+            if fresh_for(&fetched, self.config.jwks_refetch_secs) {
+                return None;
+            }
+        }
+        let keys = match self.fetch(url).await {
+            Ok(keys) => keys,
+            Err(e) => {
+                tracing::warn!(error = %e, "the issuer's keys could not be fetched");
+                // Keep the keys held, and count the attempt so that failures are not retried
+                // on every request either.
+                self.fetched.write().await.at = Some(std::time::Instant::now());
+                return pick(&self.fetched.read().await.keys);
+            }
+        };
+        let mut fetched = self.fetched.write().await;
+        *fetched = Fetched { keys, at: Some(std::time::Instant::now()) };
+        pick(&fetched.keys)
+    }
+
+    async fn fetch(&self, url: &str) -> anyhow::Result<Keys> {
+        let response = self.http.get(url).header("accept", "application/json").send().await?;
+        if !response.status().is_success() {
+            anyhow::bail!("the JWKS URL answered {}", response.status());
+        }
+        let set: JwkSet = serde_json::from_slice(&response.bytes().await?)?;
+        keys_of(&set, url)
     }
 
     /// The DFC platform an OAuth client calls as, if it is one.
@@ -155,22 +250,21 @@ impl Verifier {
     }
 
     /// The identity a bearer token proves.
-    pub fn verify(&self, token: &str) -> Result<Identity, AuthError> {
+    pub async fn verify(&self, token: &str) -> Result<Identity, AuthError> {
         let header = jsonwebtoken::decode_header(token).map_err(|_| AuthError::Malformed)?;
         let allowed: Vec<Algorithm> = self.config.algorithms.iter().filter_map(|a| a.parse().ok()).collect();
         // Which key may verify is decided by our configuration, never by the token's header
         // alone: an HS256 token is checked with the development secret only, and a JWKS key
         // only with its own algorithm, from the allowed ones.
-        let (key, algorithm, issuers): (&DecodingKey, Algorithm, Vec<String>) = if header.alg == Algorithm::HS256 {
-            let secret = self.secret.as_ref().ok_or(AuthError::BadSignature)?;
+        let (key, algorithm, issuers): (DecodingKey, Algorithm, Vec<String>) = if header.alg == Algorithm::HS256 {
+            let secret = self.secret.clone().ok_or(AuthError::BadSignature)?;
             (secret, Algorithm::HS256, vec![DEV_ISSUER.to_owned()])
         } else {
-            let candidates = self.keys.get(header.kid.as_deref().unwrap_or("")).ok_or(AuthError::BadSignature)?;
-            let trusted = candidates
-                .iter()
-                .find(|k| k.algorithm == header.alg && allowed.contains(&k.algorithm))
+            let trusted = self
+                .key_for(header.kid.as_deref().unwrap_or(""), header.alg, &allowed)
+                .await
                 .ok_or(AuthError::BadSignature)?;
-            (&trusted.key, trusted.algorithm, self.config.issuers.clone())
+            (trusted.key, trusted.algorithm, self.config.issuers.clone())
         };
         let mut validation = Validation::new(algorithm);
         validation.leeway = self.config.leeway_secs;
@@ -181,7 +275,7 @@ impl Verifier {
         } else {
             validation.set_audience(&self.config.audiences);
         }
-        let claims = jsonwebtoken::decode::<Value>(token, key, &validation).map_err(|e| {
+        let claims = jsonwebtoken::decode::<Value>(token, &key, &validation).map_err(|e| {
             use jsonwebtoken::errors::ErrorKind;
             match e.kind() {
                 ErrorKind::ExpiredSignature => AuthError::Expired,
@@ -262,8 +356,8 @@ mod tests {
         jsonwebtoken::get_current_timestamp()
     }
 
-    #[test]
-    fn a_development_token_proves_its_subject_roles_and_enterprises() {
+    #[tokio::test]
+    async fn a_development_token_proves_its_subject_roles_and_enterprises() {
         let config = config();
         let verifier = Verifier::new(&config).expect("verifier");
         let minted = dev_token(
@@ -275,30 +369,35 @@ mod tests {
             60,
         )
         .expect("token");
-        let identity = verifier.verify(&minted).expect("verified");
+        let identity = verifier.verify(&minted).await.expect("verified");
         assert_eq!(identity.subject, "ada");
         assert_eq!(identity.roles, BTreeSet::from(["customer".to_owned(), "trader_staff".to_owned()]));
         assert_eq!(identity.enterprises, BTreeSet::from(["hub".to_owned()]));
     }
 
-    #[test]
-    fn expired_foreign_forged_or_incomplete_tokens_are_refused() {
+    #[tokio::test]
+    async fn expired_foreign_forged_or_incomplete_tokens_are_refused() {
         let config = config();
         let verifier = Verifier::new(&config).expect("verifier");
         let claims = |exp: u64, iss: &str| serde_json::json!({"sub": "ada", "iss": iss, "exp": exp});
-        assert_eq!(verifier.verify(&token(&config, claims(now() - 120, DEV_ISSUER))), Err(AuthError::Expired));
-        assert!(verifier.verify(&token(&config, claims(now() - 10, DEV_ISSUER))).is_ok(), "within the leeway");
-        assert_eq!(verifier.verify(&token(&config, claims(now() + 60, "elsewhere"))), Err(AuthError::UnknownIssuer));
+        let check = |token: String| {
+            let verifier = &verifier;
+            async move { verifier.verify(&token).await }
+        };
+        assert_eq!(check(token(&config, claims(now() - 120, DEV_ISSUER))).await, Err(AuthError::Expired));
+        assert!(check(token(&config, claims(now() - 10, DEV_ISSUER))).await.is_ok(), "within the leeway");
+        assert_eq!(check(token(&config, claims(now() + 60, "elsewhere"))).await, Err(AuthError::UnknownIssuer));
         let other = AuthConfig { hs256_secret: Some(SecretString::new("another secret entirely")), ..config.clone() };
-        assert_eq!(verifier.verify(&token(&other, claims(now() + 60, DEV_ISSUER))), Err(AuthError::BadSignature));
+        assert_eq!(check(token(&other, claims(now() + 60, DEV_ISSUER))).await, Err(AuthError::BadSignature));
         let no_subject = serde_json::json!({"iss": DEV_ISSUER, "exp": now() + 60});
-        assert_eq!(verifier.verify(&token(&config, no_subject)), Err(AuthError::MissingClaim("sub".into())));
+        assert_eq!(check(token(&config, no_subject)).await, Err(AuthError::MissingClaim("sub".into())));
         let no_expiry = serde_json::json!({"sub": "ada", "iss": DEV_ISSUER});
-        assert_eq!(verifier.verify(&token(&config, no_expiry)), Err(AuthError::MissingClaim("exp".into())));
-        assert_eq!(verifier.verify("not a token"), Err(AuthError::Malformed));
+        assert_eq!(check(token(&config, no_expiry)).await, Err(AuthError::MissingClaim("exp".into())));
+        assert_eq!(check("not a token".into()).await, Err(AuthError::Malformed));
         // Without the development secret, HS256 tokens prove nothing (no algorithm confusion).
         let production = Verifier::new(&AuthConfig::default()).expect("verifier");
-        assert_eq!(production.verify(&token(&config, claims(now() + 60, DEV_ISSUER))), Err(AuthError::BadSignature));
+        let forged = token(&config, claims(now() + 60, DEV_ISSUER));
+        assert_eq!(production.verify(&forged).await, Err(AuthError::BadSignature));
     }
 
     #[test]

@@ -23,7 +23,7 @@
 //! | grace after a session's end | `session_close_grace_secs` |          | 7200                       |
 //! | GraphQL introspection | `introspection`   | `ORDERHUB_INTROSPECTION` | `true`                   |
 //! | browser origins (CORS) | `cors_origins`   | `ORDERHUB_CORS_ORIGINS` (comma-separated) | none     |
-//! | token verification | `[auth]`             | `ORDERHUB_AUTH_HS256_SECRET`, `ORDERHUB_AUTH_JWKS_FILE` | none: tokens refused |
+//! | token verification | `[auth]`             | `ORDERHUB_AUTH_HS256_SECRET`, `ORDERHUB_AUTH_JWKS_FILE`, `ORDERHUB_AUTH_JWKS_URL` | none: tokens refused |
 //!
 //! `ORDERHUB_CLIENTS` is `platform=token,platform=token`; it replaces the file's clients.
 
@@ -263,6 +263,9 @@ impl Config {
         }
         if let Some(v) = var("ORDERHUB_AUTH_JWKS_FILE") {
             self.auth.jwks_file = Some(PathBuf::from(v));
+        }
+        if let Some(v) = var("ORDERHUB_AUTH_JWKS_URL") {
+            self.auth.jwks_url = Some(v);
         }
         if let Some(v) = var("ORDERHUB_LOG_FORMAT") {
             self.log_format = match v.as_str() {

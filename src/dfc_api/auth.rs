@@ -65,7 +65,7 @@ impl FromRequestParts<AppState> for CallingPlatform {
         let platform = match state.clients.platform_for(token) {
             Some(platform) => platform.to_owned(),
             None => {
-                let identity = state.verifier.verify(token).map_err(|reason| {
+                let identity = state.verifier.verify(token).await.map_err(|reason| {
                     tracing::info!(reason = %reason, "a DFC access token was refused");
                     ApiError::Unauthorized
                 })?;

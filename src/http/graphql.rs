@@ -144,7 +144,7 @@ fn is_mutation(request: &async_graphql::Request) -> bool {
 
 /// The caller a bearer token proves; none without a token. A token that does not verify is
 /// refused outright, never taken as anonymous.
-fn identity(state: &AppState, headers: &HeaderMap) -> Result<Option<Identity>, AuthError> {
+async fn identity(state: &AppState, headers: &HeaderMap) -> Result<Option<Identity>, AuthError> {
     let Some(value) = headers.get(header::AUTHORIZATION) else {
         return Ok(None);
     };
@@ -155,7 +155,7 @@ fn identity(state: &AppState, headers: &HeaderMap) -> Result<Option<Identity>, A
         .map(str::trim)
         .filter(|t| !t.is_empty())
         .ok_or(AuthError::Malformed)?;
-    state.verifier.verify(token).map(Some)
+    state.verifier.verify(token).await.map(Some)
 }
 
 /// Executes a request, answering `application/graphql-response+json` only to clients that ask
@@ -164,7 +164,7 @@ fn identity(state: &AppState, headers: &HeaderMap) -> Result<Option<Identity>, A
 async fn execute(state: &AppState, headers: &HeaderMap, request: async_graphql::Request) -> Response {
     // However often a request asks for catalogues, each producer's is fetched once.
     let mut request = request.data(CatalogueMemo::default());
-    match identity(state, headers) {
+    match identity(state, headers).await {
         Ok(Some(identity)) => request = request.data(identity),
         Ok(None) => {}
         Err(err) => {

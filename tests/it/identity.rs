@@ -270,3 +270,59 @@ async fn peer_with_client_credentials(lifetime_secs: u64, issued_after_second_ca
     assert_eq!(issued.load(Ordering::SeqCst), issued_after_second_call, "tokens living {lifetime_secs} s");
     let _ = std::fs::remove_dir_all(folder);
 }
+
+#[tokio::test]
+async fn keys_published_at_a_url_are_fetched_when_needed_and_a_new_kid_refetches_at_most_once_a_while() {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::{Arc, Mutex};
+    let (first, first_jwk) = Issuer::new("key-1");
+    let (second, second_jwk) = Issuer::new("key-2");
+    let (unknown, _) = Issuer::new("key-3");
+    let published = Arc::new(Mutex::new(json!({"keys": [first_jwk.clone()]})));
+    let hits = Arc::new(AtomicUsize::new(0));
+    let (served, counter) = (published.clone(), hits.clone());
+    let jwks = axum::Router::new().route(
+        "/jwks.json",
+        axum::routing::get(move || {
+            let (served, counter) = (served.clone(), counter.clone());
+            async move {
+                counter.fetch_add(1, Ordering::SeqCst);
+                served.lock().expect("lock").to_string()
+            }
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let url = format!("http://{}/jwks.json", listener.local_addr().expect("address"));
+    tokio::spawn(async move {
+        let _ = axum::serve(listener, jwks).await;
+    });
+    let app = spawn_app_with(|c| {
+        c.auth.jwks_url = Some(url);
+        c.auth.jwks_refetch_secs = 1;
+        c.auth.issuers = vec![ISSUER.into()];
+    })
+    .await;
+    let claims = json!({"sub": "ada", "iss": ISSUER, "exp": now() + 300});
+    let status = |issuer: &Issuer| {
+        let token = issuer.token(claims.clone());
+        let app = &app;
+        async move { viewer(app, Some(&format!("Bearer {token}"))).await.0 }
+    };
+
+    assert_eq!(hits.load(Ordering::SeqCst), 0, "nothing fetched before a token needs it");
+    assert_eq!(status(&first).await, 200);
+    assert_eq!(status(&first).await, 200);
+    assert_eq!(hits.load(Ordering::SeqCst), 1, "fetched once, then held");
+    // The issuer rotates its keys: a token with the new kid right away is refused without a
+    // fetch (the last one was under a second ago)...
+    *published.lock().expect("lock") = json!({"keys": [first_jwk, second_jwk]});
+    assert_eq!(status(&second).await, 401);
+    assert_eq!(hits.load(Ordering::SeqCst), 1, "made-up kids cannot make us hammer the issuer");
+    // ...and accepted once a refetch is allowed; another unknown kid then fetches nothing.
+    tokio::time::sleep(std::time::Duration::from_millis(1_100)).await;
+    assert_eq!(status(&second).await, 200);
+    assert_eq!(hits.load(Ordering::SeqCst), 2);
+    assert_eq!(status(&unknown).await, 401);
+    assert_eq!(status(&first).await, 200, "the keys held still verify");
+    assert_eq!(hits.load(Ordering::SeqCst), 2);
+}
