@@ -130,6 +130,8 @@ pub struct Verifier {
     config: AuthConfig,
     secret: Option<DecodingKey>,
     keys: Keys,
+    /// `config.algorithms`, parsed.
+    allowed: Vec<Algorithm>,
     fetched: tokio::sync::RwLock<Fetched>,
     /// One fetch at a time; callers that need one while it runs wait for it and use its keys.
     fetching: tokio::sync::Mutex<()>,
@@ -168,9 +170,11 @@ impl Verifier {
             }
             None => Keys::new(),
         };
-        for name in &config.algorithms {
-            name.parse::<Algorithm>().map_err(|_| anyhow::anyhow!("auth.algorithms: unknown algorithm `{name}`"))?;
-        }
+        let allowed = config
+            .algorithms
+            .iter()
+            .map(|name| name.parse().map_err(|_| anyhow::anyhow!("auth.algorithms: unknown algorithm `{name}`")))
+            .collect::<anyhow::Result<Vec<Algorithm>>>()?;
         let secret = config.hs256_secret.as_ref().map(|s| DecodingKey::from_secret(s.expose().as_bytes()));
         let http = reqwest::Client::builder()
             .timeout(std::time::Duration::from_secs(5))
@@ -180,6 +184,7 @@ impl Verifier {
             config: config.clone(),
             secret,
             keys,
+            allowed,
             fetched: tokio::sync::RwLock::new(Fetched::default()),
             fetching: tokio::sync::Mutex::new(()),
             http,
@@ -188,9 +193,10 @@ impl Verifier {
 
     /// The key for `kid` and `alg`, from the file, else from the issuer's URL (fetched when
     /// first needed, when stale, or once per `jwks_refetch_secs` for a key not held).
-    async fn key_for(&self, kid: &str, alg: Algorithm, allowed: &[Algorithm]) -> Option<TrustedKey> {
-        let pick =
-            |keys: &Keys| keys.get(kid)?.iter().find(|k| k.algorithm == alg && allowed.contains(&k.algorithm)).cloned();
+    async fn key_for(&self, kid: &str, alg: Algorithm) -> Option<TrustedKey> {
+        let pick = |keys: &Keys| {
+            keys.get(kid)?.iter().find(|k| k.algorithm == alg && self.allowed.contains(&k.algorithm)).cloned()
+        };
         if let Some(key) = pick(&self.keys) {
             return Some(key);
         }
@@ -198,27 +204,23 @@ impl Verifier {
         let fresh_for = |fetched: &Fetched, secs: u64| {
             fetched.at.is_some_and(|at| at.elapsed() < std::time::Duration::from_secs(secs))
         };
-        {
-            let fetched = self.fetched.read().await;
-            if fresh_for(&fetched, self.config.jwks_refresh_secs)
+        // What the URL gave, when no fetch is due: a fresh set, or a key unknown to a set
+        // fetched less than `jwks_refetch_secs` ago.
+        let held = |fetched: &Fetched| {
+            if fresh_for(fetched, self.config.jwks_refresh_secs)
                 && let Some(key) = pick(&fetched.keys)
             {
-                return Some(key);
+                return Some(Some(key));
             }
+            fresh_for(fetched, self.config.jwks_refetch_secs).then(|| pick(&fetched.keys))
+        };
+        if let Some(answer) = held(&*self.fetched.read().await) {
+            return answer;
         }
         let _one_fetch = self.fetching.lock().await;
-        {
-            // Another caller may have fetched while this one waited; a key still unknown is
-            // fetched for at most once per `jwks_refetch_secs`.
-            let fetched = self.fetched.read().await;
-            if let Some(key) = pick(&fetched.keys)
-                && fresh_for(&fetched, self.config.jwks_refresh_secs)
-            {
-                return Some(key);
-            }
-            if fresh_for(&fetched, self.config.jwks_refetch_secs) {
-                return None;
-            }
+        // Another caller may have fetched while this one waited.
+        if let Some(answer) = held(&*self.fetched.read().await) {
+            return answer;
         }
         let keys = match self.fetch(url).await {
             Ok(keys) => keys,
@@ -252,24 +254,24 @@ impl Verifier {
     /// The identity a bearer token proves.
     pub async fn verify(&self, token: &str) -> Result<Identity, AuthError> {
         let header = jsonwebtoken::decode_header(token).map_err(|_| AuthError::Malformed)?;
-        let allowed: Vec<Algorithm> = self.config.algorithms.iter().filter_map(|a| a.parse().ok()).collect();
         // Which key may verify is decided by our configuration, never by the token's header
         // alone: an HS256 token is checked with the development secret only, and a JWKS key
         // only with its own algorithm, from the allowed ones.
-        let (key, algorithm, issuers): (DecodingKey, Algorithm, Vec<String>) = if header.alg == Algorithm::HS256 {
-            let secret = self.secret.clone().ok_or(AuthError::BadSignature)?;
-            (secret, Algorithm::HS256, vec![DEV_ISSUER.to_owned()])
+        let (key, algorithm) = if header.alg == Algorithm::HS256 {
+            (self.secret.clone().ok_or(AuthError::BadSignature)?, Algorithm::HS256)
         } else {
-            let trusted = self
-                .key_for(header.kid.as_deref().unwrap_or(""), header.alg, &allowed)
-                .await
-                .ok_or(AuthError::BadSignature)?;
-            (trusted.key, trusted.algorithm, self.config.issuers.clone())
+            let trusted =
+                self.key_for(header.kid.as_deref().unwrap_or(""), header.alg).await.ok_or(AuthError::BadSignature)?;
+            (trusted.key, trusted.algorithm)
         };
         let mut validation = Validation::new(algorithm);
         validation.leeway = self.config.leeway_secs;
         validation.set_required_spec_claims(&["exp", "iss"]);
-        validation.set_issuer(&issuers);
+        if algorithm == Algorithm::HS256 {
+            validation.set_issuer(&[DEV_ISSUER]);
+        } else {
+            validation.set_issuer(&self.config.issuers);
+        }
         if self.config.audiences.is_empty() || algorithm == Algorithm::HS256 {
             validation.validate_aud = false;
         } else {
@@ -312,6 +314,22 @@ fn words(claim: Option<&Value>) -> BTreeSet<String> {
         Some(Value::Array(items)) => items.iter().filter_map(Value::as_str).map(str::to_owned).collect(),
         _ => BTreeSet::new(),
     }
+}
+
+/// The token of an `Authorization: Bearer` header: none without the header, an error when the
+/// header holds something else.
+pub fn bearer_token(headers: &axum::http::HeaderMap) -> Result<Option<&str>, AuthError> {
+    let Some(value) = headers.get(axum::http::header::AUTHORIZATION) else {
+        return Ok(None);
+    };
+    let value = value.to_str().map_err(|_| AuthError::Malformed)?;
+    value
+        .strip_prefix("Bearer ")
+        .or_else(|| value.strip_prefix("bearer "))
+        .map(str::trim)
+        .filter(|token| !token.is_empty())
+        .map(Some)
+        .ok_or(AuthError::Malformed)
 }
 
 /// A development token signed with the HS256 secret (`orderhub token`).

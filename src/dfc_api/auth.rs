@@ -5,7 +5,6 @@
 use std::collections::HashMap;
 
 use axum::extract::FromRequestParts;
-use axum::http::header;
 use axum::http::request::Parts;
 use sha2::{Digest, Sha256};
 
@@ -55,13 +54,7 @@ impl FromRequestParts<AppState> for CallingPlatform {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
-        let token = parts
-            .headers
-            .get(header::AUTHORIZATION)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.strip_prefix("Bearer ").or_else(|| v.strip_prefix("bearer ")))
-            .map(str::trim)
-            .ok_or(ApiError::Unauthorized)?;
+        let token = crate::auth::bearer_token(&parts.headers).ok().flatten().ok_or(ApiError::Unauthorized)?;
         let platform = match state.clients.platform_for(token) {
             Some(platform) => platform.to_owned(),
             None => {

@@ -757,15 +757,17 @@ fn share_vat(rates: impl Iterator<Item = Decimal>, nets: &[i64]) -> (Vec<VatAmou
     order.sort_by(|&a, &b| distinct[a].cmp(&distinct[b]));
     let mut line_vat = vec![0i64; nets.len()];
     let mut vat = Vec::with_capacity(distinct.len());
-    let (mut weights, mut parts, mut remainders) = (Vec::new(), Vec::new(), Vec::new());
+    let (mut members, mut weights, mut parts, mut remainders) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
     for group in order {
         let rate = distinct[group];
+        members.clear();
+        members.extend((0..nets.len()).filter(|&i| rate_of[i] == group));
         weights.clear();
-        weights.extend((0..nets.len()).filter(|&i| rate_of[i] == group).map(|i| nets[i]));
+        weights.extend(members.iter().map(|&i| nets[i]));
         let base: i64 = weights.iter().sum();
         let amount = cents_times(shifted(rate, 4), base).max(0);
         allocate_into(amount, &weights, &mut parts, &mut remainders);
-        for (i, part) in (0..nets.len()).filter(|&i| rate_of[i] == group).zip(&parts) {
+        for (&i, part) in members.iter().zip(&parts) {
             line_vat[i] = *part;
         }
         vat.push(VatAmount { rate, base: from_cents(base), amount: from_cents(amount) });

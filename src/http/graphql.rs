@@ -15,7 +15,7 @@ use axum::response::{IntoResponse, Response};
 use serde_json::json;
 
 use super::AppState;
-use crate::auth::{AuthError, Identity};
+use crate::auth::{AuthError, Identity, bearer_token};
 use crate::trader::CatalogueMemo;
 
 const PREFLIGHT_HEADERS: [&str; 2] = ["apollo-require-preflight", "x-apollo-operation-name"];
@@ -145,17 +145,10 @@ fn is_mutation(request: &async_graphql::Request) -> bool {
 /// The caller a bearer token proves; none without a token. A token that does not verify is
 /// refused outright, never taken as anonymous.
 async fn identity(state: &AppState, headers: &HeaderMap) -> Result<Option<Identity>, AuthError> {
-    let Some(value) = headers.get(header::AUTHORIZATION) else {
-        return Ok(None);
-    };
-    let value = value.to_str().map_err(|_| AuthError::Malformed)?;
-    let token = value
-        .strip_prefix("Bearer ")
-        .or_else(|| value.strip_prefix("bearer "))
-        .map(str::trim)
-        .filter(|t| !t.is_empty())
-        .ok_or(AuthError::Malformed)?;
-    state.verifier.verify(token).await.map(Some)
+    match bearer_token(headers)? {
+        Some(token) => state.verifier.verify(token).await.map(Some),
+        None => Ok(None),
+    }
 }
 
 /// Executes a request, answering `application/graphql-response+json` only to clients that ask

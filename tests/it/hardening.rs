@@ -11,8 +11,7 @@ use crate::support::*;
 const MUTATION: &str = r#"mutation { createSalesSession(input: {traderId: "hub", name: "Forged",
     beginsAt: "2024-01-01T00:00:00Z", endsAt: "2099-01-01T00:00:00Z", producerIds: []}) { id } }"#;
 
-async fn raw(app: &TestApp, request: reqwest::RequestBuilder) -> (u16, HeaderMap, Value) {
-    let _ = app;
+async fn raw(request: reqwest::RequestBuilder) -> (u16, HeaderMap, Value) {
     let response = request.send().await.expect("request");
     let (status, headers) = (response.status().as_u16(), response.headers().clone());
     let text = response.text().await.expect("body");
@@ -50,42 +49,39 @@ async fn requests_another_site_could_send_are_refused_and_json_passes() {
         if let Some(content_type) = content_type {
             request = request.header(CONTENT_TYPE, content_type);
         }
-        let (status, _, answer) = raw(&app, request).await;
+        let (status, _, answer) = raw(request).await;
         assert_eq!((status, code(&answer)), (400, "CSRF_PREVENTED"), "{content_type:?}: {answer}");
     }
     // A GET that would mutate is refused even from a client that marks it preflighted.
     let (status, headers, answer) =
-        raw(&app, app.http.get(with_query(&url, MUTATION)).header("apollo-require-preflight", "true")).await;
+        raw(app.http.get(with_query(&url, MUTATION)).header("apollo-require-preflight", "true")).await;
     assert_eq!((status, code(&answer)), (405, "MUTATION_OVER_GET"), "{answer}");
     assert_eq!(headers.get("allow").and_then(|v| v.to_str().ok()), Some("POST"));
-    let (status, _, answer) = raw(&app, app.http.get(with_query(&url, MUTATION))).await;
+    let (status, _, answer) = raw(app.http.get(with_query(&url, MUTATION))).await;
     assert_eq!((status, code(&answer)), (400, "CSRF_PREVENTED"), "{answer}");
     assert_eq!(sessions_named_forged(&app).await, 0, "nothing refused ran");
 
     // A query over GET runs for a client that says so; a browser opening the page gets GraphiQL.
     let (status, _, answer) =
-        raw(&app, app.http.get(with_query(&url, "{ __typename }")).header("x-apollo-operation-name", "Probe")).await;
+        raw(app.http.get(with_query(&url, "{ __typename }")).header("x-apollo-operation-name", "Probe")).await;
     assert_eq!((status, &answer["data"]), (200, &json!({"__typename": "Query"})), "{answer}");
     let page = app.http.get(&url).send().await.expect("GraphiQL");
     assert!(page.headers()[CONTENT_TYPE].to_str().expect("type").starts_with("text/html"));
 
     // A preflighted text/plain body runs; another media type is refused as such.
-    let (status, _, answer) = raw(
-        &app,
-        app.http
-            .post(&url)
-            .header(CONTENT_TYPE, "text/plain")
-            .header("apollo-require-preflight", "1")
-            .body(body.clone()),
-    )
+    let (status, _, answer) = raw(app
+        .http
+        .post(&url)
+        .header(CONTENT_TYPE, "text/plain")
+        .header("apollo-require-preflight", "1")
+        .body(body.clone()))
     .await;
     assert_eq!(status, 200, "{answer}");
     assert!(answer["data"]["createSalesSession"]["id"].is_string(), "{answer}");
-    let (status, _, answer) =
-        raw(&app, app.http.post(&url).header(CONTENT_TYPE, "application/xml").body(body.clone())).await;
+    let (status, _, answer) = raw(app.http.post(&url).header(CONTENT_TYPE, "application/xml").body(body.clone())).await;
     assert_eq!((status, code(&answer)), (415, "UNSUPPORTED_MEDIA_TYPE"), "{answer}");
     let (status, _, answer) =
-        raw(&app, app.http.post(&url).header(CONTENT_TYPE, "application/json").body("{\"query\": 1}")).await;
+        raw(app.http.post(&url).header(CONTENT_TYPE, "application/json").body("{\"query\": 1}")).await;
     assert_eq!((status, code(&answer)), (400, "BAD_REQUEST"), "{answer}");
     // And the JSON every client sends, as ever.
     app.graphql_ok(MUTATION, json!({})).await;
@@ -99,14 +95,13 @@ async fn bodies_over_the_limit_get_413_whether_their_length_is_declared_or_not()
     let padding = " ".repeat(5 * 1024 * 1024);
     let body = format!("{{\"query\": \"{{ __typename }}\"{padding}}}");
     let (status, _, answer) =
-        raw(&app, app.http.post(&url).header(CONTENT_TYPE, "application/json").body(body.clone())).await;
+        raw(app.http.post(&url).header(CONTENT_TYPE, "application/json").body(body.clone())).await;
     assert_eq!((status, code(&answer)), (413, "PAYLOAD_TOO_LARGE"), "{answer}");
     // Sent in chunks, with no length: reading stops at the limit.
     let chunks: Vec<Result<Vec<u8>, std::io::Error>> =
         body.into_bytes().chunks(64 * 1024).map(|c| Ok(c.to_vec())).collect();
     let streamed = reqwest::Body::wrap_stream(futures::stream::iter(chunks));
-    let (status, _, answer) =
-        raw(&app, app.http.post(&url).header(CONTENT_TYPE, "application/json").body(streamed)).await;
+    let (status, _, answer) = raw(app.http.post(&url).header(CONTENT_TYPE, "application/json").body(streamed)).await;
     assert_eq!((status, code(&answer)), (413, "PAYLOAD_TOO_LARGE"), "{answer}");
     // Under the limit, the same request runs.
     let small = app.graphql_ok("{ __typename }", json!({})).await;

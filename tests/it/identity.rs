@@ -35,6 +35,15 @@ impl Issuer {
     }
 }
 
+/// A JWKS file holding `jwk`, in a folder of its own (the caller removes it).
+fn jwks_file(jwk: &Value) -> (std::path::PathBuf, std::path::PathBuf) {
+    let folder = std::env::temp_dir().join(format!("orderhub-jwks-{}", uuid::Uuid::new_v4()));
+    std::fs::create_dir_all(&folder).expect("folder");
+    let jwks = folder.join("jwks.json");
+    std::fs::write(&jwks, json!({"keys": [jwk]}).to_string()).expect("jwks");
+    (folder, jwks)
+}
+
 fn now() -> u64 {
     jsonwebtoken::get_current_timestamp()
 }
@@ -55,10 +64,7 @@ async fn viewer(app: &TestApp, authorization: Option<&str>) -> (u16, Value, Opti
 async fn tokens_are_verified_here_and_every_bad_one_is_refused() {
     let (issuer, jwk) = Issuer::new("key-1");
     let (impostor, _) = Issuer::new("key-1");
-    let folder = std::env::temp_dir().join(format!("orderhub-jwks-{}", uuid::Uuid::new_v4()));
-    std::fs::create_dir_all(&folder).expect("folder");
-    let jwks = folder.join("jwks.json");
-    std::fs::write(&jwks, json!({"keys": [jwk]}).to_string()).expect("jwks");
+    let (folder, jwks) = jwks_file(&jwk);
     let app = spawn_app_with(|c| {
         c.auth.hs256_secret = Some(SecretString::new(DEV_SECRET));
         c.auth.jwks_file = Some(jwks.clone());
@@ -125,10 +131,7 @@ async fn tokens_are_verified_here_and_every_bad_one_is_refused() {
 #[tokio::test]
 async fn the_dfc_api_takes_the_issuers_access_tokens_by_client_and_scope() {
     let (issuer, jwk) = Issuer::new("key-1");
-    let folder = std::env::temp_dir().join(format!("orderhub-jwks-{}", uuid::Uuid::new_v4()));
-    std::fs::create_dir_all(&folder).expect("folder");
-    let jwks = folder.join("jwks.json");
-    std::fs::write(&jwks, json!({"keys": [jwk]}).to_string()).expect("jwks");
+    let (folder, jwks) = jwks_file(&jwk);
     let app = spawn_app_with(|c| {
         c.auth.jwks_file = Some(jwks.clone());
         c.auth.issuers = vec![ISSUER.into()];
@@ -221,10 +224,7 @@ async fn a_peer_reached_with_client_credentials_gets_its_token_and_renews_it_onc
 async fn peer_with_client_credentials(lifetime_secs: u64, issued_after_second_call: usize) {
     use std::sync::atomic::Ordering;
     let (issuer, jwk) = Issuer::new("key-1");
-    let folder = std::env::temp_dir().join(format!("orderhub-jwks-{}", uuid::Uuid::new_v4()));
-    std::fs::create_dir_all(&folder).expect("folder");
-    let jwks = folder.join("jwks.json");
-    std::fs::write(&jwks, json!({"keys": [jwk]}).to_string()).expect("jwks");
+    let (folder, jwks) = jwks_file(&jwk);
     let producer = spawn_app_with(|c| {
         c.auth.jwks_file = Some(jwks.clone());
         c.auth.issuers = vec![ISSUER.into()];
