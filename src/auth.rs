@@ -55,6 +55,8 @@ pub struct AuthConfig {
     /// Platforms calling the DFC API with access tokens of the issuer: OAuth client id (`azp` or
     /// `client_id` of the token) to platform id.
     pub dfc_clients: std::collections::BTreeMap<String, String>,
+    /// Whether callers without a token may see sales sessions, their catalogue and cart prices.
+    pub anonymous_browsing: bool,
 }
 
 impl Default for AuthConfig {
@@ -73,6 +75,7 @@ impl Default for AuthConfig {
             roles_claim: "scope".into(),
             enterprises_claim: "orderhub/enterprises".into(),
             dfc_clients: std::collections::BTreeMap::new(),
+            anonymous_browsing: true,
         }
     }
 }

@@ -8,6 +8,7 @@ use std::path::{Path, PathBuf};
 use chrono::{Duration, Utc};
 use serde_json::json;
 
+use crate::auth::AuthConfig;
 use crate::config::{ClientConfig, PeerConfig, SecretString};
 use crate::store::seed::{SeedEnterprise, SeedFile};
 use crate::{Application, Config, store};
@@ -22,8 +23,9 @@ pub struct DemoOptions {
     pub seed_file: PathBuf,
 }
 
-fn config(data_dir: &Path, name: &str, port: u16) -> Config {
+fn config(data_dir: &Path, name: &str, port: u16, secret: &SecretString) -> Config {
     Config {
+        auth: crate::auth::AuthConfig { hs256_secret: Some(secret.clone()), ..Default::default() },
         listen: SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), port),
         database_url: format!("sqlite://{}", data_dir.join(format!("{name}.db")).display()),
         outbox_poll_ms: 500,
@@ -33,8 +35,14 @@ fn config(data_dir: &Path, name: &str, port: u16) -> Config {
     }
 }
 
-async fn producer(options: &DemoOptions, seed: &SeedFile, enterprise: &str, port: u16) -> anyhow::Result<Application> {
-    let mut config = config(&options.data_dir, enterprise, port);
+async fn producer(
+    options: &DemoOptions,
+    seed: &SeedFile,
+    enterprise: &str,
+    port: u16,
+    secret: &SecretString,
+) -> anyhow::Result<Application> {
+    let mut config = config(&options.data_dir, enterprise, port, secret);
     config.clients =
         vec![ClientConfig { platform: HUB.into(), name: Some("Demo hub".into()), token: SecretString::new(HUB_TOKEN) }];
     let app = Application::build(config).await?;
@@ -51,10 +59,13 @@ pub async fn run(options: DemoOptions) -> anyhow::Result<()> {
         .map_err(|e| anyhow::anyhow!("reading {}: {e}", options.seed_file.display()))?;
     let seed: SeedFile = serde_json::from_str(&text)?;
     let next = |offset: u16| if options.port == 0 { 0 } else { options.port.saturating_add(offset) };
-    let farm = producer(&options, &seed, "green-acres", next(1)).await?;
-    let mill = producer(&options, &seed, "hillside-mill", next(2)).await?;
+    // A secret of this run only: the tokens printed below work until the demo stops.
+    let secret = SecretString::new(format!("{}{}", uuid::Uuid::new_v4().simple(), uuid::Uuid::new_v4().simple()));
+    let farm = producer(&options, &seed, "green-acres", next(1), &secret).await?;
+    let mill = producer(&options, &seed, "hillside-mill", next(2), &secret).await?;
+    let farm_graphql = format!("{}/graphql", farm.base_url());
 
-    let mut trader_config = config(&options.data_dir, HUB, options.port);
+    let mut trader_config = config(&options.data_dir, HUB, options.port, &secret);
     trader_config.peers = [("green-acres", &farm), ("hillside-mill", &mill)]
         .into_iter()
         .map(|(id, app)| PeerConfig {
@@ -106,22 +117,34 @@ pub async fn run(options: DemoOptions) -> anyhow::Result<()> {
     let variables = json!({"input": {
         "idempotencyKey": format!("demo-{}", uuid::Uuid::new_v4()),
         "salesSessionId": session.id.to_string(),
-        "customerId": "demo-customer",
         "contact": {"name": "Demo Customer", "email": "customer@example.org"},
         "lines": lines,
     }});
+    let token = |subject: &str, role: &str, enterprises: &[&str]| {
+        let enterprises: Vec<String> = enterprises.iter().map(|e| (*e).to_owned()).collect();
+        crate::auth::dev_token(&secret, &AuthConfig::default(), subject, &[role.to_owned()], &enterprises, 12 * 3_600)
+    };
+    let customer = token("demo-customer", crate::graphql::access::CUSTOMER, &[])?;
+    let staff = token("hub-staff", crate::graphql::access::TRADER_STAFF, &[HUB])?;
+    let producer_staff = token("farm-staff", crate::graphql::access::PRODUCER_STAFF, &["green-acres"])?;
     let body = json!({"query": CHECKOUT, "variables": variables});
     let pretty = serde_json::to_string_pretty(&variables)?;
     let report = format!(
         "\norderhub demo is running (Ctrl-C stops it).\n\n\
          GraphiQL:   {graphql}\n\
          Session:    {session}\n\n\
+         Development tokens of this run (12 hours; in GraphiQL's Headers: {{\"Authorization\": \"Bearer <token>\"}}):\n\n\
+         customer demo-customer:       {customer}\n\n\
+         trader staff of hub:          {staff}\n\n\
+         producer staff of green-acres (its own GraphiQL, {farm_graphql}):\n{producer_staff}\n\n\
          Browse the session's catalogue, fanned out to both producers:\n\n{CATALOGUE}\n\n\
          with variables {{\"id\": \"{session}\"}}\n\n\
-         Check out (paste the mutation, then the variables below it):\n\n{CHECKOUT}\n\n{pretty}\n\n\
-         Or with curl:\n\ncurl -s -H 'content-type: application/json' {graphql} -d '{body}'\n\n\
+         Check out as the customer (paste the mutation, then the variables below it):\n\n{CHECKOUT}\n\n{pretty}\n\n\
+         Or with curl:\n\ncurl -s -H 'content-type: application/json' -H 'authorization: Bearer {customer}' {graphql} -d '{body}'\n\n\
          Consolidate by weight (the mill's flour then goes in whole 25 kg sacks, the excess carried\n\
-         over to later sessions), and see what each producer order says and why:\n\n{CONSOLIDATE}\n\n\
+         over to later sessions), and see what each producer order says and why (as trader staff):\n\n{CONSOLIDATE}\n\n\
+         What the farm must deliver (on the farm's GraphiQL, as its staff):\n\n{INCOMING}\n\n\
+         DEMO-TOKEN {customer}\n\
          DEMO-REQUEST {body}\n",
         session = session.id,
     );
@@ -161,6 +184,10 @@ const CHECKOUT: &str = "mutation Checkout($input: CheckoutInput!) {
   checkout(input: $input) {
     id
     total { amount currency }
-    lines { name quantity producer { name } producerOrder { deliveryState remoteId } }
+    lines { name quantity producer { name } }
+    reservations { producer { name } state }
   }
 }";
+
+const INCOMING: &str =
+    "{ enterprise(id: \"green-acres\") { incomingOrders { orderNumber status lines { productName quantity } } } }";

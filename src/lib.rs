@@ -107,7 +107,12 @@ impl Application {
             store: store.clone(),
             urls: Urls::new(&base_url),
             clients: Arc::new(Clients::new(&config.clients)),
-            schema: graphql::build_schema(store.clone(), trader.clone(), config.introspection),
+            schema: graphql::build_schema(
+                store.clone(),
+                trader.clone(),
+                config.introspection,
+                config.auth.anonymous_browsing,
+            ),
             max_body_bytes: config.max_body_bytes,
             cors_origins: config.cors_origins.clone(),
             verifier: Arc::new(auth::Verifier::new(&config.auth)?),

@@ -103,7 +103,9 @@ pub struct ConsolidationQuery;
 #[Object]
 impl ConsolidationQuery {
     /// How a trader's customer orders are grouped into producer orders.
+    #[graphql(requires_scopes = "trader_staff", requires_scopes = "operator")]
     async fn consolidation(&self, ctx: &Context<'_>, trader_id: ID) -> Result<Consolidation> {
+        super::access::trader_staff(ctx, &trader_id)?;
         let store = store(ctx);
         if store.enterprise(&trader_id).await.map_err(store_error)?.is_none() {
             return Err(coded("no such trader enterprise", "NOT_FOUND"));
@@ -113,7 +115,9 @@ impl ConsolidationQuery {
     }
 
     /// The stock a trader carries over from whole packs.
+    #[graphql(requires_scopes = "trader_staff", requires_scopes = "operator")]
     async fn carried_over_stock(&self, ctx: &Context<'_>, trader_id: ID) -> Result<Vec<CarriedOverStock>> {
+        super::access::trader_staff(ctx, &trader_id)?;
         let stock = store(ctx).carried_stock(&trader_id).await.map_err(store_error)?;
         Ok(stock.into_iter().map(CarriedOverStock).collect())
     }
@@ -126,6 +130,7 @@ pub struct ConsolidationMutation;
 impl ConsolidationMutation {
     /// Sets a trader's consolidation mode, or with `producerId` that producer's override (a null
     /// `mode` then removes it). The open sessions' producer orders are regrouped and sent at once.
+    #[graphql(requires_scopes = "trader_staff", requires_scopes = "operator")]
     async fn set_consolidation_mode(
         &self,
         ctx: &Context<'_>,
@@ -133,6 +138,7 @@ impl ConsolidationMutation {
         producer_id: Option<ID>,
         mode: Option<ConsolidationModeValue>,
     ) -> Result<Consolidation> {
+        super::access::trader_staff(ctx, &trader_id)?;
         let store = store(ctx);
         if store.enterprise(&trader_id).await.map_err(store_error)?.is_none() {
             return Err(coded("no such trader enterprise", "NOT_FOUND"));

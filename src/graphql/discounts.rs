@@ -398,12 +398,14 @@ pub struct DiscountQuery;
 #[Object]
 impl DiscountQuery {
     /// A trader's discount rules, highest priority first; archived ones when asked for.
+    #[graphql(requires_scopes = "trader_staff", requires_scopes = "producer_staff", requires_scopes = "operator")]
     async fn discount_rules(
         &self,
         ctx: &Context<'_>,
         trader_id: ID,
         #[graphql(default)] include_archived: bool,
     ) -> Result<Vec<DiscountRule>> {
+        super::access::enterprise_staff(ctx, &trader_id)?;
         let rules = store(ctx).discount_rules(&trader_id, include_archived).await.map_err(store_error)?;
         Ok(rules.into_iter().map(DiscountRule::from).collect())
     }
@@ -483,7 +485,9 @@ pub struct DiscountMutation;
 impl DiscountMutation {
     /// A new rule, active at once. Refused (BAD_USER_INPUT, `extensions.field`) when it could never
     /// be applied as written.
+    #[graphql(requires_scopes = "trader_staff", requires_scopes = "producer_staff", requires_scopes = "operator")]
     async fn create_discount_rule(&self, ctx: &Context<'_>, input: DiscountRuleInput) -> Result<DiscountRule> {
+        super::access::enterprise_staff(ctx, &input.trader_id)?;
         let (trader_id, spec) = input.spec()?;
         if store(ctx).enterprise(&trader_id).await.map_err(store_error)?.is_none() {
             return Err(coded(format!("no trader `{trader_id}`"), "NOT_FOUND"));
@@ -493,13 +497,10 @@ impl DiscountMutation {
     }
 
     /// New terms for a rule. Orders already placed keep the discount they were given.
+    #[graphql(requires_scopes = "trader_staff", requires_scopes = "producer_staff", requires_scopes = "operator")]
     async fn update_discount_rule(&self, ctx: &Context<'_>, id: ID, input: DiscountRuleInput) -> Result<DiscountRule> {
         let id = parse_rule_id(&id)?;
-        let existing = store(ctx)
-            .discount_rule(id)
-            .await
-            .map_err(store_error)?
-            .ok_or_else(|| coded("no such discount rule", "NOT_FOUND"))?;
+        let existing = own_rule(ctx, id).await?;
         let (trader_id, spec) = input.spec()?;
         if trader_id != existing.trader_enterprise_id {
             return Err(bad("traderId: a rule stays with its trader"));
@@ -509,27 +510,41 @@ impl DiscountMutation {
         updated.map(DiscountRule::from).ok_or_else(|| coded("no such discount rule", "NOT_FOUND"))
     }
 
+    #[graphql(requires_scopes = "trader_staff", requires_scopes = "producer_staff", requires_scopes = "operator")]
     async fn pause_discount_rule(&self, ctx: &Context<'_>, id: ID) -> Result<DiscountRule> {
         set_status(ctx, &id, RULE_PAUSED).await
     }
 
+    #[graphql(requires_scopes = "trader_staff", requires_scopes = "producer_staff", requires_scopes = "operator")]
     async fn resume_discount_rule(&self, ctx: &Context<'_>, id: ID) -> Result<DiscountRule> {
         set_status(ctx, &id, RULE_ACTIVE).await
     }
 
     /// Retires a rule for good (it is listed only when archived ones are asked for).
+    #[graphql(requires_scopes = "trader_staff", requires_scopes = "producer_staff", requires_scopes = "operator")]
     async fn archive_discount_rule(&self, ctx: &Context<'_>, id: ID) -> Result<DiscountRule> {
         set_status(ctx, &id, RULE_ARCHIVED).await
     }
 }
 
+/// The rule, if the caller works for its enterprise.
+async fn own_rule(ctx: &Context<'_>, id: Uuid) -> Result<discount_rule::Model> {
+    let rule = store(ctx).discount_rule(id).await.map_err(store_error)?;
+    super::access::found(
+        ctx,
+        rule,
+        |identity, rule| {
+            let of = &rule.trader_enterprise_id;
+            super::access::staff_of(identity, super::access::TRADER_STAFF, of)
+                || super::access::staff_of(identity, super::access::PRODUCER_STAFF, of)
+        },
+        || coded("no such discount rule", "NOT_FOUND"),
+    )
+}
+
 async fn set_status(ctx: &Context<'_>, id: &ID, status: &str) -> Result<DiscountRule> {
     let id = parse_rule_id(id)?;
-    let existing = store(ctx)
-        .discount_rule(id)
-        .await
-        .map_err(store_error)?
-        .ok_or_else(|| coded("no such discount rule", "NOT_FOUND"))?;
+    let existing = own_rule(ctx, id).await?;
     if existing.status == RULE_ARCHIVED && status != RULE_ARCHIVED {
         return Err(coded("an archived rule cannot be used again; create a new one", "RULE_ARCHIVED"));
     }

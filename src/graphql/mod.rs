@@ -3,6 +3,7 @@
 //!
 //! Errors carry a stable `extensions.code`; database detail is logged, never sent.
 
+pub mod access;
 mod consolidation;
 mod discounts;
 mod limits;
@@ -45,18 +46,22 @@ use limits::{MAX_COMPLEXITY, MAX_DEPTH};
 
 /// The schema as served. Without `introspection`, `__schema` and `__type` are refused (a
 /// gateway composes from the checked-in SDL or `_service`, which stays).
-pub fn build_schema(store: Store, trader: Trader, introspection: bool) -> OrderhubSchema {
+/// Every field is checked against its rule in [`access::RULES`]; `anonymous_browsing` lets
+/// callers without a token see sales sessions and their catalogue.
+pub fn build_schema(store: Store, trader: Trader, introspection: bool, anonymous_browsing: bool) -> OrderhubSchema {
     let builder = Schema::build(Query::default(), Mutation::default(), EmptySubscription)
         .enable_federation()
         .limit_depth(MAX_DEPTH)
         .limit_complexity(MAX_COMPLEXITY)
-        .extension(limits::CodedRequestErrors { introspection });
+        .extension(limits::CodedRequestErrors { introspection })
+        .extension(access::Authorisation);
     let builder = if introspection { builder } else { builder.disable_introspection() };
     builder
         .data(DataLoader::new(producer::ProductLoader(store.clone()), tokio::spawn))
         .data(DataLoader::new(loaders::TraderLoader(store.clone()), tokio::spawn))
         .data(store)
         .data(trader)
+        .data(access::Browsing { anonymous: anonymous_browsing })
         .finish()
 }
 

@@ -172,7 +172,12 @@ impl Order {
         Ok(lines
             .into_iter()
             .zip(amounts)
-            .map(|(line, amounts)| OrderLine { line, amounts, session: self.order.sales_session_id })
+            .map(|(line, amounts)| OrderLine {
+                line,
+                amounts,
+                session: self.order.sales_session_id,
+                trader: self.order.trader_enterprise_id.clone(),
+            })
             .collect())
     }
 
@@ -246,6 +251,7 @@ pub struct OrderLine {
     line: customer_order_line::Model,
     amounts: PricedLine,
     session: Uuid,
+    trader: String,
 }
 
 #[Object]
@@ -314,7 +320,9 @@ impl OrderLine {
 
     /// The producer order this line is part of: the order's own (PER_CUSTOMER_ORDER) or the
     /// session's.
+    #[graphql(requires_scopes = "trader_staff", requires_scopes = "operator")]
     async fn producer_order(&self, ctx: &Context<'_>) -> Result<Option<ProducerOrder>> {
+        super::access::trader_staff(ctx, &self.trader)?;
         let loader = ctx.data_unchecked::<DataLoader<TraderLoader>>();
         let orders = loader.load_one(SessionProducerOrdersKey(self.session)).await?.unwrap_or_default();
         let own_group = self.line.order_id.to_string();
@@ -339,12 +347,40 @@ impl Customer {
         &self.id
     }
 
-    /// This customer's orders, newest first.
-    #[graphql(complexity = "super::page_cost(first, child_complexity)")]
+    /// This customer's orders, newest first: all of them for the customer themselves, those
+    /// placed with the traders they work for to trader staff.
+    #[graphql(
+        complexity = "super::page_cost(first, child_complexity)",
+        requires_scopes = "customer",
+        requires_scopes = "trader_staff",
+        requires_scopes = "operator"
+    )]
     async fn orders(&self, ctx: &Context<'_>, #[graphql(default = 20)] first: i32) -> Result<Vec<Order>> {
-        let filter = CustomerOrderFilter { customer_id: Some(self.id.to_string()), ..Default::default() };
+        use super::access;
+        let identity = access::caller(ctx)?;
         let limit = u64::try_from(first.clamp(1, 100)).unwrap_or(20);
-        let (orders, _) = store(ctx).customer_orders(filter, 0, limit).await.map_err(store_error)?;
+        let of_trader = |trader: Option<String>| CustomerOrderFilter {
+            customer_id: Some(self.id.to_string()),
+            trader,
+            ..Default::default()
+        };
+        if access::operator(ctx) || access::is_customer(identity, &self.id) {
+            let (orders, _) = store(ctx).customer_orders(of_trader(None), 0, limit).await.map_err(store_error)?;
+            return Ok(orders.into_iter().map(Order::from).collect());
+        }
+        let traders: Vec<&String> =
+            identity.enterprises.iter().filter(|e| access::staff_of(identity, access::TRADER_STAFF, e)).collect();
+        if traders.is_empty() {
+            return Err(access::refuse());
+        }
+        let mut orders = Vec::new();
+        for trader in traders {
+            let (some, _) =
+                store(ctx).customer_orders(of_trader(Some(trader.clone())), 0, limit).await.map_err(store_error)?;
+            orders.extend(some);
+        }
+        orders.sort_by(|a, b| b.created_at.cmp(&a.created_at).then(b.id.cmp(&a.id)));
+        orders.truncate(usize::try_from(limit).unwrap_or(20));
         Ok(orders.into_iter().map(Order::from).collect())
     }
 }

@@ -8,7 +8,7 @@ use async_graphql::{Context, Enum, ErrorExtensions, ID, Object, Result, SimpleOb
 use chrono::{DateTime, Utc};
 use rust_decimal::Decimal;
 
-use super::store_error;
+use super::{access, store_error};
 use crate::domain;
 use crate::store::{self, Store};
 
@@ -39,7 +39,10 @@ impl ProducerQuery {
             return Ok(None);
         };
         match ctx.data_unchecked::<DataLoader<ProductLoader>>().load_one(product_id).await {
-            Ok(found) => Ok(found.map(Product)),
+            Ok(found) => Ok(access::entity(ctx, found, |identity, product| {
+                access::staff_of(identity, access::PRODUCER_STAFF, &product.enterprise_id)
+            })
+            .map(Product)),
             Err(err) => {
                 ctx.add_error(err.into_server_error(ctx.item.pos));
                 Ok(None)
@@ -55,7 +58,10 @@ impl ProducerQuery {
             return Ok(None);
         };
         match store(ctx).incoming_order(enterprise, None, order_id).await {
-            Ok(order) => Ok(order.map(IncomingOrder)),
+            Ok(order) => Ok(access::entity(ctx, order, |identity, order| {
+                access::staff_of(identity, access::PRODUCER_STAFF, &order.enterprise_id)
+            })
+            .map(IncomingOrder)),
             Err(err) => {
                 ctx.add_error(store_error(err).into_server_error(ctx.item.pos));
                 Ok(None)
@@ -100,13 +106,17 @@ impl Enterprise {
     }
 
     /// The products this enterprise supplies, with their stock.
+    #[graphql(requires_scopes = "producer_staff", requires_scopes = "operator")]
     async fn products(&self, ctx: &Context<'_>) -> Result<Vec<Product>> {
+        access::producer_staff(ctx, &self.0.id)?;
         let products = store(ctx).products(&self.0.id).await.map_err(store_error)?;
         Ok(products.into_iter().map(Product).collect())
     }
 
     /// Orders trader platforms placed with this enterprise, newest first.
+    #[graphql(requires_scopes = "producer_staff", requires_scopes = "operator")]
     async fn incoming_orders(&self, ctx: &Context<'_>, status: Option<OrderStatus>) -> Result<Vec<IncomingOrder>> {
+        access::producer_staff(ctx, &self.0.id)?;
         let orders = store(ctx)
             .incoming_orders(&self.0.id, None, status.map(domain::OrderStatus::from), crate::store::Oldest::Last)
             .await
@@ -116,7 +126,9 @@ impl Enterprise {
 
     /// What to prepare: the orders that are not cancelled, grouped by trader platform, buyer and
     /// sales session, with totals per product in units and, where the unit is a weight, in kg.
+    #[graphql(requires_scopes = "producer_staff", requires_scopes = "operator")]
     async fn incoming_order_groups(&self, ctx: &Context<'_>) -> Result<Vec<IncomingOrderGroup>> {
+        access::producer_staff(ctx, &self.0.id)?;
         let orders = store(ctx)
             .incoming_orders(&self.0.id, None, None, crate::store::Oldest::Last)
             .await

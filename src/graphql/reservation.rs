@@ -47,7 +47,9 @@ pub struct ReservationQuery;
 #[Object]
 impl ReservationQuery {
     /// Whether checkout acknowledges an order a producer could not confirm in time.
+    #[graphql(requires_scopes = "trader_staff", requires_scopes = "operator")]
     async fn unconfirmed_orders(&self, ctx: &Context<'_>, trader_id: ID) -> Result<UnconfirmedOrdersSetting> {
+        super::access::trader_staff(ctx, &trader_id)?;
         setting(ctx, trader_id).await
     }
 }
@@ -59,12 +61,14 @@ pub struct ReservationMutation;
 impl ReservationMutation {
     /// Sets whether checkout acknowledges an order a producer could not confirm in time (a null
     /// `policy`: the platform's default again).
+    #[graphql(requires_scopes = "trader_staff", requires_scopes = "operator")]
     async fn set_unconfirmed_orders(
         &self,
         ctx: &Context<'_>,
         trader_id: ID,
         policy: Option<UnconfirmedOrders>,
     ) -> Result<UnconfirmedOrdersSetting> {
+        super::access::trader_staff(ctx, &trader_id)?;
         let store = store(ctx);
         if store.enterprise(&trader_id).await.map_err(store_error)?.is_none() {
             return Err(coded("no such trader enterprise", "NOT_FOUND"));

@@ -11,6 +11,7 @@ use entity::{peer, peer_offer, sales_session};
 use rust_decimal::Decimal;
 use uuid::Uuid;
 
+use super::access::{self, TRADER_STAFF};
 use super::loaders::*;
 use super::orders::{Customer, Order, PaymentStatus};
 use super::producer::Money;
@@ -59,13 +60,32 @@ impl TraderQuery {
     }
 
     /// A customer order.
+    #[graphql(
+        requires_scopes = "customer",
+        requires_scopes = "trader_staff",
+        requires_scopes = "producer_staff",
+        requires_scopes = "operator"
+    )]
     async fn order(&self, ctx: &Context<'_>, id: ID) -> Result<Option<Order>> {
         let id = parse_uuid(&id, "order")?;
-        Ok(store(ctx).customer_order(id).await.map_err(store_error)?.map(Order::from))
+        let order = store(ctx).customer_order(id).await.map_err(store_error)?;
+        let identity = access::caller(ctx)?;
+        match order {
+            Some(order) if access::may_see_order(identity, &order) => Ok(Some(Order::from(order))),
+            None if access::operator(ctx) => Ok(None),
+            _ => Err(access::refuse()),
+        }
     }
 
     /// Customer orders, newest first, `first` at a time (at most 100) after the cursor `after`.
-    #[graphql(complexity = "page_cost(first, child_complexity)")]
+    /// Staff name the trader they work for (`traderId`), customers themselves (`customerId`).
+    #[graphql(
+        complexity = "page_cost(first, child_complexity)",
+        requires_scopes = "customer",
+        requires_scopes = "trader_staff",
+        requires_scopes = "producer_staff",
+        requires_scopes = "operator"
+    )]
     async fn orders(
         &self,
         ctx: &Context<'_>,
@@ -79,6 +99,12 @@ impl TraderQuery {
             Some(cursor) => cursor.parse::<u64>().map_err(|_| coded("invalid cursor", "BAD_USER_INPUT"))?,
         };
         let filter = filter.unwrap_or_default();
+        let identity = access::caller(ctx)?;
+        let staff = filter.trader_id.as_ref().is_some_and(|t| access::staff_of(identity, TRADER_STAFF, t));
+        let own = filter.customer_id.as_ref().is_some_and(|c| access::is_customer(identity, c));
+        if !(access::operator(ctx) || staff || own) {
+            return Err(access::refuse());
+        }
         let filter = CustomerOrderFilter {
             trader: filter.trader_id.map(|t| t.to_string()),
             session_id: filter.sales_session_id.as_ref().map(|s| parse_uuid(s, "sales session")).transpose()?,
@@ -96,11 +122,16 @@ impl TraderQuery {
 
     #[graphql(entity)]
     async fn find_order_by_id(&self, ctx: &Context<'_>, id: ID) -> Result<Option<Order>> {
-        Ok(load_entity(ctx, &id, "order", OrderKey).await.map(Order::from))
+        let found = load_entity(ctx, &id, "order", OrderKey).await;
+        Ok(access::entity(ctx, found, access::may_see_order).map(Order::from))
     }
 
     #[graphql(entity)]
     async fn find_sale_session_by_id(&self, ctx: &Context<'_>, id: ID) -> Result<Option<SaleSession>> {
+        if !access::may_browse(ctx) {
+            ctx.add_error(access::unauthenticated().into_server_error(ctx.item.pos));
+            return Ok(None);
+        }
         Ok(load_entity(ctx, &id, "sales session", SessionKey).await.map(SaleSession))
     }
 
@@ -177,7 +208,9 @@ pub struct CheckoutInput {
     /// Chosen by the client; retrying with the same key returns the same order.
     pub idempotency_key: String,
     pub sales_session_id: ID,
-    pub customer_id: ID,
+    /// Whom the order is for: left out by customers (the token's subject is the customer);
+    /// named by the trader's staff checking out for a customer.
+    pub customer_id: Option<ID>,
     /// Kept by the trader; never sent to a producer.
     pub contact: Option<ContactInput>,
     pub lines: Vec<CheckoutLineInput>,
@@ -188,7 +221,9 @@ pub struct TraderMutation;
 
 #[Object]
 impl TraderMutation {
+    #[graphql(requires_scopes = "trader_staff", requires_scopes = "operator")]
     async fn create_sales_session(&self, ctx: &Context<'_>, input: CreateSalesSessionInput) -> Result<SaleSession> {
+        access::trader_staff(ctx, &input.trader_id)?;
         if input.ends_at <= input.begins_at {
             return Err(coded("a sales session ends after it begins", "BAD_USER_INPUT"));
         }
@@ -211,8 +246,10 @@ impl TraderMutation {
     }
 
     /// Closes a session to customers now.
+    #[graphql(requires_scopes = "trader_staff", requires_scopes = "operator")]
     async fn end_sales_session(&self, ctx: &Context<'_>, id: ID) -> Result<SaleSession> {
         let id = parse_uuid(&id, "sales session")?;
+        staff_session(ctx, id).await?;
         store(ctx)
             .end_sales_session(id)
             .await
@@ -222,13 +259,15 @@ impl TraderMutation {
     }
 
     /// Places one customer order across producers and reserves stock at each of them.
+    #[graphql(requires_scopes = "customer", requires_scopes = "trader_staff", requires_scopes = "operator")]
     async fn checkout(&self, ctx: &Context<'_>, input: CheckoutInput) -> Result<Order> {
         let session_id = parse_uuid(&input.sales_session_id, "sales session")?;
+        let customer_id = checkout_customer(ctx, session_id, input.customer_id.as_ref()).await?;
         let contact = input.contact.unwrap_or_default();
         let request = CheckoutRequest {
             idempotency_key: input.idempotency_key,
             session_id,
-            customer_id: input.customer_id.to_string(),
+            customer_id,
             contact: Contact { name: contact.name, email: contact.email, address: contact.address },
             lines: input
                 .lines
@@ -241,8 +280,10 @@ impl TraderMutation {
 
     /// Changes the lines of an order (a full replacement): the producers' orders are recomputed
     /// and sent at once; if a producer refuses, the order keeps its previous lines.
+    #[graphql(requires_scopes = "customer", requires_scopes = "trader_staff", requires_scopes = "operator")]
     async fn amend_order(&self, ctx: &Context<'_>, order_id: ID, lines: Vec<CheckoutLineInput>) -> Result<Order> {
         let id = parse_uuid(&order_id, "order")?;
+        own_order(ctx, id, access::may_see_order).await?;
         let lines = lines
             .into_iter()
             .map(|l| CheckoutLineRequest { offer: l.offer_id.to_string(), quantity: i64::from(l.quantity) })
@@ -252,8 +293,10 @@ impl TraderMutation {
 
     /// Closes a session now, without waiting for its end and grace period: every producer order
     /// is sent one last time, Complete.
+    #[graphql(requires_scopes = "trader_staff", requires_scopes = "operator")]
     async fn close_sales_session(&self, ctx: &Context<'_>, id: ID) -> Result<SaleSession> {
         let id = parse_uuid(&id, "sales session")?;
+        staff_session(ctx, id).await?;
         store(ctx)
             .end_sales_session(id)
             .await
@@ -270,8 +313,10 @@ impl TraderMutation {
 
     /// Cancels a customer order (the customer before the session closes, or trader staff): the
     /// producers' orders are recomputed and sent at once, releasing stock.
+    #[graphql(requires_scopes = "customer", requires_scopes = "trader_staff", requires_scopes = "operator")]
     async fn cancel_order(&self, ctx: &Context<'_>, order_id: ID) -> Result<Order> {
         let id = parse_uuid(&order_id, "order")?;
+        own_order(ctx, id, access::may_see_order).await?;
         match trader(ctx).cancel_order(id).await {
             Ok(order) => Ok(Order::from(order)),
             Err(CancelError::NotFound) => Err(coded("no such order", "NOT_FOUND")),
@@ -281,8 +326,16 @@ impl TraderMutation {
     }
 
     /// Sends a producer order again now (after a FAILED one's cause was dealt with).
+    #[graphql(requires_scopes = "trader_staff", requires_scopes = "operator")]
     async fn retry_producer_order(&self, ctx: &Context<'_>, id: ID) -> Result<ProducerOrder> {
         let id = parse_uuid(&id, "producer order")?;
+        let order = store(ctx).producer_order(id).await.map_err(store_error)?;
+        access::found(
+            ctx,
+            order,
+            |identity, order| access::staff_of(identity, TRADER_STAFF, &order.trader_enterprise_id),
+            || coded("no such producer order", "NOT_FOUND"),
+        )?;
         trader(ctx)
             .retry_producer_order(id)
             .await
@@ -292,14 +345,60 @@ impl TraderMutation {
     }
 
     /// Records the customer's payment to the trader.
+    #[graphql(requires_scopes = "trader_staff", requires_scopes = "operator")]
     async fn mark_order_paid(&self, ctx: &Context<'_>, order_id: ID) -> Result<Order> {
         let id = parse_uuid(&order_id, "order")?;
+        own_order(ctx, id, |identity, order| access::staff_of(identity, TRADER_STAFF, &order.trader_enterprise_id))
+            .await?;
         store(ctx)
             .mark_paid(id)
             .await
             .map_err(store_error)?
             .map(Order::from)
             .ok_or_else(|| coded("no such order", "NOT_FOUND"))
+    }
+}
+
+/// The session, if the caller is staff of its trader.
+async fn staff_session(ctx: &Context<'_>, id: Uuid) -> Result<sales_session::Model> {
+    let session = store(ctx).sales_session(id).await.map_err(store_error)?;
+    access::found(
+        ctx,
+        session,
+        |identity, session| access::staff_of(identity, TRADER_STAFF, &session.enterprise_id),
+        || coded("no such sales session", "NOT_FOUND"),
+    )
+}
+
+/// The order, if the caller may act on it as `allowed` says.
+async fn own_order(
+    ctx: &Context<'_>,
+    id: Uuid,
+    allowed: impl FnOnce(&crate::auth::Identity, &entity::customer_order::Model) -> bool,
+) -> Result<entity::customer_order::Model> {
+    let order = store(ctx).customer_order(id).await.map_err(store_error)?;
+    access::found(ctx, order, allowed, || coded("no such order", "NOT_FOUND"))
+}
+
+/// Whom a checkout is for: a customer checks out as themselves (their token's subject; naming
+/// another customer is refused); the trader's staff check out for the customer they name.
+async fn checkout_customer(ctx: &Context<'_>, session_id: Uuid, named: Option<&ID>) -> Result<String> {
+    let identity = access::caller(ctx)?;
+    let customer = identity.roles.contains(access::CUSTOMER);
+    match named {
+        None if customer => Ok(identity.subject.clone()),
+        Some(named) if customer && named.as_str() == identity.subject => Ok(identity.subject.clone()),
+        None => Err(coded("staff name the customer they check out for (`customerId`)", "BAD_USER_INPUT")),
+        Some(named) => {
+            // Sessions are public: an unknown one is left to checkout to report.
+            match store(ctx).sales_session(session_id).await.map_err(store_error)? {
+                Some(session) if !access::staff_of(identity, TRADER_STAFF, &session.enterprise_id) => {
+                    Err(access::refuse())
+                }
+                _ if !identity.roles.contains(TRADER_STAFF) && !access::operator(ctx) => Err(access::refuse()),
+                _ => Ok(named.to_string()),
+            }
+        }
     }
 }
 
@@ -411,7 +510,9 @@ impl SaleSession {
     }
 
     /// The orders the trader keeps with each producer for this session.
+    #[graphql(requires_scopes = "trader_staff", requires_scopes = "operator")]
     async fn producer_orders(&self, ctx: &Context<'_>) -> Result<Vec<ProducerOrder>> {
+        access::trader_staff(ctx, &self.0.enterprise_id)?;
         let loader = ctx.data_unchecked::<DataLoader<TraderLoader>>();
         let orders = loader.load_one(SessionProducerOrdersKey(self.0.id)).await?.unwrap_or_default();
         Ok(orders.into_iter().map(ProducerOrder).collect())

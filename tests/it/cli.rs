@@ -100,19 +100,36 @@ async fn the_demo_runs_and_its_printed_checkout_works() {
     let (tx, rx) = std::sync::mpsc::channel();
     std::thread::spawn(move || {
         let mut graphiql = None;
+        let mut customer = None;
         for line in BufReader::new(stdout).lines().map_while(Result::ok) {
             if let Some(url) = line.strip_prefix("GraphiQL:") {
                 graphiql = Some(url.trim().to_owned());
             }
+            if let Some(token) = line.strip_prefix("DEMO-TOKEN ") {
+                customer = Some(token.to_owned());
+            }
             if let Some(body) = line.strip_prefix("DEMO-REQUEST ") {
-                let _ = tx.send((graphiql.clone(), body.to_owned()));
+                let _ = tx.send((graphiql.clone(), customer.clone(), body.to_owned()));
             }
         }
     });
-    let (url, body) = rx.recv_timeout(Duration::from_secs(60)).expect("the demo prints a checkout");
+    let (url, token, body) = rx.recv_timeout(Duration::from_secs(60)).expect("the demo prints a checkout");
     let url = url.expect("the demo prints the GraphiQL URL");
+    let token = token.expect("the demo prints the customer's token");
+    let anonymous: serde_json::Value = reqwest::Client::new()
+        .post(&url)
+        .header("content-type", "application/json")
+        .body(body.clone())
+        .send()
+        .await
+        .expect("checkout sent")
+        .json()
+        .await
+        .expect("json answer");
+    assert_eq!(anonymous["errors"][0]["extensions"]["code"], "UNAUTHENTICATED", "{anonymous}");
     let answer: serde_json::Value = reqwest::Client::new()
         .post(&url)
+        .bearer_auth(token)
         .header("content-type", "application/json")
         .body(body)
         .send()
@@ -127,5 +144,7 @@ async fn the_demo_runs_and_its_printed_checkout_works() {
     assert!(answer.get("errors").is_none(), "{answer}");
     let lines = answer["data"]["checkout"]["lines"].as_array().expect("lines");
     assert_eq!(lines.len(), 2, "one product of each producer");
-    assert!(lines.iter().all(|l| l["producerOrder"]["deliveryState"] == "DELIVERED"), "{answer}");
+    let reservations = answer["data"]["checkout"]["reservations"].as_array().expect("reservations");
+    assert_eq!(reservations.len(), 2, "{answer}");
+    assert!(reservations.iter().all(|r| r["state"] == "RESERVED"), "{answer}");
 }

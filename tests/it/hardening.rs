@@ -74,6 +74,7 @@ async fn requests_another_site_could_send_are_refused_and_json_passes() {
         .post(&url)
         .header(CONTENT_TYPE, "text/plain")
         .header("apollo-require-preflight", "1")
+        .bearer_auth(app.operator_token().expect("token"))
         .body(body.clone()))
     .await;
     assert_eq!(status, 200, "{answer}");

@@ -645,7 +645,8 @@ fn federation_tools() -> std::path::PathBuf {
 }
 
 /// A real Apollo Gateway (npm @apollo/gateway 2.14.4) composes orderhub with a customers subgraph
-/// and serves checkout and orders through it.
+/// and serves checkout and orders through it, forwarding the caller's signed token: orderhub
+/// verifies it again, refuses the request without one, and takes the customer from it.
 #[tokio::test]
 async fn a_real_gateway_serves_checkout_and_orders() {
     use std::io::{BufRead, BufReader};
@@ -673,36 +674,48 @@ async fn a_real_gateway_serves_checkout_and_orders() {
         }
     });
     let url = rx.recv_timeout(Duration::from_secs(60)).expect("the gateway starts");
-    let ask = |query: &'static str, variables: Value| {
+    let ask = |token: Option<String>, query: &'static str, variables: Value| {
         let (http, url) = (p.trader.http.clone(), url.clone());
         async move {
-            let answer: Value = http
-                .post(&url)
-                .json(&json!({"query": query, "variables": variables}))
-                .send()
-                .await
-                .expect("gateway answers")
-                .json()
-                .await
-                .expect("json");
+            let mut request = http.post(&url).json(&json!({"query": query, "variables": variables}));
+            if let Some(token) = token {
+                request = request.bearer_auth(token);
+            }
+            let answer: Value = request.send().await.expect("gateway answers").json().await.expect("json");
             answer
         }
     };
 
     let carrots = p.farm().product("farm", "CARROT").await;
     let flour = p.mill.product("mill", "FLOUR").await;
-    let placed = ask(
-        "mutation($input: CheckoutInput!) { checkout(input: $input) { id total { amount } } }",
-        json!({"input": {
-            "idempotencyKey": "through-the-gateway", "salesSessionId": p.session, "customerId": "customer-42",
-            "contact": {"name": CUSTOMER_NAME, "email": CUSTOMER_EMAIL, "address": CUSTOMER_ADDRESS},
-            "lines": [{"offerId": p.offer(p.farm(), "farm", carrots.id), "quantity": 1},
-                      {"offerId": p.offer(&p.mill, "mill", flour.id), "quantity": 1}]}}),
+    let checkout =
+        "mutation($input: CheckoutInput!) { checkout(input: $input) { id total { amount } customer { id } } }";
+    let input = json!({"input": {
+        "idempotencyKey": "through-the-gateway", "salesSessionId": p.session,
+        "contact": {"name": CUSTOMER_NAME, "email": CUSTOMER_EMAIL, "address": CUSTOMER_ADDRESS},
+        "lines": [{"offerId": p.offer(p.farm(), "farm", carrots.id), "quantity": 1},
+                  {"offerId": p.offer(&p.mill, "mill", flour.id), "quantity": 1}]}});
+    let anonymous = ask(None, checkout, input.clone()).await;
+    assert_eq!(anonymous["errors"][0]["extensions"]["code"], "UNAUTHENTICATED", "{anonymous}");
+    assert_eq!(p.farm().stock("farm", "CARROT").await, (10, 0), "nothing was placed without a token");
+    let customer = p.trader.token("customer-42", &["customer"], &[]);
+    let forged = orderhub::auth::dev_token(
+        &SecretString::new("not the platform's secret"),
+        &orderhub::auth::AuthConfig::default(),
+        "customer-42",
+        &["customer".to_owned()],
+        &[],
+        600,
     )
-    .await;
+    .expect("token");
+    let forged = ask(Some(forged), checkout, input.clone()).await;
+    assert_eq!(forged["errors"][0]["extensions"]["code"], "UNAUTHENTICATED", "{forged}");
+    let placed = ask(customer, checkout, input).await;
     assert!(placed.get("errors").is_none(), "{placed}");
+    assert_eq!(placed["data"]["checkout"]["customer"]["id"], "customer-42", "the customer is the token's subject");
     let id = placed["data"]["checkout"]["id"].as_str().expect("order id").to_owned();
     let order = ask(
+        p.trader.token("hub-staff", &["trader_staff"], &["hub"]),
         "query($id: ID!) { order(id: $id) { id customer { id } saleSession { name producerOrders { deliveryState } } lines { name producerOrder { deliveryState } } } }",
         json!({"id": id}),
     )

@@ -14,7 +14,8 @@ use serde_json::{Value, json};
 
 use crate::platforms::{HUB_TOKEN, Platforms, platforms, platforms_seeded, platforms_with, producer};
 use crate::proxy::Proxy;
-use crate::support::{TestApp, TestDb, fixture};
+use crate::support::{TEST_SECRET, TestApp, TestDb, fixture};
+use orderhub::config::SecretString;
 
 const RESERVE: &str = "mutation($input: CheckoutInput!) { checkout(input: $input) {
     id status reservations { producer { id } state reason } lines { quantity } } }";
@@ -441,7 +442,7 @@ async fn a_trader_killed_in_a_burst_neither_loses_nor_duplicates() {
     std::fs::write(
         &config,
         format!(
-            "listen = \"127.0.0.1:0\"\ndatabase_url = \"{database_url}\"\nseed_file = \"{}\"\noutbox_poll_ms = 100\nretry_base_ms = 200\nretry_max_ms = 1000\ncheckout_deadline_ms = 2000\nunconfirmed_orders = \"acknowledge\"\n{}{}",
+            "listen = \"127.0.0.1:0\"\ndatabase_url = \"{database_url}\"\nseed_file = \"{}\"\noutbox_poll_ms = 100\nretry_base_ms = 200\nretry_max_ms = 1000\ncheckout_deadline_ms = 2000\nunconfirmed_orders = \"acknowledge\"\n[auth]\nhs256_secret = \"{TEST_SECRET}\"\n{}{}",
             fixture("trader.json").display(),
             peer("farm", &farm_proxy),
             peer("mill", &mill_proxy)
@@ -470,7 +471,13 @@ async fn a_trader_killed_in_a_burst_neither_loses_nor_duplicates() {
                 let body = json!({"query": RESERVE, "variables": {"input": {
                     "idempotencyKey": format!("kill-{i}"), "salesSessionId": session, "customerId": format!("c{i}"),
                     "lines": [{"offerId": carrots, "quantity": 1}, {"offerId": flour, "quantity": 3}]}}});
-                let ok = reqwest::Client::new().post(graphql.as_str()).json(&body).send().await.is_ok();
+                let ok = reqwest::Client::new()
+                    .post(graphql.as_str())
+                    .bearer_auth(operator_token())
+                    .json(&body)
+                    .send()
+                    .await
+                    .is_ok();
                 if ok {
                     answered_so_far.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
                 }
@@ -534,9 +541,24 @@ async fn a_trader_killed_in_a_burst_neither_loses_nor_duplicates() {
     let _ = std::fs::remove_dir_all(&dir);
 }
 
+/// The operator's token for an `orderhub serve` of the tests' secret.
+fn operator_token() -> String {
+    let auth = orderhub::auth::AuthConfig::default();
+    orderhub::auth::dev_token(
+        &SecretString::new(TEST_SECRET),
+        &auth,
+        "test-operator",
+        &["operator".to_owned()],
+        &[],
+        3_600,
+    )
+    .expect("token")
+}
+
 async fn graphql_at(url: &str, query: &str) -> Value {
     reqwest::Client::new()
         .post(url)
+        .bearer_auth(operator_token())
         .json(&json!({"query": query}))
         .send()
         .await

@@ -12,6 +12,8 @@ use serde_json::{Value, json};
 
 pub const TOKEN_A: &str = "trader-a-secret-token";
 pub const TOKEN_B: &str = "trader-b-secret-token";
+/// Signs the tests' development tokens (`auth.hs256_secret`).
+pub const TEST_SECRET: &str = "the secret of orderhub's integration tests";
 
 pub enum TestDb {
     Sqlite(PathBuf),
@@ -93,6 +95,7 @@ pub fn test_config(database_url: String) -> Config {
             ClientConfig { platform: "trader-a".into(), name: None, token: SecretString::new(TOKEN_A) },
             ClientConfig { platform: "trader-b".into(), name: None, token: SecretString::new(TOKEN_B) },
         ],
+        auth: orderhub::auth::AuthConfig { hs256_secret: Some(SecretString::new(TEST_SECRET)), ..Default::default() },
         ..Config::default()
     }
 }
@@ -141,6 +144,20 @@ async fn start_on(config: Config) -> TestApp {
 }
 
 impl TestApp {
+    /// A development token of this application's secret: `subject`, with `roles`, working for
+    /// `enterprises`. None when the application has no development secret.
+    pub fn token(&self, subject: &str, roles: &[&str], enterprises: &[&str]) -> Option<String> {
+        let secret = self.config.auth.hs256_secret.as_ref()?;
+        let roles: Vec<String> = roles.iter().map(|r| (*r).to_owned()).collect();
+        let enterprises: Vec<String> = enterprises.iter().map(|e| (*e).to_owned()).collect();
+        Some(orderhub::auth::dev_token(secret, &self.config.auth, subject, &roles, &enterprises, 3_600).expect("token"))
+    }
+
+    /// The platform operator's token: what the tests of everything but access itself send.
+    pub fn operator_token(&self) -> Option<String> {
+        self.token("test-operator", &["operator"], &[])
+    }
+
     pub fn url(&self, path: &str) -> String {
         format!("{}{path}", self.base)
     }
@@ -218,15 +235,22 @@ impl TestApp {
         answer["data"].clone()
     }
 
+    /// A GraphQL request as the platform operator.
     pub async fn graphql(&self, query: &str, variables: Value) -> Value {
-        let response = self
+        self.graphql_as(self.operator_token().as_deref(), query, variables).await
+    }
+
+    /// A GraphQL request with `token`, or anonymous.
+    pub async fn graphql_as(&self, token: Option<&str>, query: &str, variables: Value) -> Value {
+        let mut request = self
             .http
             .post(self.url("/graphql"))
             .header("accept", "application/json")
-            .json(&json!({"query": query, "variables": variables}))
-            .send()
-            .await
-            .expect("graphql request");
+            .json(&json!({"query": query, "variables": variables}));
+        if let Some(token) = token {
+            request = request.bearer_auth(token);
+        }
+        let response = request.send().await.expect("graphql request");
         assert_eq!(
             response.headers().get("content-type").and_then(|v| v.to_str().ok()),
             Some("application/json"),

@@ -1,19 +1,31 @@
 // A real Apollo Gateway in front of a running orderhub, for end-to-end federation tests.
 // Usage: node gateway.mjs SDL_PATH ORDERHUB_GRAPHQL_URL; prints "GATEWAY <url>" once it listens.
-import { ApolloGateway } from "@apollo/gateway";
+import { ApolloGateway, RemoteGraphQLDataSource } from "@apollo/gateway";
 import { ApolloServer } from "@apollo/server";
 import { startStandaloneServer } from "@apollo/server/standalone";
 import { compose } from "./supergraph.mjs";
 
 const [sdlPath, orderhubUrl] = process.argv.slice(2);
-const composed = compose(sdlPath, orderhubUrl);
+const composed = compose(sdlPath, orderhubUrl, { withoutScopes: true });
 if (composed.errors?.length) {
   for (const error of composed.errors) console.error(error.message);
   process.exit(1);
 }
-const gateway = new ApolloGateway({ supergraphSdl: composed.supergraphSdl });
+// Passes the client's Authorization header on to the subgraphs, as Router, Hive and Cosmo do.
+class ForwardingAuthorization extends RemoteGraphQLDataSource {
+  willSendRequest({ request, context }) {
+    if (context.authorization) request.http.headers.set("authorization", context.authorization);
+  }
+}
+const gateway = new ApolloGateway({
+  supergraphSdl: composed.supergraphSdl,
+  buildService: ({ url }) => new ForwardingAuthorization({ url }),
+});
 const server = new ApolloServer({ gateway });
-const { url } = await startStandaloneServer(server, { listen: { host: "127.0.0.1", port: 0 } });
+const { url } = await startStandaloneServer(server, {
+  listen: { host: "127.0.0.1", port: 0 },
+  context: async ({ req }) => ({ authorization: req.headers.authorization }),
+});
 console.log(`GATEWAY ${url}`);
 // Ends with its parent: the test closes stdin when it is done.
 process.stdin.on("end", () => process.exit(0));
