@@ -6,6 +6,7 @@
 
 #![expect(clippy::expect_used, reason = "a test fails loudly on what it does not expect")]
 
+mod access;
 mod cli;
 mod connector;
 mod consolidation;
