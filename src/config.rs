@@ -23,6 +23,7 @@
 //! | grace after a session's end | `session_close_grace_secs` |          | 7200                       |
 //! | GraphQL introspection | `introspection`   | `ORDERHUB_INTROSPECTION` | `true`                   |
 //! | browser origins (CORS) | `cors_origins`   | `ORDERHUB_CORS_ORIGINS` (comma-separated) | none     |
+//! | contact retention  | `retention_days`     | `ORDERHUB_RETENTION_DAYS` | none: kept until erased  |
 //! | token verification | `[auth]`             | `ORDERHUB_AUTH_HS256_SECRET`, `ORDERHUB_AUTH_JWKS_FILE`, `ORDERHUB_AUTH_JWKS_URL` | none: tokens refused |
 //!
 //! `ORDERHUB_CLIENTS` is `platform=token,platform=token`; it replaces the file's clients.
@@ -159,6 +160,9 @@ pub struct Config {
     pub cors_origins: Vec<String>,
     /// How callers' tokens are verified (see `auth`).
     pub auth: crate::auth::AuthConfig,
+    /// Customers' contact details are erased from orders whose session closed more than this
+    /// many days ago (checked hourly); none: kept until a customer's erasure.
+    pub retention_days: Option<u32>,
 }
 
 impl Default for Config {
@@ -185,6 +189,7 @@ impl Default for Config {
             introspection: true,
             cors_origins: Vec::new(),
             auth: crate::auth::AuthConfig::default(),
+            retention_days: None,
         }
     }
 }
@@ -254,6 +259,9 @@ impl Config {
                 "false" | "0" | "off" => false,
                 other => anyhow::bail!("ORDERHUB_INTROSPECTION `{other}`: expected true or false"),
             };
+        }
+        if let Some(v) = var("ORDERHUB_RETENTION_DAYS") {
+            self.retention_days = Some(v.parse().map_err(|e| anyhow::anyhow!("ORDERHUB_RETENTION_DAYS `{v}`: {e}"))?);
         }
         if let Some(v) = var("ORDERHUB_CORS_ORIGINS") {
             self.cors_origins = v.split(',').map(str::trim).filter(|o| !o.is_empty()).map(str::to_owned).collect();

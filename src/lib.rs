@@ -40,6 +40,7 @@ pub struct Application {
     base_url: String,
     store: Store,
     trader: Trader,
+    retention_days: Option<u32>,
 }
 
 impl Application {
@@ -118,7 +119,8 @@ impl Application {
             verifier: Arc::new(auth::Verifier::new(&config.auth)?),
         };
         let router = http::router(state, Duration::from_secs(config.request_timeout_secs));
-        Ok(Application { listener, router, address, base_url, store, trader })
+        let retention_days = config.retention_days;
+        Ok(Application { listener, router, address, base_url, store, trader, retention_days })
     }
 
     pub fn address(&self) -> SocketAddr {
@@ -141,14 +143,36 @@ impl Application {
     /// in-flight requests and sends finish.
     pub async fn serve(self, shutdown: impl Future<Output = ()> + Send + 'static) -> anyhow::Result<()> {
         let (stop_worker, worker_stopped) = tokio::sync::watch::channel(false);
+        let retention = self
+            .retention_days
+            .map(|days| tokio::spawn(run_retention(self.store.clone(), days, worker_stopped.clone())));
         let worker = tokio::spawn(self.trader.clone().run_outbox(worker_stopped));
         let served = axum::serve(self.listener, self.router).with_graceful_shutdown(shutdown).await;
         let _ = stop_worker.send(true);
         if tokio::time::timeout(Duration::from_secs(10), worker).await.is_err() {
             tracing::warn!("the outbox worker did not stop within 10 s");
         }
+        if let Some(retention) = retention {
+            let _ = tokio::time::timeout(Duration::from_secs(10), retention).await;
+        }
         served?;
         Ok(())
+    }
+}
+
+/// Erases contact details past `days` after their session closed: at start, then hourly.
+async fn run_retention(store: store::Store, days: u32, mut stop: tokio::sync::watch::Receiver<bool>) {
+    loop {
+        let cutoff = chrono::Utc::now() - chrono::Duration::days(i64::from(days));
+        match store.erase_contacts_settled_before(cutoff).await {
+            Ok(0) => {}
+            Ok(orders) => tracing::info!(orders, days, "retention erased customers' contact details"),
+            Err(e) => tracing::warn!(error = %e, "the retention sweep failed; it runs again in an hour"),
+        }
+        tokio::select! {
+            _ = tokio::time::sleep(Duration::from_secs(3_600)) => {}
+            _ = stop.changed() => return,
+        }
     }
 }
 

@@ -6,6 +6,7 @@
 //! Stock and order quantities are whole numbers of offer units (`i64`), so they can be compared and
 //! updated atomically in SQL.
 
+pub mod customer_erasure;
 pub mod customer_order;
 pub mod customer_order_line;
 pub mod discount_rule;

@@ -8,6 +8,7 @@ mod m20261201_000004_reservation;
 mod m20261202_000005_open_parts;
 mod m20261203_000006_wire_profile;
 mod m20261204_000007_discounts;
+mod m20261205_000008_erasure;
 
 pub struct Migrator;
 
@@ -22,6 +23,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261202_000005_open_parts::Migration),
             Box::new(m20261203_000006_wire_profile::Migration),
             Box::new(m20261204_000007_discounts::Migration),
+            Box::new(m20261205_000008_erasure::Migration),
         ]
     }
 }

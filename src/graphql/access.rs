@@ -55,6 +55,10 @@ pub const RULES: &[(&str, &str, Access)] = &[
     ("Query", "consolidation carriedOverStock unconfirmedOrders", STAFF),
     ("Query", "discountRules", ENTERPRISE),
     ("Mutation", "checkout amendOrder cancelOrder", BUYER),
+    // The customer themselves, the trader's staff, an operator (the resolver checks which).
+    ("Query", "customerExport", BUYER),
+    ("Mutation", "eraseCustomer", BUYER),
+    ("CustomerErasure", "id customerId traderId reason orders erasedAt", Access::Parent),
     (
         "Mutation",
         "createSalesSession endSalesSession closeSalesSession retryProducerOrder markOrderPaid \

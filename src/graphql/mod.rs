@@ -9,6 +9,7 @@ mod discounts;
 mod limits;
 mod loaders;
 mod orders;
+mod privacy;
 mod producer;
 mod producer_orders;
 mod reservation;
@@ -29,6 +30,7 @@ pub struct Query(
     reservation::ReservationQuery,
     discounts::DiscountQuery,
     viewer::ViewerQuery,
+    privacy::PrivacyQuery,
 );
 
 #[derive(MergedObject, Default)]
@@ -37,6 +39,7 @@ pub struct Mutation(
     consolidation::ConsolidationMutation,
     reservation::ReservationMutation,
     discounts::DiscountMutation,
+    privacy::PrivacyMutation,
 );
 
 pub type OrderhubSchema = Schema<Query, Mutation, EmptySubscription>;

@@ -12,6 +12,7 @@ pub mod delivery;
 pub mod discounts;
 mod orders;
 pub mod parts;
+pub mod privacy;
 pub mod seed;
 mod sessions;
 pub mod trader;

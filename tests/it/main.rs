@@ -23,6 +23,7 @@ mod interop;
 mod malformed;
 mod ofn_client;
 mod platforms;
+mod privacy;
 mod proxy;
 mod recording;
 mod reservation;

@@ -13,9 +13,9 @@ use crate::support::*;
 
 pub(crate) const HUB_TOKEN: &str = "hub-platform-token-123";
 /// Personal data every checkout carries; no producer may ever see any of it.
-const CUSTOMER_NAME: &str = "Ada Lovelace-Byron";
-const CUSTOMER_EMAIL: &str = "ada.private@example.org";
-const CUSTOMER_ADDRESS: &str = "12 Analytical Engine Lane";
+pub(crate) const CUSTOMER_NAME: &str = "Ada Lovelace-Byron";
+pub(crate) const CUSTOMER_EMAIL: &str = "ada.private@example.org";
+pub(crate) const CUSTOMER_ADDRESS: &str = "12 Analytical Engine Lane";
 
 pub(crate) struct Platforms {
     pub(crate) trader: TestApp,

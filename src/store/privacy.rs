@@ -1,0 +1,142 @@
+//! Customers' personal data under the GDPR: what a customer's export holds, and erasure. Orders
+//! stay for the accounts (totals, lines, prices); only the contact details go, and each erasure
+//! is recorded without them.
+
+use chrono::{DateTime, Utc};
+use entity::{customer_erasure, customer_order, sales_session};
+use sea_orm::sea_query::Expr;
+use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect, Set};
+use uuid::Uuid;
+
+use super::{Store, StoreError};
+
+/// Why contact details were erased.
+pub const ERASED_ON_REQUEST: &str = "request";
+pub const ERASED_FOR_RETENTION: &str = "retention";
+
+fn contact_held() -> sea_orm::Condition {
+    sea_orm::Condition::any()
+        .add(customer_order::Column::ContactName.is_not_null())
+        .add(customer_order::Column::ContactEmail.is_not_null())
+        .add(customer_order::Column::DeliveryAddress.is_not_null())
+}
+
+fn erase_contact() -> [(customer_order::Column, Expr); 3] {
+    let null = || Expr::value(Option::<String>::None);
+    [
+        (customer_order::Column::ContactName, null()),
+        (customer_order::Column::ContactEmail, null()),
+        (customer_order::Column::DeliveryAddress, null()),
+    ]
+}
+
+impl Store {
+    /// Every order of a customer, oldest first (of one trader when `trader` is given).
+    pub async fn orders_of_customer(
+        &self,
+        customer_id: &str,
+        trader: Option<&str>,
+    ) -> Result<Vec<customer_order::Model>, StoreError> {
+        let mut query = customer_order::Entity::find().filter(customer_order::Column::CustomerId.eq(customer_id));
+        if let Some(trader) = trader {
+            query = query.filter(customer_order::Column::TraderEnterpriseId.eq(trader));
+        }
+        Ok(query
+            .order_by_asc(customer_order::Column::CreatedAt)
+            .order_by_asc(customer_order::Column::Id)
+            .all(&self.db)
+            .await?)
+    }
+
+    /// The erasures recorded for a customer, oldest first.
+    pub async fn erasures_of_customer(&self, customer_id: &str) -> Result<Vec<customer_erasure::Model>, StoreError> {
+        Ok(customer_erasure::Entity::find()
+            .filter(customer_erasure::Column::CustomerId.eq(customer_id))
+            .order_by_asc(customer_erasure::Column::ErasedAt)
+            .all(&self.db)
+            .await?)
+    }
+
+    /// Removes a customer's contact details from their orders (of one trader when `trader` is
+    /// given) and records that it was done, by whom, in one transaction.
+    pub async fn erase_customer(
+        &self,
+        customer_id: &str,
+        trader: Option<&str>,
+        requested_by: &str,
+    ) -> Result<customer_erasure::Model, StoreError> {
+        let write = self.begin_write().await?;
+        let mut update =
+            customer_order::Entity::update_many().filter(customer_order::Column::CustomerId.eq(customer_id));
+        if let Some(trader) = trader {
+            update = update.filter(customer_order::Column::TraderEnterpriseId.eq(trader));
+        }
+        for (column, value) in erase_contact() {
+            update = update.col_expr(column, value);
+        }
+        let erased =
+            update.col_expr(customer_order::Column::UpdatedAt, Expr::value(Utc::now())).exec(&write.txn).await?;
+        let record = customer_erasure::ActiveModel {
+            id: Set(Uuid::new_v4()),
+            customer_id: Set(Some(customer_id.to_owned())),
+            trader_enterprise_id: Set(trader.map(str::to_owned)),
+            reason: Set(ERASED_ON_REQUEST.to_owned()),
+            requested_by: Set(requested_by.to_owned()),
+            orders: Set(i64::try_from(erased.rows_affected).unwrap_or(i64::MAX)),
+            erased_at: Set(Utc::now()),
+        }
+        .insert(&write.txn)
+        .await?;
+        write.commit().await?;
+        Ok(record)
+    }
+
+    /// Retention: removes the contact details of orders settled before `cutoff` (their session
+    /// closed then), in batches, and records each sweep that erased any. Returns how many orders
+    /// it touched.
+    pub async fn erase_contacts_settled_before(&self, cutoff: DateTime<Utc>) -> Result<u64, StoreError> {
+        const BATCH: u64 = 500;
+        let mut total = 0;
+        loop {
+            let sessions = sales_session::Entity::find()
+                .select_only()
+                .column(sales_session::Column::Id)
+                .filter(sales_session::Column::ClosedAt.lt(cutoff));
+            let ids: Vec<Uuid> = customer_order::Entity::find()
+                .select_only()
+                .column(customer_order::Column::Id)
+                .filter(customer_order::Column::SalesSessionId.in_subquery(sea_orm::QueryTrait::into_query(sessions)))
+                .filter(contact_held())
+                .limit(BATCH)
+                .into_tuple()
+                .all(&self.db)
+                .await?;
+            if ids.is_empty() {
+                return Ok(total);
+            }
+            let write = self.begin_write().await?;
+            let mut update =
+                customer_order::Entity::update_many().filter(customer_order::Column::Id.is_in(ids.iter().copied()));
+            for (column, value) in erase_contact() {
+                update = update.col_expr(column, value);
+            }
+            let erased = update.exec(&write.txn).await?.rows_affected;
+            customer_erasure::ActiveModel {
+                id: Set(Uuid::new_v4()),
+                customer_id: Set(None),
+                trader_enterprise_id: Set(None),
+                reason: Set(ERASED_FOR_RETENTION.to_owned()),
+                requested_by: Set(ERASED_FOR_RETENTION.to_owned()),
+                orders: Set(i64::try_from(erased).unwrap_or(i64::MAX)),
+                erased_at: Set(Utc::now()),
+            }
+            .insert(&write.txn)
+            .await?;
+            write.commit().await?;
+            total += erased;
+            if (ids.len() as u64) < BATCH {
+                return Ok(total);
+            }
+        }
+    }
+}
