@@ -539,3 +539,18 @@ async fn a_checkout_is_for_the_tokens_customer() {
             .await;
     assert_eq!(mine["data"]["orders"]["totalCount"], 2, "{mine}");
 }
+
+/// A platform that does not let anonymous callers browse asks them to sign in first.
+#[tokio::test]
+async fn anonymous_browsing_can_be_switched_off() {
+    let app = spawn_app_with(|c| {
+        c.seed_file = Some(crate::support::fixture("trader.json"));
+        c.auth.anonymous_browsing = false;
+    })
+    .await;
+    let query = "{ salesSessions(traderId: \"hub\") { id } enterprises { id } }";
+    let anonymous = app.graphql_as(None, query, json!({})).await;
+    assert_eq!(codes(&anonymous), BTreeSet::from(["UNAUTHENTICATED".to_owned()]), "{anonymous}");
+    let signed_in = app.graphql_as(token_of(&app, CustomerB).as_deref(), query, json!({})).await;
+    assert!(signed_in.get("errors").is_none(), "{signed_in}");
+}
