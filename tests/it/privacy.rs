@@ -180,3 +180,87 @@ async fn retention_erases_the_contact_details_of_orders_settled_long_enough_ago(
         "once"
     );
 }
+
+/// The trader as its own `orderhub serve` process logging everything down to `debug`: a checkout
+/// with contact details, one refused for lack of stock, an export and an erasure leave none of
+/// the details, nor the customer's id, in any log line or in anything a producer received.
+#[tokio::test]
+async fn no_contact_detail_reaches_a_log_line_or_a_producer() {
+    use crate::platforms::{HUB_TOKEN, producer};
+    use crate::proxy::Proxy;
+    use crate::support::{ServeProcess, TEST_SECRET, TestDb, fixture};
+
+    let (farm_proxy, mill_proxy) = (Proxy::start().await, Proxy::start().await);
+    let farm = producer(&farm_proxy, "catalogue.json").await;
+    let _mill = producer(&mill_proxy, "catalogue.json").await;
+    let (_db, database_url) = TestDb::fresh().await;
+    let dir = std::env::temp_dir().join(format!("orderhub-logs-{}", uuid::Uuid::new_v4().simple()));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    let config = dir.join("orderhub.toml");
+    let peer = |id: &str, proxy: &Proxy| {
+        format!(
+            "[[peers]]\nid = \"{id}\"\ntrader = \"hub\"\nbase_url = \"{}\"\nenterprise = \"{id}\"\ntoken = \"{HUB_TOKEN}\"\ntimeout_ms = 1000\n",
+            proxy.url()
+        )
+    };
+    std::fs::write(
+        &config,
+        format!(
+            "listen = \"127.0.0.1:0\"\ndatabase_url = \"{database_url}\"\nseed_file = \"{}\"\noutbox_poll_ms = 100\n[auth]\nhs256_secret = \"{TEST_SECRET}\"\n{}{}",
+            fixture("trader.json").display(),
+            peer("farm", &farm_proxy),
+            peer("mill", &mill_proxy)
+        ),
+    )
+    .expect("config written");
+    let trader = ServeProcess::start_logging(&config, "debug");
+    let url = format!("http://{}/graphql", trader.address);
+    let auth = orderhub::auth::AuthConfig::default();
+    let secret = orderhub::config::SecretString::new(TEST_SECRET);
+    let token = |subject: &str, role: &str, enterprises: &[String]| {
+        orderhub::auth::dev_token(&secret, &auth, subject, &[role.to_owned()], enterprises, 600).expect("token")
+    };
+    let staff = token("hub-staff", "trader_staff", &["hub".to_owned()]);
+    let customer = token("customer-42", "customer", &[]);
+    let http = reqwest::Client::new();
+    let ask = |token: &str, query: &str, variables: Value| {
+        let request = http.post(&url).bearer_auth(token).json(&json!({"query": query, "variables": variables}));
+        async move { request.send().await.expect("sent").json::<Value>().await.expect("json") }
+    };
+
+    let created = ask(
+        &staff,
+        "mutation { createSalesSession(input: {traderId: \"hub\", name: \"W\", beginsAt: \"2024-01-01T00:00:00Z\", endsAt: \"2099-01-01T00:00:00Z\", producerIds: [\"farm\", \"mill\"]}) { id } }",
+        json!({}),
+    )
+    .await;
+    let session =
+        created["data"]["createSalesSession"]["id"].as_str().unwrap_or_else(|| panic!("{created}")).to_owned();
+    let carrots = farm.offer_iri("farm", farm.product("farm", "CARROT").await.id);
+    let checkout = "mutation($input: CheckoutInput!) { checkout(input: $input) { id } }";
+    let contact = json!({"name": CUSTOMER_NAME, "email": CUSTOMER_EMAIL, "address": CUSTOMER_ADDRESS});
+    for (key, quantity) in [("logged-1", 2), ("logged-2", 1_000)] {
+        let input = json!({"input": {"idempotencyKey": key, "salesSessionId": session, "contact": contact,
+            "lines": [{"offerId": carrots, "quantity": quantity}]}});
+        let answer = ask(&customer, checkout, input).await;
+        assert_eq!(answer["errors"].is_null(), quantity == 2, "{answer}");
+    }
+    let export = ask(&customer, "{ customerExport }", json!({})).await;
+    assert!(export.to_string().contains(CUSTOMER_EMAIL), "{export}");
+    let erased = ask(&customer, "mutation { eraseCustomer { orders } }", json!({})).await;
+    assert_eq!(erased["data"]["eraseCustomer"]["orders"], 1, "{erased}");
+
+    let logs = trader.logs();
+    assert!(logs.lines().count() > 10 && logs.contains("DEBUG"), "the trader logged at debug level:\n{logs}");
+    for secret in CONTACT.iter().chain(&["customer-42"]) {
+        assert!(!logs.contains(secret), "a log line holds `{secret}`");
+    }
+    for (name, proxy) in [("farm", &farm_proxy), ("mill", &mill_proxy)] {
+        let seen = proxy.received();
+        for secret in CONTACT.iter().chain(&["customer-42"]) {
+            assert!(!seen.contains(secret), "{name} received `{secret}`");
+        }
+    }
+    assert!(farm_proxy.received().contains("dfc-b:Order"), "the farm got its order");
+    let _ = std::fs::remove_dir_all(&dir);
+}

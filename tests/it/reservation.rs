@@ -14,7 +14,7 @@ use serde_json::{Value, json};
 
 use crate::platforms::{HUB_TOKEN, Platforms, platforms, platforms_seeded, platforms_with, producer};
 use crate::proxy::Proxy;
-use crate::support::{TEST_SECRET, TestApp, TestDb, fixture};
+use crate::support::{ServeProcess, TEST_SECRET, TestApp, TestDb, fixture};
 use orderhub::config::SecretString;
 
 const RESERVE: &str = "mutation($input: CheckoutInput!) { checkout(input: $input) {
@@ -566,52 +566,4 @@ async fn graphql_at(url: &str, query: &str) -> Value {
         .json()
         .await
         .expect("graphql json")
-}
-
-/// `orderhub serve` as a child process, killed (SIGKILL) when dropped.
-struct ServeProcess {
-    child: std::process::Child,
-    address: String,
-}
-
-impl ServeProcess {
-    fn start(config: &std::path::Path) -> ServeProcess {
-        use std::io::BufRead;
-        let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_orderhub"))
-            .arg("--config")
-            .arg(config)
-            .arg("serve")
-            .env("ORDERHUB_LOG_FORMAT", "json")
-            .env_remove("DATABASE_URL")
-            .env_remove("ORDERHUB_LISTEN")
-            .env_remove("ORDERHUB_CLIENTS")
-            .stderr(std::process::Stdio::piped())
-            .spawn()
-            .expect("orderhub serve starts");
-        let stderr = child.stderr.take().expect("stderr");
-        let (tx, rx) = std::sync::mpsc::channel();
-        std::thread::spawn(move || {
-            for line in std::io::BufReader::new(stderr).lines().map_while(Result::ok) {
-                if line.contains("orderhub listening") {
-                    let _ = tx.send(line);
-                }
-            }
-        });
-        let line = rx.recv_timeout(Duration::from_secs(30)).expect("the service says where it listens");
-        let log: Value = serde_json::from_str(&line).expect("json log line");
-        let address = log["fields"]["address"].as_str().expect("address").to_owned();
-        ServeProcess { child, address }
-    }
-
-    fn kill(&mut self) {
-        // Child::kill is SIGKILL on Unix: no shutdown, no draining.
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-impl Drop for ServeProcess {
-    fn drop(&mut self) {
-        self.kill();
-    }
 }

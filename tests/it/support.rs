@@ -406,3 +406,72 @@ pub fn assert_read_offline(report: &Value, name: &str) {
     assert_eq!(report["fetched"], json!([]), "{name}: the connector fetched nodes the document does not include");
     assert_eq!(report["errors"], json!([]), "{name}: the connector could not read every value");
 }
+
+/// `orderhub serve` as a child process, killed (SIGKILL) when dropped; its log lines are kept.
+pub struct ServeProcess {
+    child: std::process::Child,
+    pub address: String,
+    logs: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
+}
+
+impl ServeProcess {
+    pub fn start(config: &std::path::Path) -> ServeProcess {
+        ServeProcess::start_logging(config, "info")
+    }
+
+    /// With `filter` as `RUST_LOG` (e.g. `debug`).
+    pub fn start_logging(config: &std::path::Path, filter: &str) -> ServeProcess {
+        use std::io::BufRead;
+        let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_orderhub"))
+            .arg("--config")
+            .arg(config)
+            .arg("serve")
+            .env("ORDERHUB_LOG_FORMAT", "json")
+            .env("RUST_LOG", filter)
+            .env_remove("DATABASE_URL")
+            .env_remove("ORDERHUB_LISTEN")
+            .env_remove("ORDERHUB_CLIENTS")
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .expect("orderhub serve starts");
+        let logs = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let (tx, rx) = std::sync::mpsc::channel();
+        let keep = |stream: Box<dyn std::io::Read + Send>, tx: Option<std::sync::mpsc::Sender<String>>| {
+            let logs = logs.clone();
+            std::thread::spawn(move || {
+                for line in std::io::BufReader::new(stream).lines().map_while(Result::ok) {
+                    if line.contains("orderhub listening")
+                        && let Some(tx) = &tx
+                    {
+                        let _ = tx.send(line.clone());
+                    }
+                    logs.lock().expect("logs").push(line);
+                }
+            });
+        };
+        keep(Box::new(child.stderr.take().expect("stderr")), Some(tx));
+        keep(Box::new(child.stdout.take().expect("stdout")), None);
+        let line = rx.recv_timeout(std::time::Duration::from_secs(30)).expect("the service says where it listens");
+        let log: Value = serde_json::from_str(&line).expect("json log line");
+        let address = log["fields"]["address"].as_str().expect("address").to_owned();
+        ServeProcess { child, address, logs }
+    }
+
+    /// Every line it logged so far.
+    pub fn logs(&self) -> String {
+        self.logs.lock().expect("logs").join("\n")
+    }
+
+    pub fn kill(&mut self) {
+        // Child::kill is SIGKILL on Unix: no shutdown, no draining.
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Drop for ServeProcess {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
