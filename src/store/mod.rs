@@ -105,6 +105,9 @@ impl Store {
             .acquire_timeout(Duration::from_secs(5))
             .connect_timeout(Duration::from_secs(10))
             .sqlx_logging(false);
+        // Erased personal data must not linger in the file's free space (GDPR erasure): SQLite
+        // overwrites what it deletes with zeros on every connection.
+        options.map_sqlx_sqlite_opts(|sqlite| sqlite.pragma("secure_delete", "on"));
         let db = Database::connect(options).await.map_err(|e| anyhow::anyhow!("connecting to the database: {e}"))?;
         let is_sqlite = db.get_database_backend() == DbBackend::Sqlite;
         if is_sqlite {

@@ -31,6 +31,18 @@ fn erase_contact() -> [(customer_order::Column, Expr); 3] {
 }
 
 impl Store {
+    /// On SQLite, moves what the write-ahead log holds into the database and empties the log
+    /// file, so that earlier versions of erased rows do not stay in it.
+    async fn forget_old_versions(&self) {
+        if self.backend() != sea_orm::DbBackend::Sqlite {
+            return;
+        }
+        use sea_orm::ConnectionTrait;
+        if let Err(e) = self.db.execute_unprepared("PRAGMA wal_checkpoint(TRUNCATE)").await {
+            tracing::warn!(error = %e, "could not empty the write-ahead log after an erasure");
+        }
+    }
+
     /// Every order of a customer, oldest first (of one trader when `trader` is given).
     pub async fn orders_of_customer(
         &self,
@@ -88,6 +100,7 @@ impl Store {
         .insert(&write.txn)
         .await?;
         write.commit().await?;
+        self.forget_old_versions().await;
         Ok(record)
     }
 
@@ -112,6 +125,9 @@ impl Store {
                 .all(&self.db)
                 .await?;
             if ids.is_empty() {
+                if total > 0 {
+                    self.forget_old_versions().await;
+                }
                 return Ok(total);
             }
             let write = self.begin_write().await?;
@@ -135,6 +151,7 @@ impl Store {
             write.commit().await?;
             total += erased;
             if (ids.len() as u64) < BATCH {
+                self.forget_old_versions().await;
                 return Ok(total);
             }
         }

@@ -129,6 +129,17 @@ async fn a_customer_exports_all_their_data_and_erasure_leaves_none_of_their_cont
     for detail in CONTACT {
         assert!(!after.contains(detail), "`{detail}` is still stored after erasure");
     }
+    // Nor in the file's bytes: free space, the write-ahead log (SQLite; PostgreSQL keeps dead row
+    // versions until VACUUM, see the README).
+    if let Some(path) = trader.config_database_url().strip_prefix("sqlite://") {
+        for file in [path.to_owned(), format!("{path}-wal")] {
+            let bytes = std::fs::read(&file).unwrap_or_default();
+            for detail in CONTACT {
+                let found = bytes.windows(detail.len()).any(|w| w == detail.as_bytes());
+                assert!(!found, "`{detail}` is still in the bytes of {file}");
+            }
+        }
+    }
     // The orders stay for the accounts, with their lines and totals; the export says what was done.
     let export = trader.graphql_as(customer.as_deref(), EXPORT, json!({})).await;
     let data = &export["data"]["customerExport"];
