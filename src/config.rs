@@ -24,6 +24,7 @@
 //! | GraphQL introspection | `introspection`   | `ORDERHUB_INTROSPECTION` | `true`                   |
 //! | browser origins (CORS) | `cors_origins`   | `ORDERHUB_CORS_ORIGINS` (comma-separated) | none     |
 //! | contact retention  | `retention_days`     | `ORDERHUB_RETENTION_DAYS` | none: kept until erased  |
+//! | per-caller rate limit | `[rate_limit] per_minute, burst` |           | none: unlimited            |
 //! | token verification | `[auth]`             | `ORDERHUB_AUTH_HS256_SECRET`, `ORDERHUB_AUTH_JWKS_FILE`, `ORDERHUB_AUTH_JWKS_URL` | none: tokens refused |
 //!
 //! `ORDERHUB_CLIENTS` is `platform=token,platform=token`; it replaces the file's clients.
@@ -163,6 +164,9 @@ pub struct Config {
     /// Customers' contact details are erased from orders whose session closed more than this
     /// many days ago (checked hourly); none: kept until a customer's erasure.
     pub retention_days: Option<u32>,
+    /// Requests per minute each caller of `/graphql` may make (`[rate_limit] per_minute, burst`);
+    /// none: unlimited.
+    pub rate_limit: Option<crate::http::rate_limit::RateLimitConfig>,
 }
 
 impl Default for Config {
@@ -190,6 +194,7 @@ impl Default for Config {
             cors_origins: Vec::new(),
             auth: crate::auth::AuthConfig::default(),
             retention_days: None,
+            rate_limit: None,
         }
     }
 }

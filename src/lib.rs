@@ -117,6 +117,7 @@ impl Application {
             max_body_bytes: config.max_body_bytes,
             cors_origins: config.cors_origins.clone(),
             verifier: Arc::new(auth::Verifier::new(&config.auth)?),
+            rate_limiter: config.rate_limit.as_ref().map(|r| Arc::new(http::rate_limit::RateLimiter::new(r))),
         };
         let router = http::router(state, Duration::from_secs(config.request_timeout_secs));
         let retention_days = config.retention_days;
@@ -147,7 +148,8 @@ impl Application {
             .retention_days
             .map(|days| tokio::spawn(run_retention(self.store.clone(), days, worker_stopped.clone())));
         let worker = tokio::spawn(self.trader.clone().run_outbox(worker_stopped));
-        let served = axum::serve(self.listener, self.router).with_graceful_shutdown(shutdown).await;
+        let router = self.router.into_make_service_with_connect_info::<SocketAddr>();
+        let served = axum::serve(self.listener, router).with_graceful_shutdown(shutdown).await;
         let _ = stop_worker.send(true);
         if tokio::time::timeout(Duration::from_secs(10), worker).await.is_err() {
             tracing::warn!("the outbox worker did not stop within 10 s");

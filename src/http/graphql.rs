@@ -9,7 +9,10 @@
 
 use async_graphql::parser::types::{DocumentOperations, OperationType};
 use axum::body::Body;
-use axum::extract::{RawQuery, State};
+use std::net::SocketAddr;
+
+use axum::Extension;
+use axum::extract::{ConnectInfo, RawQuery, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde_json::json;
@@ -55,7 +58,12 @@ fn csrf_refusal() -> Response {
     )
 }
 
-pub(super) async fn post(State(state): State<AppState>, headers: HeaderMap, body: Body) -> Response {
+pub(super) async fn post(
+    State(state): State<AppState>,
+    peer: Option<Extension<ConnectInfo<SocketAddr>>>,
+    headers: HeaderMap,
+    body: Body,
+) -> Response {
     if !preflighted(&headers) {
         return csrf_refusal();
     }
@@ -96,12 +104,17 @@ pub(super) async fn post(State(state): State<AppState>, headers: HeaderMap, body
             );
         }
     };
-    execute(&state, &headers, request).await
+    execute(&state, peer, &headers, request).await
 }
 
 /// GET runs queries (with their parameters in the URL) for clients that mark them preflighted;
 /// a browser that opens `/graphql` gets GraphiQL.
-pub(super) async fn get(State(state): State<AppState>, headers: HeaderMap, RawQuery(query): RawQuery) -> Response {
+pub(super) async fn get(
+    State(state): State<AppState>,
+    peer: Option<Extension<ConnectInfo<SocketAddr>>>,
+    headers: HeaderMap,
+    RawQuery(query): RawQuery,
+) -> Response {
     let query = query.unwrap_or_default();
     let has_query = query.split('&').any(|pair| pair.starts_with("query="));
     if !has_query {
@@ -123,7 +136,7 @@ pub(super) async fn get(State(state): State<AppState>, headers: HeaderMap, RawQu
         response.headers_mut().insert(header::ALLOW, HeaderValue::from_static("POST"));
         return response;
     }
-    execute(&state, &headers, request).await
+    execute(&state, peer, &headers, request).await
 }
 
 /// Whether the operation the request would run is a mutation (an unparsable query is not: its
@@ -142,6 +155,17 @@ fn is_mutation(request: &async_graphql::Request) -> bool {
     }
 }
 
+/// `429 RATE_LIMITED` with `Retry-After` when `caller` has used up their requests for now.
+fn rate_limited(state: &AppState, caller: &str) -> Option<Response> {
+    let wait = state.rate_limiter.as_ref()?.take(caller).err()?;
+    let mut response = refusal(StatusCode::TOO_MANY_REQUESTS, "RATE_LIMITED", "too many requests; retry later");
+    let seconds = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
+    if let Ok(value) = HeaderValue::from_str(&seconds.to_string()) {
+        response.headers_mut().insert(header::RETRY_AFTER, value);
+    }
+    Some(response)
+}
+
 /// The caller a bearer token proves; none without a token. A token that does not verify is
 /// refused outright, never taken as anonymous.
 async fn identity(state: &AppState, headers: &HeaderMap) -> Result<Option<Identity>, AuthError> {
@@ -154,12 +178,28 @@ async fn identity(state: &AppState, headers: &HeaderMap) -> Result<Option<Identi
 /// Executes a request, answering `application/graphql-response+json` only to clients that ask
 /// for it and plain `application/json` to everyone else (gateways and older clients reject the
 /// newer media type).
-async fn execute(state: &AppState, headers: &HeaderMap, request: async_graphql::Request) -> Response {
+async fn execute(
+    state: &AppState,
+    peer: Option<Extension<ConnectInfo<SocketAddr>>>,
+    headers: &HeaderMap,
+    request: async_graphql::Request,
+) -> Response {
     // However often a request asks for catalogues, each producer's is fetched once.
     let mut request = request.data(CatalogueMemo::default());
     match identity(state, headers).await {
-        Ok(Some(identity)) => request = request.data(identity),
-        Ok(None) => {}
+        Ok(Some(identity)) => {
+            if let Some(refused) = rate_limited(state, &format!("{} {}", identity.issuer, identity.subject)) {
+                return refused;
+            }
+            request = request.data(identity);
+        }
+        Ok(None) => {
+            let address =
+                peer.map_or_else(|| "unknown".to_owned(), |Extension(ConnectInfo(addr))| addr.ip().to_string());
+            if let Some(refused) = rate_limited(state, &address) {
+                return refused;
+            }
+        }
         Err(err) => {
             tracing::info!(reason = %err, "a token was refused");
             let mut response =

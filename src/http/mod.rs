@@ -1,6 +1,7 @@
 //! The axum router: `/graphql` (GraphiQL for browsers), `/api/dfc/...`, `/health`, `/ready`.
 
 mod graphql;
+pub mod rate_limit;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -29,6 +30,8 @@ pub struct AppState {
     /// Origins whose browsers may call `/graphql` (CORS); none: no cross-origin browser.
     pub cors_origins: Vec<String>,
     pub verifier: Arc<crate::auth::Verifier>,
+    /// Requests per caller on `/graphql`; none: unlimited.
+    pub rate_limiter: Option<Arc<rate_limit::RateLimiter>>,
 }
 
 pub fn router(state: AppState, request_timeout: Duration) -> Router {

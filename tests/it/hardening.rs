@@ -198,3 +198,35 @@ async fn introspection_can_be_switched_off_and_browsers_come_only_from_listed_or
     let answer = open.graphql_ok("{ __schema { queryType { name } } }", json!({})).await;
     assert_eq!(answer["__schema"]["queryType"]["name"], "Query", "introspection is on by default");
 }
+
+/// With `[rate_limit]`, each caller (a token's subject, or an address without a token) gets
+/// their burst, then `429 RATE_LIMITED` with `Retry-After`; other callers are not slowed.
+#[tokio::test]
+async fn a_caller_past_their_rate_limit_is_told_when_to_retry_and_others_are_not_slowed() {
+    let app = spawn_app_with(|c| {
+        c.seed_file = Some(fixture("trader.json"));
+        c.rate_limit = Some(orderhub::http::rate_limit::RateLimitConfig { per_minute: 6, burst: Some(5) });
+    })
+    .await;
+    let ask = |token: Option<String>| {
+        let mut request = app.http.post(app.url("/graphql")).json(&json!({"query": "{ viewer { subject } }"}));
+        if let Some(token) = token {
+            request = request.bearer_auth(token);
+        }
+        raw(request)
+    };
+    let ada = app.token("ada", &["customer"], &[]);
+    for _ in 0..5 {
+        assert_eq!(ask(ada.clone()).await.0, 200);
+    }
+    let (status, headers, answer) = ask(ada.clone()).await;
+    assert_eq!((status, code(&answer)), (429, "RATE_LIMITED"), "{answer}");
+    let retry: u64 = headers["retry-after"].to_str().expect("text").parse().expect("seconds");
+    assert!((1..=10).contains(&retry), "retry after {retry} s");
+    let (status, _, answer) = ask(app.token("grace", &["customer"], &[])).await;
+    assert_eq!(status, 200, "another caller passes: {answer}");
+    for _ in 0..5 {
+        assert_eq!(ask(None).await.0, 200, "anonymous callers are counted by address");
+    }
+    assert_eq!(ask(None).await.0, 429);
+}
