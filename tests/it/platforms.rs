@@ -735,6 +735,91 @@ async fn a_real_gateway_serves_checkout_and_orders() {
     p.assert_no_personal_data();
 }
 
+/// The Hive Gateway of the tests (npm @graphql-hive/gateway-runtime), installed on first use.
+fn hive_tools() -> std::path::PathBuf {
+    federation_tools();
+    let dir = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tools/hive");
+    if !dir.join("node_modules/@graphql-hive/gateway-runtime").exists() {
+        let status = std::process::Command::new("npm")
+            .args(["ci", "--no-audit", "--no-fund", "--loglevel=error"])
+            .current_dir(&dir)
+            .status()
+            .expect("npm runs");
+        assert!(status.success(), "npm ci in tools/hive failed");
+    }
+    dir
+}
+
+/// Hive Gateway enforces the subgraph's `@requiresScopes` at the edge against the token's
+/// `scope`: what a caller may not ask never reaches orderhub, and what they may is forwarded
+/// with their token, which orderhub verifies again.
+#[tokio::test]
+async fn hive_gateway_refuses_at_the_edge_what_the_scopes_forbid_and_forwards_the_rest() {
+    use std::io::{BufRead, BufReader};
+    use std::process::{Command, Stdio};
+
+    let p = platforms().await;
+    let front = Proxy::start().await;
+    front.forward_to(p.trader.addr);
+    let mut gateway = Command::new("node")
+        .arg("gateway.mjs")
+        .arg(concat!(env!("CARGO_MANIFEST_DIR"), "/schema.graphql"))
+        .arg(format!("{}/graphql", front.url()))
+        .current_dir(hive_tools())
+        .env("HIVE_JWT_SECRET", TEST_SECRET)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("node starts");
+    let stdout = gateway.stdout.take().expect("stdout");
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            if let Some(url) = line.strip_prefix("GATEWAY ") {
+                let _ = tx.send(url.to_owned());
+            }
+        }
+    });
+    let url = rx.recv_timeout(Duration::from_secs(60)).expect("the gateway starts");
+    let ask = |token: Option<String>, query: &'static str, variables: Value| {
+        let (http, url) = (p.trader.http.clone(), url.clone());
+        async move {
+            let mut request = http.post(&url).json(&json!({"query": query, "variables": variables}));
+            if let Some(token) = token {
+                request = request.bearer_auth(token);
+            }
+            request.send().await.expect("gateway answers").json::<Value>().await.expect("json")
+        }
+    };
+    let carrots = p.farm().product("farm", "CARROT").await;
+    let checkout = "mutation($input: CheckoutInput!) { checkout(input: $input) { id customer { id } } }";
+    let input = json!({"input": {"idempotencyKey": "through-hive", "salesSessionId": p.session,
+        "lines": [{"offerId": p.offer(p.farm(), "farm", carrots.id), "quantity": 1}]}});
+    let producer_orders = "query($s: ID!) { salesSession(id: $s) { name producerOrders { id } } }";
+    let customer = p.trader.token("customer-42", &["customer"], &[]);
+
+    let anonymous = ask(None, checkout, input.clone()).await;
+    assert_eq!(anonymous["errors"][0]["extensions"]["code"], "UNAUTHORIZED_FIELD_OR_TYPE", "Hive says so: {anonymous}");
+    let customers_view = ask(customer.clone(), producer_orders, json!({"s": p.session})).await;
+    assert_eq!(customers_view["errors"][0]["extensions"]["code"], "UNAUTHORIZED_FIELD_OR_TYPE", "{customers_view}");
+    assert!(
+        !front.received().contains("producerOrders") && !front.received().contains("checkout"),
+        "refused at the edge"
+    );
+
+    let placed = ask(customer, checkout, input).await;
+    assert!(placed.get("errors").is_none(), "{placed}");
+    assert_eq!(placed["data"]["checkout"]["customer"]["id"], "customer-42");
+    let staff =
+        ask(p.trader.token("hub-staff", &["trader_staff"], &["hub"]), producer_orders, json!({"s": p.session})).await;
+    drop(gateway.stdin.take());
+    let _ = gateway.kill();
+    let _ = gateway.wait();
+    assert!(staff.get("errors").is_none(), "{staff}");
+    assert_eq!(staff["data"]["salesSession"]["producerOrders"].as_array().map(Vec::len), Some(1), "{staff}");
+    assert!(front.received().contains("authorization: Bearer"), "the token was forwarded");
+}
+
 #[tokio::test]
 async fn cancelling_orders_releases_stock_at_once_and_empties_the_producer_order() {
     let p = platforms().await;
