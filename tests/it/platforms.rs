@@ -630,36 +630,32 @@ async fn one_by_weight_plan_per_trader_and_producer_across_replicas() {
     }
 }
 
-/// The federation tools (npm) the gateway test runs; installed once from the lock file.
-fn federation_tools() -> std::path::PathBuf {
-    let dir = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tools/federation");
-    if !dir.join("node_modules/@apollo/gateway").exists() {
+/// A folder of npm tools under `tools/`, installed once from its lock file.
+fn npm_tools(folder: &str, installed: &str) -> std::path::PathBuf {
+    let dir = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tools").join(folder);
+    if !dir.join("node_modules").join(installed).exists() {
         let status = std::process::Command::new("npm")
             .args(["ci", "--no-audit", "--no-fund", "--loglevel=error"])
             .current_dir(&dir)
             .status()
             .expect("npm runs (Node 20 and npm are needed for the federation tests)");
-        assert!(status.success(), "npm ci in tools/federation failed");
+        assert!(status.success(), "npm ci in tools/{folder} failed");
     }
     dir
 }
 
-/// A real Apollo Gateway (npm @apollo/gateway 2.14.4) composes orderhub with a customers subgraph
-/// and serves checkout and orders through it, forwarding the caller's signed token: orderhub
-/// verifies it again, refuses the request without one, and takes the customer from it.
-#[tokio::test]
-async fn a_real_gateway_serves_checkout_and_orders() {
+/// A gateway (`node gateway.mjs SDL SUBGRAPH_URL` in `tools`), once it says where it listens;
+/// it stops when its stdin closes or it is killed.
+fn start_gateway(tools: &std::path::Path, subgraph_url: &str, env: &[(&str, &str)]) -> (std::process::Child, String) {
     use std::io::{BufRead, BufReader};
     use std::process::{Command, Stdio};
-
-    let p = platforms().await;
-    let tools = federation_tools();
     let mut gateway = Command::new("node")
         .arg("gateway.mjs")
         .arg(concat!(env!("CARGO_MANIFEST_DIR"), "/schema.graphql"))
-        .arg(p.trader.url("/graphql"))
-        .current_dir(&tools)
+        .arg(subgraph_url)
+        .current_dir(tools)
         .env("APOLLO_TELEMETRY_DISABLED", "true")
+        .envs(env.iter().copied())
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .spawn()
@@ -674,17 +670,33 @@ async fn a_real_gateway_serves_checkout_and_orders() {
         }
     });
     let url = rx.recv_timeout(Duration::from_secs(60)).expect("the gateway starts");
-    let ask = |token: Option<String>, query: &'static str, variables: Value| {
-        let (http, url) = (p.trader.http.clone(), url.clone());
-        async move {
-            let mut request = http.post(&url).json(&json!({"query": query, "variables": variables}));
-            if let Some(token) = token {
-                request = request.bearer_auth(token);
-            }
-            let answer: Value = request.send().await.expect("gateway answers").json().await.expect("json");
-            answer
-        }
-    };
+    (gateway, url)
+}
+
+/// A request through a gateway, with `token` or anonymous.
+async fn through(http: &reqwest::Client, url: &str, token: Option<String>, query: &str, variables: Value) -> Value {
+    let mut request = http.post(url).json(&json!({"query": query, "variables": variables}));
+    if let Some(token) = token {
+        request = request.bearer_auth(token);
+    }
+    request.send().await.expect("gateway answers").json::<Value>().await.expect("json")
+}
+
+fn stop_gateway(mut gateway: std::process::Child) {
+    drop(gateway.stdin.take());
+    let _ = gateway.kill();
+    let _ = gateway.wait();
+}
+
+/// A real Apollo Gateway (npm @apollo/gateway 2.14.4) composes orderhub with a customers subgraph
+/// and serves checkout and orders through it, forwarding the caller's signed token: orderhub
+/// verifies it again, refuses the request without one, and takes the customer from it.
+#[tokio::test]
+async fn a_real_gateway_serves_checkout_and_orders() {
+    let p = platforms().await;
+    let tools = npm_tools("federation", "@apollo/gateway");
+    let (gateway, url) = start_gateway(&tools, &p.trader.url("/graphql"), &[]);
+    let ask = |token, query, variables| through(&p.trader.http, &url, token, query, variables);
 
     let carrots = p.farm().product("farm", "CARROT").await;
     let flour = p.mill.product("mill", "FLOUR").await;
@@ -720,9 +732,7 @@ async fn a_real_gateway_serves_checkout_and_orders() {
         json!({"id": id}),
     )
     .await;
-    drop(gateway.stdin.take());
-    let _ = gateway.kill();
-    let _ = gateway.wait();
+    stop_gateway(gateway);
     assert!(order.get("errors").is_none(), "{order}");
     let order = &order["data"]["order"];
     assert_eq!(order["customer"]["id"], "customer-42");
@@ -735,62 +745,20 @@ async fn a_real_gateway_serves_checkout_and_orders() {
     p.assert_no_personal_data();
 }
 
-/// The Hive Gateway of the tests (npm @graphql-hive/gateway-runtime), installed on first use.
-fn hive_tools() -> std::path::PathBuf {
-    federation_tools();
-    let dir = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tools/hive");
-    if !dir.join("node_modules/@graphql-hive/gateway-runtime").exists() {
-        let status = std::process::Command::new("npm")
-            .args(["ci", "--no-audit", "--no-fund", "--loglevel=error"])
-            .current_dir(&dir)
-            .status()
-            .expect("npm runs");
-        assert!(status.success(), "npm ci in tools/hive failed");
-    }
-    dir
-}
-
 /// Hive Gateway enforces the subgraph's `@requiresScopes` at the edge against the token's
 /// `scope`: what a caller may not ask never reaches orderhub, and what they may is forwarded
 /// with their token, which orderhub verifies again.
 #[tokio::test]
 async fn hive_gateway_refuses_at_the_edge_what_the_scopes_forbid_and_forwards_the_rest() {
-    use std::io::{BufRead, BufReader};
-    use std::process::{Command, Stdio};
-
     let p = platforms().await;
     let front = Proxy::start().await;
     front.forward_to(p.trader.addr);
-    let mut gateway = Command::new("node")
-        .arg("gateway.mjs")
-        .arg(concat!(env!("CARGO_MANIFEST_DIR"), "/schema.graphql"))
-        .arg(format!("{}/graphql", front.url()))
-        .current_dir(hive_tools())
-        .env("HIVE_JWT_SECRET", TEST_SECRET)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .spawn()
-        .expect("node starts");
-    let stdout = gateway.stdout.take().expect("stdout");
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-            if let Some(url) = line.strip_prefix("GATEWAY ") {
-                let _ = tx.send(url.to_owned());
-            }
-        }
-    });
-    let url = rx.recv_timeout(Duration::from_secs(60)).expect("the gateway starts");
-    let ask = |token: Option<String>, query: &'static str, variables: Value| {
-        let (http, url) = (p.trader.http.clone(), url.clone());
-        async move {
-            let mut request = http.post(&url).json(&json!({"query": query, "variables": variables}));
-            if let Some(token) = token {
-                request = request.bearer_auth(token);
-            }
-            request.send().await.expect("gateway answers").json::<Value>().await.expect("json")
-        }
-    };
+    // The Hive gateway composes with the federation tools' composition.
+    npm_tools("federation", "@apollo/gateway");
+    let tools = npm_tools("hive", "@graphql-hive/gateway-runtime");
+    let (gateway, url) =
+        start_gateway(&tools, &format!("{}/graphql", front.url()), &[("HIVE_JWT_SECRET", TEST_SECRET)]);
+    let ask = |token, query, variables| through(&p.trader.http, &url, token, query, variables);
     let carrots = p.farm().product("farm", "CARROT").await;
     let checkout = "mutation($input: CheckoutInput!) { checkout(input: $input) { id customer { id } } }";
     let input = json!({"input": {"idempotencyKey": "through-hive", "salesSessionId": p.session,
@@ -812,9 +780,7 @@ async fn hive_gateway_refuses_at_the_edge_what_the_scopes_forbid_and_forwards_th
     assert_eq!(placed["data"]["checkout"]["customer"]["id"], "customer-42");
     let staff =
         ask(p.trader.token("hub-staff", &["trader_staff"], &["hub"]), producer_orders, json!({"s": p.session})).await;
-    drop(gateway.stdin.take());
-    let _ = gateway.kill();
-    let _ = gateway.wait();
+    stop_gateway(gateway);
     assert!(staff.get("errors").is_none(), "{staff}");
     assert_eq!(staff["data"]["salesSession"]["producerOrders"].as_array().map(Vec::len), Some(1), "{staff}");
     assert!(front.received().contains("authorization: Bearer"), "the token was forwarded");

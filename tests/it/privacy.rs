@@ -197,33 +197,16 @@ async fn retention_erases_the_contact_details_of_orders_settled_long_enough_ago(
 /// the details, nor the customer's id, in any log line or in anything a producer received.
 #[tokio::test]
 async fn no_contact_detail_reaches_a_log_line_or_a_producer() {
-    use crate::platforms::{HUB_TOKEN, producer};
+    use crate::platforms::producer;
     use crate::proxy::Proxy;
-    use crate::support::{ServeProcess, TEST_SECRET, TestDb, fixture};
+    use crate::support::{ServeProcess, TEST_SECRET, TestDb, trader_config_file};
 
     let (farm_proxy, mill_proxy) = (Proxy::start().await, Proxy::start().await);
     let farm = producer(&farm_proxy, "catalogue.json").await;
     let _mill = producer(&mill_proxy, "catalogue.json").await;
     let (_db, database_url) = TestDb::fresh().await;
-    let dir = std::env::temp_dir().join(format!("orderhub-logs-{}", uuid::Uuid::new_v4().simple()));
-    std::fs::create_dir_all(&dir).expect("temp dir");
-    let config = dir.join("orderhub.toml");
-    let peer = |id: &str, proxy: &Proxy| {
-        format!(
-            "[[peers]]\nid = \"{id}\"\ntrader = \"hub\"\nbase_url = \"{}\"\nenterprise = \"{id}\"\ntoken = \"{HUB_TOKEN}\"\ntimeout_ms = 1000\n",
-            proxy.url()
-        )
-    };
-    std::fs::write(
-        &config,
-        format!(
-            "listen = \"127.0.0.1:0\"\ndatabase_url = \"{database_url}\"\nseed_file = \"{}\"\noutbox_poll_ms = 100\n[auth]\nhs256_secret = \"{TEST_SECRET}\"\n{}{}",
-            fixture("trader.json").display(),
-            peer("farm", &farm_proxy),
-            peer("mill", &mill_proxy)
-        ),
-    )
-    .expect("config written");
+    let (dir, config) =
+        trader_config_file(&database_url, "outbox_poll_ms = 100", &[("farm", &farm_proxy), ("mill", &mill_proxy)]);
     let trader = ServeProcess::start_logging(&config, "debug");
     let url = format!("http://{}/graphql", trader.address);
     let auth = orderhub::auth::AuthConfig::default();

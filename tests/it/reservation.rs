@@ -12,9 +12,9 @@ use futures::future::join_all;
 use orderhub::trader::UnconfirmedPolicy;
 use serde_json::{Value, json};
 
-use crate::platforms::{HUB_TOKEN, Platforms, platforms, platforms_seeded, platforms_with, producer};
+use crate::platforms::{Platforms, platforms, platforms_seeded, platforms_with, producer};
 use crate::proxy::Proxy;
-use crate::support::{ServeProcess, TEST_SECRET, TestApp, TestDb, fixture};
+use crate::support::{ServeProcess, TEST_SECRET, TestApp, TestDb, trader_config_file};
 use orderhub::config::SecretString;
 
 const RESERVE: &str = "mutation($input: CheckoutInput!) { checkout(input: $input) {
@@ -430,25 +430,11 @@ async fn a_trader_killed_in_a_burst_neither_loses_nor_duplicates() {
     let farm = producer(&farm_proxy, "catalogue-twenty-carrots.json").await;
     let mill = producer(&mill_proxy, "catalogue-twenty-carrots.json").await;
     let (db, database_url) = TestDb::fresh().await;
-    let dir = std::env::temp_dir().join(format!("orderhub-kill-{}", uuid::Uuid::new_v4().simple()));
-    std::fs::create_dir_all(&dir).expect("temp dir");
-    let config = dir.join("orderhub.toml");
-    let peer = |id: &str, proxy: &Proxy| {
-        format!(
-            "[[peers]]\nid = \"{id}\"\ntrader = \"hub\"\nbase_url = \"{}\"\nenterprise = \"{id}\"\ntoken = \"{HUB_TOKEN}\"\ntimeout_ms = 1000\n",
-            proxy.url()
-        )
-    };
-    std::fs::write(
-        &config,
-        format!(
-            "listen = \"127.0.0.1:0\"\ndatabase_url = \"{database_url}\"\nseed_file = \"{}\"\noutbox_poll_ms = 100\nretry_base_ms = 200\nretry_max_ms = 1000\ncheckout_deadline_ms = 2000\nunconfirmed_orders = \"acknowledge\"\n[auth]\nhs256_secret = \"{TEST_SECRET}\"\n{}{}",
-            fixture("trader.json").display(),
-            peer("farm", &farm_proxy),
-            peer("mill", &mill_proxy)
-        ),
-    )
-    .expect("config written");
+    let (dir, config) = trader_config_file(
+        &database_url,
+        "outbox_poll_ms = 100\nretry_base_ms = 200\nretry_max_ms = 1000\ncheckout_deadline_ms = 2000\nunconfirmed_orders = \"acknowledge\"",
+        &[("farm", &farm_proxy), ("mill", &mill_proxy)],
+    );
     let mut trader = ServeProcess::start(&config);
     let graphql = format!("http://{}/graphql", trader.address);
     let created = graphql_at(

@@ -475,3 +475,32 @@ impl Drop for ServeProcess {
         self.kill();
     }
 }
+
+/// A configuration file for `orderhub serve` as the trader `hub` (the tests' development secret,
+/// `settings` added at the top level) buying from `peers` through their proxies, in a folder of
+/// its own that the caller removes.
+pub fn trader_config_file(
+    database_url: &str,
+    settings: &str,
+    peers: &[(&str, &crate::proxy::Proxy)],
+) -> (PathBuf, PathBuf) {
+    let dir = std::env::temp_dir().join(format!("orderhub-serve-{}", uuid::Uuid::new_v4().simple()));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    let config = dir.join("orderhub.toml");
+    let peers: String = peers
+        .iter()
+        .map(|(id, proxy)| {
+            format!(
+                "[[peers]]\nid = \"{id}\"\ntrader = \"hub\"\nbase_url = \"{}\"\nenterprise = \"{id}\"\ntoken = \"{}\"\ntimeout_ms = 1000\n",
+                proxy.url(),
+                crate::platforms::HUB_TOKEN
+            )
+        })
+        .collect();
+    let text = format!(
+        "listen = \"127.0.0.1:0\"\ndatabase_url = \"{database_url}\"\nseed_file = \"{}\"\n{settings}\n[auth]\nhs256_secret = \"{TEST_SECRET}\"\n{peers}",
+        fixture("trader.json").display(),
+    );
+    std::fs::write(&config, text).expect("config written");
+    (dir, config)
+}
