@@ -20,8 +20,12 @@ pub struct DemoOptions {
     /// The trader listens here; the producers on the next two ports. 0 picks free ports.
     pub port: u16,
     pub data_dir: PathBuf,
-    pub seed_file: PathBuf,
+    /// The producers' catalogues; none: [`DEMO_CATALOGUE`].
+    pub seed_file: Option<PathBuf>,
 }
+
+/// The demo's catalogue, built into the binary so that `orderhub demo` runs from any folder.
+pub const DEMO_CATALOGUE: &str = include_str!("../seed/catalogue.json");
 
 fn config(data_dir: &Path, name: &str, port: u16, secret: &SecretString) -> Config {
     Config {
@@ -55,8 +59,10 @@ async fn producer(
 pub async fn run(options: DemoOptions) -> anyhow::Result<()> {
     std::fs::create_dir_all(&options.data_dir)
         .map_err(|e| anyhow::anyhow!("creating {}: {e}", options.data_dir.display()))?;
-    let text = std::fs::read_to_string(&options.seed_file)
-        .map_err(|e| anyhow::anyhow!("reading {}: {e}", options.seed_file.display()))?;
+    let text = match &options.seed_file {
+        Some(file) => std::fs::read_to_string(file).map_err(|e| anyhow::anyhow!("reading {}: {e}", file.display()))?,
+        None => DEMO_CATALOGUE.to_owned(),
+    };
     let seed: SeedFile = serde_json::from_str(&text)?;
     let next = |offset: u16| if options.port == 0 { 0 } else { options.port.saturating_add(offset) };
     // A secret of this run only: the tokens printed below work until the demo stops.

@@ -63,9 +63,10 @@ enum Command {
         /// Where the three SQLite databases live.
         #[arg(long, default_value = "data/demo")]
         data_dir: PathBuf,
-        /// The producers' catalogues (enterprises green-acres and hillside-mill).
-        #[arg(long, default_value = "seed/catalogue.json")]
-        seed: PathBuf,
+        /// The producers' catalogues (enterprises green-acres and hillside-mill); by default the
+        /// demo catalogue built into the binary.
+        #[arg(long)]
+        seed: Option<PathBuf>,
     },
 }
 
