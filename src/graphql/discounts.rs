@@ -348,8 +348,9 @@ pub struct AppliedDiscount {
     pub amount: Money,
 }
 
-/// VAT of one rate, on the discounted base.
+/// VAT of one rate, on the discounted base. Shareable, as invoices and payments report it too.
 #[derive(SimpleObject)]
+#[graphql(shareable)]
 pub struct VatAmount {
     pub rate: Decimal,
     pub base: Money,

@@ -201,7 +201,9 @@ pub struct ProductTotal {
 }
 
 /// An amount of money in one currency, at the currency's scale at least (`1.80`, not `1.8`).
+/// Shareable: other subgraphs (a catalogue, reviews, payments) return money too.
 #[derive(SimpleObject)]
+#[graphql(shareable)]
 pub struct Money {
     pub amount: Decimal,
     /// ISO 4217 code.
