@@ -77,6 +77,11 @@ async fn service_sdl_and_graphiql_are_served() {
     assert_eq!(page.status(), 200);
     let html = page.text().await.expect("page");
     assert!(html.contains("GraphiQL.createFetcher"));
+    // It opens on an operation of this service that runs as it stands, without a token.
+    let example =
+        html.split("const defaultQuery = `").nth(1).and_then(|rest| rest.split('`').next()).expect("a default query");
+    let answer = app.graphql_as(None, example, json!({})).await;
+    assert!(answer.get("errors").is_none() && answer["data"]["salesSessions"].is_array(), "{answer}");
     assert!(!html.contains("http") && !html.contains("\"//"), "no absolute or protocol-relative URL in the page");
     let assets: Vec<&str> = html.split('"').filter(|part| part.starts_with("/graphiql/")).collect();
     assert_eq!(assets.len(), 4, "{assets:?}");
