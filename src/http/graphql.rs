@@ -155,6 +155,39 @@ fn is_mutation(request: &async_graphql::Request) -> bool {
     }
 }
 
+/// The codes of errors that stop a request before it runs.
+const REQUEST_ERRORS: [&str; 5] = [
+    "GRAPHQL_PARSE_FAILED",
+    "GRAPHQL_VALIDATION_FAILED",
+    "QUERY_TOO_DEEP",
+    "QUERY_TOO_COMPLEX",
+    "INTROSPECTION_DISABLED",
+];
+
+/// Whether the client prefers `application/graphql-response+json` (listed with a quality above
+/// 0, and not below `application/json`'s).
+fn accepts_graphql_response(headers: &HeaderMap) -> bool {
+    let Some(accept) = headers.get(header::ACCEPT).and_then(|v| v.to_str().ok()) else { return false };
+    let quality = |wanted: &str| -> Option<f32> {
+        accept
+            .split(',')
+            .filter_map(|range| {
+                let mut parts = range.split(';').map(str::trim);
+                let media = parts.next()?;
+                if !media.eq_ignore_ascii_case(wanted) {
+                    return None;
+                }
+                let q = parts.find_map(|p| p.strip_prefix("q=")).map_or(Some(1.0), |q| q.parse::<f32>().ok())?;
+                Some(q)
+            })
+            .reduce(f32::max)
+    };
+    match quality("application/graphql-response+json") {
+        Some(q) if q > 0.0 => quality("application/json").is_none_or(|json| q >= json),
+        _ => false,
+    }
+}
+
 /// `429 RATE_LIMITED` with `Retry-After` when `caller` has used up their requests for now.
 fn rate_limited(state: &AppState, caller: &str) -> Option<Response> {
     let wait = state.rate_limiter.as_ref()?.take(caller).err()?;
@@ -211,17 +244,24 @@ async fn execute(
         }
     }
     let response = state.schema.execute(request).await;
-    let wants_graphql_response = headers
-        .get(header::ACCEPT)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|accept| accept.contains("application/graphql-response+json"));
+    let wants_graphql_response = accepts_graphql_response(headers);
     let content_type = if wants_graphql_response { "application/graphql-response+json" } else { "application/json" };
-    let status = if wants_graphql_response && response.data == async_graphql::Value::Null && response.is_err() {
-        StatusCode::BAD_REQUEST
+    // A request that never ran (it does not parse, validate or fit the limits) has no `data`
+    // at all, and under the GraphQL-over-HTTP media type it is a 400; one that ran is a 200,
+    // even when an error nulled all of its data.
+    let request_error = response.data == async_graphql::Value::Null
+        && !response.errors.is_empty()
+        && response.errors.iter().all(|e| {
+            let code = e.extensions.as_ref().and_then(|x| x.get("code"));
+            matches!(code, Some(async_graphql::Value::String(c)) if REQUEST_ERRORS.contains(&c.as_str()))
+        });
+    let status = if wants_graphql_response && request_error { StatusCode::BAD_REQUEST } else { StatusCode::OK };
+    let body = if request_error {
+        serde_json::to_vec(&json!({ "errors": response.errors }))
     } else {
-        StatusCode::OK
+        serde_json::to_vec(&response)
     };
-    match serde_json::to_vec(&response) {
+    match body {
         Ok(body) => {
             let mut http = (status, body).into_response();
             http.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));

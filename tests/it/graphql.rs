@@ -106,6 +106,51 @@ async fn service_sdl_and_graphiql_are_served() {
     assert_eq!(response.headers()["content-type"], "application/graphql-response+json");
 }
 
+/// As the GraphQL-over-HTTP spec says: a request that never ran has no `data` (and is a 400 under
+/// its media type); one that ran is a 200 even when an error nulled its data; `q=0` refuses a type.
+#[tokio::test]
+async fn status_codes_and_media_types_follow_graphql_over_http() {
+    let app = spawn_app().await;
+    let ask = |accept: &'static str, query: &'static str| {
+        let request = app.http.post(app.url("/graphql")).header("accept", accept).json(&json!({"query": query}));
+        async move {
+            let response = request.send().await.expect("sent");
+            let status = response.status().as_u16();
+            let media = response.headers()["content-type"].to_str().expect("type").to_owned();
+            (status, media, response.json::<serde_json::Value>().await.expect("json"))
+        }
+    };
+    let modern = "application/graphql-response+json";
+    let cases = [
+        (modern, "{ enterprises { id ", 400, modern, false),
+        (modern, "{ noSuchField }", 400, modern, false),
+        ("application/json", "{ enterprises { id ", 200, "application/json", false),
+        // Ran, and an error nulled all of its data (a non-null field the caller may not see).
+        (modern, "{ consolidation(traderId: \"hub\") { traderId } }", 200, modern, true),
+        (modern, "{ enterprises { id } }", 200, modern, true),
+        (
+            "application/graphql-response+json;q=0, application/json",
+            "{ enterprises { id } }",
+            200,
+            "application/json",
+            true,
+        ),
+        ("application/json;q=0.5, application/graphql-response+json", "{ enterprises { id } }", 200, modern, true),
+        (
+            "application/json, application/graphql-response+json;q=0.5",
+            "{ enterprises { id } }",
+            200,
+            "application/json",
+            true,
+        ),
+    ];
+    for (accept, query, status, media, has_data) in cases {
+        let (got_status, got_media, body) = ask(accept, query).await;
+        assert_eq!((got_status, got_media.as_str()), (status, media), "{accept} {query}: {body}");
+        assert_eq!(body.get("data").is_some(), has_data, "{accept} {query}: {body}");
+    }
+}
+
 #[test]
 fn schema_graphql_is_what_orderhub_schema_prints() {
     let on_disk =
