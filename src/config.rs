@@ -25,6 +25,7 @@
 //! | browser origins (CORS) | `cors_origins`   | `ORDERHUB_CORS_ORIGINS` (comma-separated) | none     |
 //! | contact retention  | `retention_days`     | `ORDERHUB_RETENTION_DAYS` | none: kept until erased  |
 //! | per-caller rate limit | `[rate_limit] per_minute, burst` |           | none: unlimited            |
+//! | batched operations | `max_batch_operations` |                       | 10                         |
 //! | token verification | `[auth]`             | `ORDERHUB_AUTH_HS256_SECRET`, `ORDERHUB_AUTH_JWKS_FILE`, `ORDERHUB_AUTH_JWKS_URL` | none: tokens refused |
 //!
 //! `ORDERHUB_CLIENTS` is `platform=token,platform=token`; it replaces the file's clients.
@@ -167,6 +168,8 @@ pub struct Config {
     /// Requests per minute each caller of `/graphql` may make (`[rate_limit] per_minute, burst`);
     /// none: unlimited.
     pub rate_limit: Option<crate::http::rate_limit::RateLimitConfig>,
+    /// Operations one batched POST to `/graphql` may hold (a JSON array).
+    pub max_batch_operations: usize,
 }
 
 impl Default for Config {
@@ -195,6 +198,7 @@ impl Default for Config {
             auth: crate::auth::AuthConfig::default(),
             retention_days: None,
             rate_limit: None,
+            max_batch_operations: 10,
         }
     }
 }

@@ -118,6 +118,7 @@ impl Application {
             cors_origins: config.cors_origins.clone(),
             verifier: Arc::new(auth::Verifier::new(&config.auth)?),
             rate_limiter: config.rate_limit.as_ref().map(|r| Arc::new(http::rate_limit::RateLimiter::new(r))),
+            max_batch: config.max_batch_operations,
         };
         let router = http::router(state, Duration::from_secs(config.request_timeout_secs));
         let retention_days = config.retention_days;

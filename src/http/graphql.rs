@@ -94,17 +94,40 @@ pub(super) async fn post(
             return refusal(StatusCode::BAD_REQUEST, "BAD_REQUEST", "the body could not be read");
         }
     };
-    let request: async_graphql::Request = match serde_json::from_slice(&bytes) {
-        Ok(request) => request,
-        Err(err) => {
-            return refusal(
-                StatusCode::BAD_REQUEST,
-                "BAD_REQUEST",
-                &format!("a GraphQL request is a JSON object with a `query` string: {err}"),
-            );
+    let operations = if bytes.iter().find(|b| !b.is_ascii_whitespace()) == Some(&b'[') {
+        match serde_json::from_slice::<Vec<async_graphql::Request>>(&bytes) {
+            Ok(batch) if batch.is_empty() => {
+                return refusal(StatusCode::BAD_REQUEST, "BAD_REQUEST", "a batch holds at least one operation");
+            }
+            Ok(batch) if batch.len() > state.max_batch => {
+                return refusal(
+                    StatusCode::BAD_REQUEST,
+                    "BATCH_TOO_LARGE",
+                    &format!("a batch holds at most {} operations", state.max_batch),
+                );
+            }
+            Ok(batch) => Operations::Batch(batch),
+            Err(err) => {
+                return refusal(
+                    StatusCode::BAD_REQUEST,
+                    "BAD_REQUEST",
+                    &format!("a batch is a JSON array of objects with a `query` string: {err}"),
+                );
+            }
+        }
+    } else {
+        match serde_json::from_slice(&bytes) {
+            Ok(request) => Operations::One(Box::new(request)),
+            Err(err) => {
+                return refusal(
+                    StatusCode::BAD_REQUEST,
+                    "BAD_REQUEST",
+                    &format!("a GraphQL request is a JSON object with a `query` string: {err}"),
+                );
+            }
         }
     };
-    execute(&state, peer, &headers, request).await
+    execute(&state, peer, &headers, operations).await
 }
 
 /// GET runs queries (with their parameters in the URL) for clients that mark them preflighted;
@@ -136,7 +159,7 @@ pub(super) async fn get(
         response.headers_mut().insert(header::ALLOW, HeaderValue::from_static("POST"));
         return response;
     }
-    execute(&state, peer, &headers, request).await
+    execute(&state, peer, &headers, Operations::One(Box::new(request))).await
 }
 
 /// Whether the operation the request would run is a mutation (an unparsable query is not: its
@@ -208,31 +231,23 @@ async fn identity(state: &AppState, headers: &HeaderMap) -> Result<Option<Identi
     }
 }
 
-/// Executes a request, answering `application/graphql-response+json` only to clients that ask
-/// for it and plain `application/json` to everyone else (gateways and older clients reject the
-/// newer media type).
-async fn execute(
+/// Operations a client sends: one, or a batch (a JSON array, as Apollo Router's subgraph batching
+/// sends them).
+enum Operations {
+    One(Box<async_graphql::Request>),
+    Batch(Vec<async_graphql::Request>),
+}
+
+/// Who is calling, once their token verifies and they are within their rate (one request of the
+/// limit per operation); otherwise the refusal to answer.
+async fn admitted(
     state: &AppState,
     peer: Option<Extension<ConnectInfo<SocketAddr>>>,
     headers: &HeaderMap,
-    request: async_graphql::Request,
-) -> Response {
-    // However often a request asks for catalogues, each producer's is fetched once.
-    let mut request = request.data(CatalogueMemo::default());
-    match identity(state, headers).await {
-        Ok(Some(identity)) => {
-            if let Some(refused) = rate_limited(state, &format!("{} {}", identity.issuer, identity.subject)) {
-                return refused;
-            }
-            request = request.data(identity);
-        }
-        Ok(None) => {
-            let address =
-                peer.map_or_else(|| "unknown".to_owned(), |Extension(ConnectInfo(addr))| addr.ip().to_string());
-            if let Some(refused) = rate_limited(state, &address) {
-                return refused;
-            }
-        }
+    operations: usize,
+) -> Result<Option<Identity>, Response> {
+    let identity = match identity(state, headers).await {
+        Ok(identity) => identity,
         Err(err) => {
             tracing::info!(reason = %err, "a token was refused");
             let mut response =
@@ -240,28 +255,84 @@ async fn execute(
             response
                 .headers_mut()
                 .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer error=\"invalid_token\""));
-            return response;
+            return Err(response);
+        }
+    };
+    let caller = match &identity {
+        Some(identity) => format!("{} {}", identity.issuer, identity.subject),
+        None => peer.map_or_else(|| "unknown".to_owned(), |Extension(ConnectInfo(addr))| addr.ip().to_string()),
+    };
+    for _ in 0..operations {
+        if let Some(refused) = rate_limited(state, &caller) {
+            return Err(refused);
         }
     }
+    Ok(identity)
+}
+
+/// One operation's answer, and whether it never ran (it does not parse, validate or fit the
+/// limits): such an answer has no `data` at all.
+async fn run(
+    state: &AppState,
+    identity: Option<&Identity>,
+    memo: &CatalogueMemo,
+    request: async_graphql::Request,
+) -> (serde_json::Value, bool) {
+    let mut request = request.data(memo.clone());
+    if let Some(identity) = identity {
+        request = request.data(identity.clone());
+    }
     let response = state.schema.execute(request).await;
-    let wants_graphql_response = accepts_graphql_response(headers);
-    let content_type = if wants_graphql_response { "application/graphql-response+json" } else { "application/json" };
-    // A request that never ran (it does not parse, validate or fit the limits) has no `data`
-    // at all, and under the GraphQL-over-HTTP media type it is a 400; one that ran is a 200,
-    // even when an error nulled all of its data.
     let request_error = response.data == async_graphql::Value::Null
         && !response.errors.is_empty()
         && response.errors.iter().all(|e| {
             let code = e.extensions.as_ref().and_then(|x| x.get("code"));
             matches!(code, Some(async_graphql::Value::String(c)) if REQUEST_ERRORS.contains(&c.as_str()))
         });
-    let status = if wants_graphql_response && request_error { StatusCode::BAD_REQUEST } else { StatusCode::OK };
-    let body = if request_error {
-        serde_json::to_vec(&json!({ "errors": response.errors }))
-    } else {
-        serde_json::to_vec(&response)
+    let body = if request_error { json!({ "errors": response.errors }) } else { json!(response) };
+    (body, request_error)
+}
+
+/// Executes one operation or a batch, answering `application/graphql-response+json` only to
+/// clients that prefer it and plain `application/json` to everyone else (gateways and older
+/// clients reject the newer media type). One operation that never ran is a 400 under the newer
+/// media type; one that ran is a 200, even when an error nulled all of its data. A batch is a 200
+/// with each operation's answer in order.
+async fn execute(
+    state: &AppState,
+    peer: Option<Extension<ConnectInfo<SocketAddr>>>,
+    headers: &HeaderMap,
+    operations: Operations,
+) -> Response {
+    let count = match &operations {
+        Operations::One(_) => 1,
+        Operations::Batch(batch) => batch.len(),
     };
-    match body {
+    let identity = match admitted(state, peer, headers, count).await {
+        Ok(identity) => identity,
+        Err(refused) => return refused,
+    };
+    // However often a request asks for catalogues (in every operation of a batch), each
+    // producer's is fetched once.
+    let memo = CatalogueMemo::default();
+    let wants_graphql_response = accepts_graphql_response(headers);
+    let content_type = if wants_graphql_response { "application/graphql-response+json" } else { "application/json" };
+    let (status, body) = match operations {
+        Operations::One(request) => {
+            let (body, request_error) = run(state, identity.as_ref(), &memo, *request).await;
+            let status = if wants_graphql_response && request_error { StatusCode::BAD_REQUEST } else { StatusCode::OK };
+            (status, body)
+        }
+        Operations::Batch(batch) => {
+            // In order, one after the other: a mutation sees what the operations before it did.
+            let mut answers = Vec::with_capacity(batch.len());
+            for request in batch {
+                answers.push(run(state, identity.as_ref(), &memo, request).await.0);
+            }
+            (StatusCode::OK, serde_json::Value::Array(answers))
+        }
+    };
+    match serde_json::to_vec(&body) {
         Ok(body) => {
             let mut http = (status, body).into_response();
             http.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));

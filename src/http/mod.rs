@@ -32,6 +32,8 @@ pub struct AppState {
     pub verifier: Arc<crate::auth::Verifier>,
     /// Requests per caller on `/graphql`; none: unlimited.
     pub rate_limiter: Option<Arc<rate_limit::RateLimiter>>,
+    /// Operations one batched POST may hold.
+    pub max_batch: usize,
 }
 
 pub fn router(state: AppState, request_timeout: Duration) -> Router {

@@ -28,8 +28,9 @@ type Fetched = Result<Vec<peer_offer::Model>, PeerError>;
 /// The catalogues one request has read: each producer's is fetched once however many times the
 /// request asks (aliases, several sessions of one producer), and concurrent askers share the
 /// fetch under way.
-#[derive(Default)]
-pub struct CatalogueMemo(Mutex<HashMap<String, Arc<tokio::sync::OnceCell<Fetched>>>>);
+/// Clones share the memo (the operations of one batch).
+#[derive(Default, Clone)]
+pub struct CatalogueMemo(Arc<Mutex<HashMap<String, Arc<tokio::sync::OnceCell<Fetched>>>>>);
 
 impl CatalogueMemo {
     fn cell(&self, peer: &str) -> Arc<tokio::sync::OnceCell<Fetched>> {

@@ -219,3 +219,43 @@ async fn producer_sees_orders_grouped_with_totals_in_count_and_weight() {
     assert_eq!(b["orders"].as_array().map(Vec::len), Some(1), "the cancelled order is left out");
     assert_eq!(b["totals"], json!([{"name": "Carrots 1 kg", "quantity": 4, "weightKg": "4"}]));
 }
+
+/// A JSON array is a batch (as Apollo Router's subgraph batching sends it): its operations run in
+/// order, each answered on its own, at most `max_batch_operations` of them.
+#[tokio::test]
+async fn a_batch_runs_its_operations_in_order_each_answered_on_its_own() {
+    let app = spawn_app_with(|c| c.seed_file = Some(fixture("trader.json"))).await;
+    let post = |body: serde_json::Value| {
+        let request = app.http.post(app.url("/graphql")).bearer_auth(app.operator_token().expect("token")).json(&body);
+        async move {
+            let response = request.send().await.expect("sent");
+            (response.status().as_u16(), response.json::<serde_json::Value>().await.expect("json"))
+        }
+    };
+    let create = "mutation { createSalesSession(input: {traderId: \"hub\", name: \"Batched\", beginsAt: \"2024-01-01T00:00:00Z\", endsAt: \"2099-01-01T00:00:00Z\", producerIds: []}) { name } }";
+    let (status, answers) = post(json!([
+        {"query": "{ salesSessions(traderId: \"hub\") { name } }"},
+        {"query": create},
+        {"query": "{ salesSessions(traderId: \"hub\") { name } }"},
+        {"query": "{ salesSessions(traderId: \"hub\") { name "},
+    ]))
+    .await;
+    assert_eq!(status, 200, "{answers}");
+    let answers = answers.as_array().expect("an array of answers");
+    assert_eq!(answers.len(), 4);
+    assert_eq!(answers[0]["data"]["salesSessions"], json!([]));
+    assert_eq!(answers[1]["data"]["createSalesSession"]["name"], "Batched");
+    assert_eq!(answers[2]["data"]["salesSessions"], json!([{"name": "Batched"}]), "in order");
+    assert_eq!(answers[3]["errors"][0]["extensions"]["code"], "GRAPHQL_PARSE_FAILED");
+    assert!(answers[3].get("data").is_none(), "an operation that never ran has no data");
+
+    let eleven: Vec<serde_json::Value> = (0..11).map(|_| json!({"query": "{ viewer { subject } }"})).collect();
+    let (status, answer) = post(json!(eleven)).await;
+    assert_eq!(
+        (status, answer["errors"][0]["extensions"]["code"].as_str()),
+        (400, Some("BATCH_TOO_LARGE")),
+        "{answer}"
+    );
+    let (status, answer) = post(json!([])).await;
+    assert_eq!((status, answer["errors"][0]["extensions"]["code"].as_str()), (400, Some("BAD_REQUEST")), "{answer}");
+}
