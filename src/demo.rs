@@ -29,7 +29,7 @@ pub const DEMO_CATALOGUE: &str = include_str!("../seed/catalogue.json");
 
 fn config(data_dir: &Path, name: &str, port: u16, secret: &SecretString) -> Config {
     Config {
-        auth: crate::auth::AuthConfig { hs256_secret: Some(secret.clone()), ..Default::default() },
+        auth: AuthConfig { hs256_secret: Some(secret.clone()), ..Default::default() },
         listen: SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), port),
         database_url: format!("sqlite://{}", data_dir.join(format!("{name}.db")).display()),
         outbox_poll_ms: 500,

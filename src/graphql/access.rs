@@ -172,7 +172,7 @@ pub fn unauthenticated() -> async_graphql::Error {
     async_graphql::Error::new("sign in: this needs a valid token").extend_with(|_, e| e.set("code", "UNAUTHENTICATED"))
 }
 
-fn forbidden() -> async_graphql::Error {
+pub fn forbidden() -> async_graphql::Error {
     async_graphql::Error::new("not allowed, or no such thing").extend_with(|_, e| e.set("code", "FORBIDDEN"))
 }
 
@@ -220,8 +220,11 @@ impl Extension for Authorisation {
             }
             Some(Access::Anyone | Access::Parent) => Ok(()),
             Some(Access::Browse) => {
-                let anonymous = ctx.data_opt::<Browsing>().is_none_or(|b| b.anonymous);
-                if anonymous || identity.is_some() { Ok(()) } else { Err(unauthenticated()) }
+                if browsing_open(ctx.data_opt::<Browsing>(), identity) {
+                    Ok(())
+                } else {
+                    Err(unauthenticated())
+                }
             }
             Some(Access::Roles(roles)) => match identity {
                 None => Err(unauthenticated()),
@@ -261,15 +264,15 @@ pub fn producer_staff(ctx: &Context<'_>, enterprise: &str) -> async_graphql::Res
     if staff_of(identity, PRODUCER_STAFF, enterprise) { Ok(()) } else { Err(forbidden()) }
 }
 
+/// Whether `identity` works for `enterprise` as a trader or a producer (or operates the platform).
+pub fn works_for(identity: &Identity, enterprise: &str) -> bool {
+    staff_of(identity, TRADER_STAFF, enterprise) || staff_of(identity, PRODUCER_STAFF, enterprise)
+}
+
 /// The caller works for `enterprise` as a trader or a producer: its own discount rules and
 /// settings.
 pub fn enterprise_staff(ctx: &Context<'_>, enterprise: &str) -> async_graphql::Result<()> {
-    let identity = caller(ctx)?;
-    if staff_of(identity, TRADER_STAFF, enterprise) || staff_of(identity, PRODUCER_STAFF, enterprise) {
-        Ok(())
-    } else {
-        Err(forbidden())
-    }
+    if works_for(caller(ctx)?, enterprise) { Ok(()) } else { Err(forbidden()) }
 }
 
 /// The caller is the customer `customer_id` (the token's subject is the customer id).
@@ -298,9 +301,14 @@ pub fn found<T>(
     }
 }
 
-/// Whether the caller may browse sales sessions.
+/// Whether the caller may browse sales sessions: anyone where the platform allows it, else a
+/// signed-in caller.
+fn browsing_open(browsing: Option<&Browsing>, identity: Option<&Identity>) -> bool {
+    browsing.is_none_or(|b| b.anonymous) || identity.is_some()
+}
+
 pub fn may_browse(ctx: &Context<'_>) -> bool {
-    ctx.data_opt::<Browsing>().is_none_or(|b| b.anonymous) || ctx.data_opt::<Identity>().is_some()
+    browsing_open(ctx.data_opt::<Browsing>(), ctx.data_opt::<Identity>())
 }
 
 /// An entity a gateway asked for, if the caller may have it; otherwise null, with the refusal
@@ -321,11 +329,6 @@ pub fn entity<T>(ctx: &Context<'_>, found: Option<T>, allowed: impl FnOnce(&Iden
 /// Whether the caller operates the platform.
 pub fn operator(ctx: &Context<'_>) -> bool {
     ctx.data_opt::<Identity>().is_some_and(is_operator)
-}
-
-/// Refusal for code outside this module that decides for itself.
-pub fn refuse() -> async_graphql::Error {
-    forbidden()
 }
 
 #[cfg(test)]

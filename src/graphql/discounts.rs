@@ -534,11 +534,7 @@ async fn own_rule(ctx: &Context<'_>, id: Uuid) -> Result<discount_rule::Model> {
     super::access::found(
         ctx,
         rule,
-        |identity, rule| {
-            let of = &rule.trader_enterprise_id;
-            super::access::staff_of(identity, super::access::TRADER_STAFF, of)
-                || super::access::staff_of(identity, super::access::PRODUCER_STAFF, of)
-        },
+        |identity, rule| super::access::works_for(identity, &rule.trader_enterprise_id),
         || coded("no such discount rule", "NOT_FOUND"),
     )
 }

@@ -22,6 +22,15 @@ pub fn page_cost(first: i32, item: usize) -> usize {
     usize::try_from(first.clamp(1, 100)).unwrap_or(100).saturating_mul(item)
 }
 
+const PARSE_FAILED: &str = "GRAPHQL_PARSE_FAILED";
+const VALIDATION_FAILED: &str = "GRAPHQL_VALIDATION_FAILED";
+const TOO_DEEP: &str = "QUERY_TOO_DEEP";
+const TOO_COMPLEX: &str = "QUERY_TOO_COMPLEX";
+const INTROSPECTION_OFF: &str = "INTROSPECTION_DISABLED";
+
+/// The codes this extension gives the errors that stop a request before it runs.
+pub const REQUEST_ERRORS: [&str; 5] = [PARSE_FAILED, VALIDATION_FAILED, TOO_DEEP, TOO_COMPLEX, INTROSPECTION_OFF];
+
 fn coded(mut error: ServerError, code: &str) -> ServerError {
     let has_code = error.extensions.as_ref().is_some_and(|e| e.get("code").is_some());
     if !has_code {
@@ -67,14 +76,14 @@ impl Extension for CodedRequestErrors {
         let document = next.run(ctx, query, variables).await.map_err(|error| {
             // The parser refuses the deepest queries itself, before validation could.
             let code = if error.message.starts_with("The recursion depth of the query cannot be greater than") {
-                "QUERY_TOO_DEEP"
+                TOO_DEEP
             } else {
-                "GRAPHQL_PARSE_FAILED"
+                PARSE_FAILED
             };
             coded(error, code)
         })?;
         if !self.introspection && introspects(&document) {
-            return Err(coded(ServerError::new("introspection is off on this server", None), "INTROSPECTION_DISABLED"));
+            return Err(coded(ServerError::new("introspection is off on this server", None), INTROSPECTION_OFF));
         }
         Ok(document)
     }
@@ -90,9 +99,9 @@ impl Extension for CodedRequestErrors {
                 .map(|error| {
                     // async-graphql words these two refusals so; a test pins the wording.
                     let code = match error.message.as_str() {
-                        "Query is too complex." => "QUERY_TOO_COMPLEX",
-                        "Query is nested too deep." => "QUERY_TOO_DEEP",
-                        _ => "GRAPHQL_VALIDATION_FAILED",
+                        "Query is too complex." => TOO_COMPLEX,
+                        "Query is nested too deep." => TOO_DEEP,
+                        _ => VALIDATION_FAILED,
                     };
                     coded(error, code)
                 })

@@ -44,7 +44,7 @@ pub struct Mutation(
 
 pub type OrderhubSchema = Schema<Query, Mutation, EmptySubscription>;
 
-pub(crate) use limits::{CATALOGUE_COST, page_cost};
+pub(crate) use limits::{CATALOGUE_COST, REQUEST_ERRORS, page_cost};
 use limits::{MAX_COMPLEXITY, MAX_DEPTH};
 
 /// The schema as served. Without `introspection`, `__schema` and `__type` are refused (a

@@ -359,28 +359,22 @@ impl Customer {
         use super::access;
         let identity = access::caller(ctx)?;
         let limit = u64::try_from(first.clamp(1, 100)).unwrap_or(20);
-        let of_trader = |trader: Option<String>| CustomerOrderFilter {
-            customer_id: Some(self.id.to_string()),
-            trader,
-            ..Default::default()
+        let traders = if access::operator(ctx) || access::is_customer(identity, &self.id) {
+            None
+        } else {
+            let traders: Vec<String> = identity
+                .enterprises
+                .iter()
+                .filter(|e| access::staff_of(identity, access::TRADER_STAFF, e))
+                .cloned()
+                .collect();
+            if traders.is_empty() {
+                return Err(access::forbidden());
+            }
+            Some(traders)
         };
-        if access::operator(ctx) || access::is_customer(identity, &self.id) {
-            let (orders, _) = store(ctx).customer_orders(of_trader(None), 0, limit).await.map_err(store_error)?;
-            return Ok(orders.into_iter().map(Order::from).collect());
-        }
-        let traders: Vec<&String> =
-            identity.enterprises.iter().filter(|e| access::staff_of(identity, access::TRADER_STAFF, e)).collect();
-        if traders.is_empty() {
-            return Err(access::refuse());
-        }
-        let mut orders = Vec::new();
-        for trader in traders {
-            let (some, _) =
-                store(ctx).customer_orders(of_trader(Some(trader.clone())), 0, limit).await.map_err(store_error)?;
-            orders.extend(some);
-        }
-        orders.sort_by(|a, b| b.created_at.cmp(&a.created_at).then(b.id.cmp(&a.id)));
-        orders.truncate(usize::try_from(limit).unwrap_or(20));
+        let filter = CustomerOrderFilter { customer_id: Some(self.id.to_string()), traders, ..Default::default() };
+        let (orders, _) = store(ctx).customer_orders(filter, 0, limit).await.map_err(store_error)?;
         Ok(orders.into_iter().map(Order::from).collect())
     }
 }

@@ -28,13 +28,11 @@ fn scope(ctx: &Context<'_>, customer_id: Option<&ID>, trader_id: Option<&ID>) ->
         None => return Err(coded("name the customer (`customerId`)", "BAD_USER_INPUT")),
     };
     let trader = trader_id.map(|t| t.to_string());
-    let allowed = match &trader {
-        _ if access::is_customer(identity, &customer) => true,
-        _ if access::operator(ctx) => true,
-        Some(trader) => access::staff_of(identity, TRADER_STAFF, trader),
-        None => false,
-    };
-    if allowed { Ok((customer, trader)) } else { Err(access::refuse()) }
+    // staff_of holds for an operator too.
+    let allowed = access::is_customer(identity, &customer)
+        || access::operator(ctx)
+        || trader.as_deref().is_some_and(|t| access::staff_of(identity, TRADER_STAFF, t));
+    if allowed { Ok((customer, trader)) } else { Err(access::forbidden()) }
 }
 
 /// An erasure as recorded: no personal data.

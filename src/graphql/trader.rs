@@ -73,7 +73,7 @@ impl TraderQuery {
         match order {
             Some(order) if access::may_see_order(identity, &order) => Ok(Some(Order::from(order))),
             None if access::operator(ctx) => Ok(None),
-            _ => Err(access::refuse()),
+            _ => Err(access::forbidden()),
         }
     }
 
@@ -103,10 +103,10 @@ impl TraderQuery {
         let staff = filter.trader_id.as_ref().is_some_and(|t| access::staff_of(identity, TRADER_STAFF, t));
         let own = filter.customer_id.as_ref().is_some_and(|c| access::is_customer(identity, c));
         if !(access::operator(ctx) || staff || own) {
-            return Err(access::refuse());
+            return Err(access::forbidden());
         }
         let filter = CustomerOrderFilter {
-            trader: filter.trader_id.map(|t| t.to_string()),
+            traders: filter.trader_id.map(|t| vec![t.to_string()]),
             session_id: filter.sales_session_id.as_ref().map(|s| parse_uuid(s, "sales session")).transpose()?,
             customer_id: filter.customer_id.map(|c| c.to_string()),
             payment_status: filter.payment_status.map(|p| p.dfc_name().to_owned()),
@@ -391,13 +391,11 @@ async fn checkout_customer(ctx: &Context<'_>, session_id: Uuid, named: Option<&I
         None => Err(coded("staff name the customer they check out for (`customerId`)", "BAD_USER_INPUT")),
         Some(named) => {
             // Sessions are public: an unknown one is left to checkout to report.
-            match store(ctx).sales_session(session_id).await.map_err(store_error)? {
-                Some(session) if !access::staff_of(identity, TRADER_STAFF, &session.enterprise_id) => {
-                    Err(access::refuse())
-                }
-                _ if !identity.roles.contains(TRADER_STAFF) && !access::operator(ctx) => Err(access::refuse()),
-                _ => Ok(named.to_string()),
-            }
+            let allowed = match store(ctx).sales_session(session_id).await.map_err(store_error)? {
+                Some(session) => access::staff_of(identity, TRADER_STAFF, &session.enterprise_id),
+                None => identity.roles.contains(TRADER_STAFF) || access::operator(ctx),
+            };
+            if allowed { Ok(named.to_string()) } else { Err(access::forbidden()) }
         }
     }
 }

@@ -7,11 +7,11 @@
 //! `application/x-www-form-urlencoded`, `multipart/form-data`, or none), or if it carries a
 //! non-empty `apollo-require-preflight` or `x-apollo-operation-name` header. Bodies are JSON.
 
-use async_graphql::parser::types::{DocumentOperations, OperationType};
-use axum::body::Body;
 use std::net::SocketAddr;
 
+use async_graphql::parser::types::{DocumentOperations, OperationType};
 use axum::Extension;
+use axum::body::Body;
 use axum::extract::{ConnectInfo, RawQuery, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
@@ -19,6 +19,7 @@ use serde_json::json;
 
 use super::AppState;
 use crate::auth::{AuthError, Identity, bearer_token};
+use crate::graphql::REQUEST_ERRORS;
 use crate::trader::CatalogueMemo;
 
 const PREFLIGHT_HEADERS: [&str; 2] = ["apollo-require-preflight", "x-apollo-operation-name"];
@@ -177,15 +178,6 @@ fn is_mutation(request: &async_graphql::Request) -> bool {
         },
     }
 }
-
-/// The codes of errors that stop a request before it runs.
-const REQUEST_ERRORS: [&str; 5] = [
-    "GRAPHQL_PARSE_FAILED",
-    "GRAPHQL_VALIDATION_FAILED",
-    "QUERY_TOO_DEEP",
-    "QUERY_TOO_COMPLEX",
-    "INTROSPECTION_DISABLED",
-];
 
 /// Whether the client prefers `application/graphql-response+json` (listed with a quality above
 /// 0, and not below `application/json`'s).

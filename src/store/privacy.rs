@@ -21,15 +21,6 @@ fn contact_held() -> sea_orm::Condition {
         .add(customer_order::Column::DeliveryAddress.is_not_null())
 }
 
-fn erase_contact() -> [(customer_order::Column, Expr); 3] {
-    let null = || Expr::value(Option::<String>::None);
-    [
-        (customer_order::Column::ContactName, null()),
-        (customer_order::Column::ContactEmail, null()),
-        (customer_order::Column::DeliveryAddress, null()),
-    ]
-}
-
 impl Store {
     /// On SQLite, moves what the write-ahead log holds into the database and empties the log
     /// file, so that earlier versions of erased rows do not stay in it.
@@ -69,6 +60,36 @@ impl Store {
             .await?)
     }
 
+    /// Removes the contact details of the orders `which` selects and records that it was done,
+    /// in one transaction: the number of orders it touched, and the record.
+    async fn erase_recorded(
+        &self,
+        which: sea_orm::Condition,
+        record: customer_erasure::ActiveModel,
+    ) -> Result<(u64, customer_erasure::Model), StoreError> {
+        let write = self.begin_write().await?;
+        let null = || Expr::value(Option::<String>::None);
+        let erased = customer_order::Entity::update_many()
+            .filter(which)
+            .col_expr(customer_order::Column::ContactName, null())
+            .col_expr(customer_order::Column::ContactEmail, null())
+            .col_expr(customer_order::Column::DeliveryAddress, null())
+            .col_expr(customer_order::Column::UpdatedAt, Expr::value(Utc::now()))
+            .exec(&write.txn)
+            .await?
+            .rows_affected;
+        let record = customer_erasure::ActiveModel {
+            id: Set(Uuid::new_v4()),
+            orders: Set(i64::try_from(erased).unwrap_or(i64::MAX)),
+            erased_at: Set(Utc::now()),
+            ..record
+        }
+        .insert(&write.txn)
+        .await?;
+        write.commit().await?;
+        Ok((erased, record))
+    }
+
     /// Removes a customer's contact details from their orders (of one trader when `trader` is
     /// given) and records that it was done, by whom, in one transaction.
     pub async fn erase_customer(
@@ -77,36 +98,25 @@ impl Store {
         trader: Option<&str>,
         requested_by: &str,
     ) -> Result<customer_erasure::Model, StoreError> {
-        let write = self.begin_write().await?;
-        let mut update =
-            customer_order::Entity::update_many().filter(customer_order::Column::CustomerId.eq(customer_id));
+        let mut which = sea_orm::Condition::all().add(customer_order::Column::CustomerId.eq(customer_id));
         if let Some(trader) = trader {
-            update = update.filter(customer_order::Column::TraderEnterpriseId.eq(trader));
+            which = which.add(customer_order::Column::TraderEnterpriseId.eq(trader));
         }
-        for (column, value) in erase_contact() {
-            update = update.col_expr(column, value);
-        }
-        let erased =
-            update.col_expr(customer_order::Column::UpdatedAt, Expr::value(Utc::now())).exec(&write.txn).await?;
         let record = customer_erasure::ActiveModel {
-            id: Set(Uuid::new_v4()),
             customer_id: Set(Some(customer_id.to_owned())),
             trader_enterprise_id: Set(trader.map(str::to_owned)),
             reason: Set(ERASED_ON_REQUEST.to_owned()),
             requested_by: Set(requested_by.to_owned()),
-            orders: Set(i64::try_from(erased.rows_affected).unwrap_or(i64::MAX)),
-            erased_at: Set(Utc::now()),
-        }
-        .insert(&write.txn)
-        .await?;
-        write.commit().await?;
+            ..Default::default()
+        };
+        let (_, record) = self.erase_recorded(which, record).await?;
         self.forget_old_versions().await;
         Ok(record)
     }
 
     /// Retention: removes the contact details of orders settled before `cutoff` (their session
-    /// closed then), in batches, and records each sweep that erased any. Returns how many orders
-    /// it touched.
+    /// closed then), 500 at a time so that other writers are never held up long, and records each
+    /// batch. Returns how many orders it touched.
     pub async fn erase_contacts_settled_before(&self, cutoff: DateTime<Utc>) -> Result<u64, StoreError> {
         const BATCH: u64 = 500;
         let mut total = 0;
@@ -125,35 +135,24 @@ impl Store {
                 .all(&self.db)
                 .await?;
             if ids.is_empty() {
-                if total > 0 {
-                    self.forget_old_versions().await;
-                }
-                return Ok(total);
+                break;
             }
-            let write = self.begin_write().await?;
-            let mut update =
-                customer_order::Entity::update_many().filter(customer_order::Column::Id.is_in(ids.iter().copied()));
-            for (column, value) in erase_contact() {
-                update = update.col_expr(column, value);
-            }
-            let erased = update.exec(&write.txn).await?.rows_affected;
-            customer_erasure::ActiveModel {
-                id: Set(Uuid::new_v4()),
+            let record = customer_erasure::ActiveModel {
                 customer_id: Set(None),
                 trader_enterprise_id: Set(None),
                 reason: Set(ERASED_FOR_RETENTION.to_owned()),
                 requested_by: Set(ERASED_FOR_RETENTION.to_owned()),
-                orders: Set(i64::try_from(erased).unwrap_or(i64::MAX)),
-                erased_at: Set(Utc::now()),
-            }
-            .insert(&write.txn)
-            .await?;
-            write.commit().await?;
-            total += erased;
+                ..Default::default()
+            };
+            let which = sea_orm::Condition::all().add(customer_order::Column::Id.is_in(ids.iter().copied()));
+            total += self.erase_recorded(which, record).await?.0;
             if (ids.len() as u64) < BATCH {
-                self.forget_old_versions().await;
-                return Ok(total);
+                break;
             }
         }
+        if total > 0 {
+            self.forget_old_versions().await;
+        }
+        Ok(total)
     }
 }

@@ -327,8 +327,8 @@ impl Store {
         limit: u64,
     ) -> Result<(Vec<customer_order::Model>, u64), StoreError> {
         let mut query = customer_order::Entity::find();
-        if let Some(trader) = filter.trader {
-            query = query.filter(customer_order::Column::TraderEnterpriseId.eq(trader));
+        if let Some(traders) = filter.traders {
+            query = query.filter(customer_order::Column::TraderEnterpriseId.is_in(traders));
         }
         if let Some(session) = filter.session_id {
             query = query.filter(customer_order::Column::SalesSessionId.eq(session));
@@ -415,7 +415,8 @@ pub enum CancelOutcome {
 
 #[derive(Clone, Debug, Default)]
 pub struct CustomerOrderFilter {
-    pub trader: Option<String>,
+    /// Orders of these traders; none: of any.
+    pub traders: Option<Vec<String>>,
     pub session_id: Option<Uuid>,
     pub customer_id: Option<String>,
     pub payment_status: Option<String>,

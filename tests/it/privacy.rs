@@ -199,7 +199,7 @@ async fn retention_erases_the_contact_details_of_orders_settled_long_enough_ago(
 async fn no_contact_detail_reaches_a_log_line_or_a_producer() {
     use crate::platforms::producer;
     use crate::proxy::Proxy;
-    use crate::support::{ServeProcess, TEST_SECRET, TestDb, trader_config_file};
+    use crate::support::{ServeProcess, TestDb, test_token, trader_config_file};
 
     let (farm_proxy, mill_proxy) = (Proxy::start().await, Proxy::start().await);
     let farm = producer(&farm_proxy, "catalogue.json").await;
@@ -209,13 +209,8 @@ async fn no_contact_detail_reaches_a_log_line_or_a_producer() {
         trader_config_file(&database_url, "outbox_poll_ms = 100", &[("farm", &farm_proxy), ("mill", &mill_proxy)]);
     let trader = ServeProcess::start_logging(&config, "debug");
     let url = format!("http://{}/graphql", trader.address);
-    let auth = orderhub::auth::AuthConfig::default();
-    let secret = orderhub::config::SecretString::new(TEST_SECRET);
-    let token = |subject: &str, role: &str, enterprises: &[String]| {
-        orderhub::auth::dev_token(&secret, &auth, subject, &[role.to_owned()], enterprises, 600).expect("token")
-    };
-    let staff = token("hub-staff", "trader_staff", &["hub".to_owned()]);
-    let customer = token("customer-42", "customer", &[]);
+    let staff = test_token("hub-staff", &["trader_staff"], &["hub"]);
+    let customer = test_token("customer-42", &["customer"], &[]);
     let http = reqwest::Client::new();
     let ask = |token: &str, query: &str, variables: Value| {
         let request = http.post(&url).bearer_auth(token).json(&json!({"query": query, "variables": variables}));

@@ -14,8 +14,7 @@ use serde_json::{Value, json};
 
 use crate::platforms::{Platforms, platforms, platforms_seeded, platforms_with, producer};
 use crate::proxy::Proxy;
-use crate::support::{ServeProcess, TEST_SECRET, TestApp, TestDb, trader_config_file};
-use orderhub::config::SecretString;
+use crate::support::{ServeProcess, TestApp, TestDb, test_token, trader_config_file};
 
 const RESERVE: &str = "mutation($input: CheckoutInput!) { checkout(input: $input) {
     id status reservations { producer { id } state reason } lines { quantity } } }";
@@ -529,16 +528,7 @@ async fn a_trader_killed_in_a_burst_neither_loses_nor_duplicates() {
 
 /// The operator's token for an `orderhub serve` of the tests' secret.
 fn operator_token() -> String {
-    let auth = orderhub::auth::AuthConfig::default();
-    orderhub::auth::dev_token(
-        &SecretString::new(TEST_SECRET),
-        &auth,
-        "test-operator",
-        &["operator".to_owned()],
-        &[],
-        3_600,
-    )
-    .expect("token")
+    test_token("test-operator", &["operator"], &[])
 }
 
 async fn graphql_at(url: &str, query: &str) -> Value {

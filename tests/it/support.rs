@@ -143,6 +143,16 @@ async fn start_on(config: Config) -> TestApp {
     }
 }
 
+/// A development token of the tests' secret (for an `orderhub serve` configured with it), valid
+/// an hour: `subject`, with `roles`, working for `enterprises`.
+pub fn test_token(subject: &str, roles: &[&str], enterprises: &[&str]) -> String {
+    let roles: Vec<String> = roles.iter().map(|r| (*r).to_owned()).collect();
+    let enterprises: Vec<String> = enterprises.iter().map(|e| (*e).to_owned()).collect();
+    let auth = orderhub::auth::AuthConfig::default();
+    orderhub::auth::dev_token(&SecretString::new(TEST_SECRET), &auth, subject, &roles, &enterprises, 3_600)
+        .expect("token")
+}
+
 impl TestApp {
     /// A development token of this application's secret: `subject`, with `roles`, working for
     /// `enterprises`. None when the application has no development secret.
