@@ -117,28 +117,18 @@ async fn the_demo_runs_and_its_printed_checkout_works() {
     let (url, token, body) = rx.recv_timeout(Duration::from_secs(60)).expect("the demo prints a checkout");
     let url = url.expect("the demo prints the GraphiQL URL");
     let token = token.expect("the demo prints the customer's token");
-    let anonymous: serde_json::Value = reqwest::Client::new()
-        .post(&url)
-        .header("content-type", "application/json")
-        .body(body.clone())
-        .send()
-        .await
-        .expect("checkout sent")
-        .json()
-        .await
-        .expect("json answer");
+    // The printed request as printed, without a token and then with the printed one.
+    let send = |token: Option<&str>| {
+        let mut request =
+            reqwest::Client::new().post(&url).header("content-type", "application/json").body(body.clone());
+        if let Some(token) = token {
+            request = request.bearer_auth(token);
+        }
+        async move { request.send().await.expect("checkout sent").json::<serde_json::Value>().await.expect("json answer") }
+    };
+    let anonymous = send(None).await;
     assert_eq!(anonymous["errors"][0]["extensions"]["code"], "UNAUTHENTICATED", "{anonymous}");
-    let answer: serde_json::Value = reqwest::Client::new()
-        .post(&url)
-        .bearer_auth(token)
-        .header("content-type", "application/json")
-        .body(body)
-        .send()
-        .await
-        .expect("checkout sent")
-        .json()
-        .await
-        .expect("json answer");
+    let answer = send(Some(&token)).await;
     let _ = child.kill();
     let _ = child.wait();
     let _ = std::fs::remove_dir_all(&data);
