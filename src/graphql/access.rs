@@ -311,19 +311,19 @@ pub fn may_browse(ctx: &Context<'_>) -> bool {
     browsing_open(ctx.data_opt::<Browsing>(), ctx.data_opt::<Identity>())
 }
 
-/// An entity a gateway asked for, if the caller may have it; otherwise null, with the refusal
-/// reported beside the other representations' results.
-pub fn entity<T>(ctx: &Context<'_>, found: Option<T>, allowed: impl FnOnce(&Identity, &T) -> bool) -> Option<T> {
-    let verdict = match (ctx.data_opt::<Identity>(), found) {
+/// An entity a gateway asked for, if the caller may have it; null for an operator asking for a
+/// missing one; otherwise the refusal, which the query root reports at the representation's place.
+pub fn entity<T>(
+    ctx: &Context<'_>,
+    found: Option<T>,
+    allowed: impl FnOnce(&Identity, &T) -> bool,
+) -> async_graphql::Result<Option<T>> {
+    match (ctx.data_opt::<Identity>(), found) {
         (None, _) => Err(unauthenticated()),
         (Some(identity), Some(item)) if allowed(identity, &item) => Ok(Some(item)),
         (Some(identity), None) if is_operator(identity) => Ok(None),
         _ => Err(forbidden()),
-    };
-    verdict.unwrap_or_else(|error| {
-        ctx.add_error(error.into_server_error(ctx.item.pos));
-        None
-    })
+    }
 }
 
 /// Whether the caller operates the platform.

@@ -6,12 +6,14 @@
 pub mod access;
 mod consolidation;
 mod discounts;
+mod federation;
 mod limits;
 mod loaders;
 mod orders;
 mod privacy;
 mod producer;
 mod producer_orders;
+mod propagation;
 mod reservation;
 mod trader;
 mod viewer;
@@ -22,8 +24,11 @@ use async_graphql::{EmptySubscription, ErrorExtensions, MergedObject, SDLExportO
 use crate::store::{Store, StoreError};
 use crate::trader::Trader;
 
+// The query objects merged (a doc comment would become the type's description); `Query` is the
+// root that serves them.
 #[derive(MergedObject, Default)]
-pub struct Query(
+#[graphql(name = "Query")]
+pub struct QueryFields(
     producer::ProducerQuery,
     trader::TraderQuery,
     consolidation::ConsolidationQuery,
@@ -42,6 +47,8 @@ pub struct Mutation(
     privacy::PrivacyMutation,
 );
 
+pub use federation::{EntityIndex, Query};
+
 pub type OrderhubSchema = Schema<Query, Mutation, EmptySubscription>;
 
 pub(crate) use limits::{CATALOGUE_COST, REQUEST_ERRORS, page_cost};
@@ -57,6 +64,8 @@ pub fn build_schema(store: Store, trader: Trader, introspection: bool, anonymous
         .limit_depth(MAX_DEPTH)
         .limit_complexity(MAX_COMPLEXITY)
         .extension(limits::CodedRequestErrors { introspection })
+        // Outside the access checks, so that a refused field is null in its place too.
+        .extension(propagation::ErrorPropagation)
         .extension(access::Authorisation);
     let builder = if introspection { builder } else { builder.disable_introspection() };
     builder

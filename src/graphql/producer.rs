@@ -33,47 +33,31 @@ impl ProducerQuery {
 
     #[graphql(entity)]
     async fn find_product_by_id(&self, ctx: &Context<'_>, id: ID) -> Result<Option<Product>> {
-        // One bad representation must not null the others: report it beside them.
-        let Ok(product_id) = id.parse::<i64>() else {
-            ctx.add_error(bad_id("Product", &id));
-            return Ok(None);
-        };
-        match ctx.data_unchecked::<DataLoader<ProductLoader>>().load_one(product_id).await {
-            Ok(found) => Ok(access::entity(ctx, found, |identity, product| {
-                access::staff_of(identity, access::PRODUCER_STAFF, &product.enterprise_id)
-            })
-            .map(Product)),
-            Err(err) => {
-                ctx.add_error(err.into_server_error(ctx.item.pos));
-                Ok(None)
-            }
-        }
+        let product_id = id.parse::<i64>().map_err(|_| bad_id("Product", &id))?;
+        let found = ctx.data_unchecked::<DataLoader<ProductLoader>>().load_one(product_id).await?;
+        let found = access::entity(ctx, found, |identity, product| {
+            access::staff_of(identity, access::PRODUCER_STAFF, &product.enterprise_id)
+        })?;
+        Ok(found.map(Product))
     }
 
     #[graphql(entity)]
     async fn find_incoming_order_by_id(&self, ctx: &Context<'_>, id: ID) -> Result<Option<IncomingOrder>> {
-        let Some((enterprise, order_id)) = id.split_once(':').and_then(|(e, n)| n.parse::<i64>().ok().map(|n| (e, n)))
-        else {
-            ctx.add_error(bad_id("IncomingOrder", &id));
-            return Ok(None);
-        };
-        match store(ctx).incoming_order(enterprise, None, order_id).await {
-            Ok(order) => Ok(access::entity(ctx, order, |identity, order| {
-                access::staff_of(identity, access::PRODUCER_STAFF, &order.enterprise_id)
-            })
-            .map(IncomingOrder)),
-            Err(err) => {
-                ctx.add_error(store_error(err).into_server_error(ctx.item.pos));
-                Ok(None)
-            }
-        }
+        let (enterprise, order_id) = id
+            .split_once(':')
+            .and_then(|(e, n)| n.parse::<i64>().ok().map(|n| (e, n)))
+            .ok_or_else(|| bad_id("IncomingOrder", &id))?;
+        let order = store(ctx).incoming_order(enterprise, None, order_id).await.map_err(store_error)?;
+        let order = access::entity(ctx, order, |identity, order| {
+            access::staff_of(identity, access::PRODUCER_STAFF, &order.enterprise_id)
+        })?;
+        Ok(order.map(IncomingOrder))
     }
 }
 
-fn bad_id(kind: &str, id: &str) -> async_graphql::ServerError {
+fn bad_id(kind: &str, id: &str) -> async_graphql::Error {
     async_graphql::Error::new(format!("`{}` is not a {kind} id", id.chars().take(64).collect::<String>()))
         .extend_with(|_, e| e.set("code", "BAD_USER_INPUT"))
-        .into_server_error(async_graphql::Pos::default())
 }
 
 /// Loads products by id in one query per batch.

@@ -122,17 +122,16 @@ impl TraderQuery {
 
     #[graphql(entity)]
     async fn find_order_by_id(&self, ctx: &Context<'_>, id: ID) -> Result<Option<Order>> {
-        let found = load_entity(ctx, &id, "order", OrderKey).await;
-        Ok(access::entity(ctx, found, access::may_see_order).map(Order::from))
+        let found = load_entity(ctx, &id, "order", OrderKey).await?;
+        Ok(access::entity(ctx, found, access::may_see_order)?.map(Order::from))
     }
 
     #[graphql(entity)]
     async fn find_sale_session_by_id(&self, ctx: &Context<'_>, id: ID) -> Result<Option<SaleSession>> {
         if !access::may_browse(ctx) {
-            ctx.add_error(access::unauthenticated().into_server_error(ctx.item.pos));
-            return Ok(None);
+            return Err(access::unauthenticated());
         }
-        Ok(load_entity(ctx, &id, "sales session", SessionKey).await.map(SaleSession))
+        Ok(load_entity(ctx, &id, "sales session", SessionKey).await?.map(SaleSession))
     }
 
     /// Customers are owned by another subgraph; this one adds their orders.
@@ -142,25 +141,15 @@ impl TraderQuery {
     }
 }
 
-/// Resolves one `_entities` representation. A bad id or a failed load is reported beside the
-/// others' results and resolves to null, never failing the whole `_entities` answer.
-async fn load_entity<K, V>(ctx: &Context<'_>, id: &ID, what: &str, key: fn(Uuid) -> K) -> Option<V>
+/// Loads one `_entities` representation through the request's loader (one query per batch).
+async fn load_entity<K, V>(ctx: &Context<'_>, id: &ID, what: &str, key: fn(Uuid) -> K) -> Result<Option<V>>
 where
     TraderLoader: Loader<K, Value = V, Error = async_graphql::Error>,
     K: Send + Sync + std::hash::Hash + Eq + Clone + 'static,
     V: Send + Sync + Clone + 'static,
 {
-    let Ok(uuid) = Uuid::from_str(id) else {
-        ctx.add_error(coded(format!("not a {what} id"), "BAD_USER_INPUT").into_server_error(ctx.item.pos));
-        return None;
-    };
-    match ctx.data_unchecked::<DataLoader<TraderLoader>>().load_one(key(uuid)).await {
-        Ok(found) => found,
-        Err(err) => {
-            ctx.add_error(err.into_server_error(ctx.item.pos));
-            None
-        }
-    }
+    let uuid = Uuid::from_str(id).map_err(|_| coded(format!("not a {what} id"), "BAD_USER_INPUT"))?;
+    ctx.data_unchecked::<DataLoader<TraderLoader>>().load_one(key(uuid)).await
 }
 
 #[derive(InputObject, Default)]

@@ -269,8 +269,8 @@ async fn run(
     identity: Option<&Identity>,
     memo: &CatalogueMemo,
     request: async_graphql::Request,
-) -> (serde_json::Value, bool) {
-    let mut request = request.data(memo.clone());
+) -> (Vec<u8>, bool) {
+    let mut request = request.data(memo.clone()).data(crate::graphql::EntityIndex::default());
     if let Some(identity) = identity {
         request = request.data(identity.clone());
     }
@@ -281,7 +281,17 @@ async fn run(
             let code = e.extensions.as_ref().and_then(|x| x.get("code"));
             matches!(code, Some(async_graphql::Value::String(c)) if REQUEST_ERRORS.contains(&c.as_str()))
         });
-    let body = if request_error { json!({ "errors": response.errors }) } else { json!(response) };
+    // Serialised from the response itself: a detour through `serde_json::Value` would sort each
+    // object's keys, and a response keeps the order of the query.
+    let body = if request_error {
+        serde_json::to_vec(&json!({ "errors": response.errors }))
+    } else {
+        serde_json::to_vec(&response)
+    };
+    let body = body.unwrap_or_else(|err| {
+        tracing::error!(error = %err, "serialising a GraphQL response");
+        br#"{"errors":[{"message":"internal error","extensions":{"code":"INTERNAL"}}]}"#.to_vec()
+    });
     (body, request_error)
 }
 
@@ -317,22 +327,18 @@ async fn execute(
         }
         Operations::Batch(batch) => {
             // In order, one after the other: a mutation sees what the operations before it did.
-            let mut answers = Vec::with_capacity(batch.len());
-            for request in batch {
-                answers.push(run(state, identity.as_ref(), &memo, request).await.0);
+            let mut answers = b"[".to_vec();
+            for (i, request) in batch.into_iter().enumerate() {
+                if i > 0 {
+                    answers.push(b',');
+                }
+                answers.extend(run(state, identity.as_ref(), &memo, request).await.0);
             }
-            (StatusCode::OK, serde_json::Value::Array(answers))
+            answers.push(b']');
+            (StatusCode::OK, answers)
         }
     };
-    match serde_json::to_vec(&body) {
-        Ok(body) => {
-            let mut http = (status, body).into_response();
-            http.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
-            http
-        }
-        Err(err) => {
-            tracing::error!(error = %err, "serialising a GraphQL response");
-            StatusCode::INTERNAL_SERVER_ERROR.into_response()
-        }
-    }
+    let mut http = (status, body).into_response();
+    http.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
+    http
 }

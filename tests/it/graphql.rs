@@ -1,6 +1,6 @@
 //! The subgraph: the producer's view over GraphQL, federation entities, and the SDL on disk.
 
-use serde_json::json;
+use serde_json::{Value, json};
 
 use crate::support::*;
 
@@ -45,23 +45,119 @@ async fn producer_sees_products_stock_and_incoming_orders() {
 }
 
 #[tokio::test]
-async fn one_bad_entity_representation_does_not_null_the_others() {
+async fn each_entity_representation_resolves_or_fails_on_its_own_place() {
     let app = spawn_app().await;
     let eggs = app.product("farm", "EGGS").await;
+    let farm_staff = app.token("farm-staff", &["producer_staff"], &["farm"]);
+    let other_staff = app.token("mill-staff", &["producer_staff"], &["mill"]);
+    let representations = json!([
+        {"__typename": "Product", "id": eggs.id.to_string()},
+        {"__typename": "Product", "id": "not-a-number"},
+        {"__typename": "Product"},
+        {"__typename": "Product", "id": null},
+        {"id": eggs.id.to_string()},
+        {"__typename": "Warehouse", "id": "1"},
+        "not an object",
+        {"__typename": "Product", "id": "not-a-number"},
+        {"__typename": "Product", "id": eggs.id.to_string()},
+    ]);
+    let query = r#"query($r: [_Any!]!) {
+        _entities(representations: $r) { __typename ... on Product { sku available } } }"#;
+    let answer = app.graphql_as(farm_staff.as_deref(), query, json!({"r": representations})).await;
+    let entities = answer["data"]["_entities"].as_array().unwrap_or_else(|| panic!("{answer}"));
+    assert_eq!(entities.len(), 9, "{answer}");
+    let eggs_row = json!({"__typename": "Product", "sku": "EGGS", "available": 5});
+    assert_eq!(entities[0], eggs_row);
+    assert_eq!(entities[8], eggs_row);
+    assert!(entities[1..8].iter().all(Value::is_null), "{answer}");
+    // One error per failed representation, at its place, coded, and pointing into the query.
+    let errors = answer["errors"].as_array().expect("errors");
+    let mut places: Vec<i64> = errors
+        .iter()
+        .map(|e| {
+            assert_eq!(e["path"][0], "_entities", "{e}");
+            assert_eq!(e["path"].as_array().map(Vec::len), Some(2), "{e}");
+            assert_eq!(e["extensions"]["code"], "BAD_USER_INPUT", "{e}");
+            assert!(e["locations"][0]["line"].as_i64() > Some(0), "{e}");
+            e["path"][1].as_i64().expect("index")
+        })
+        .collect();
+    places.sort_unstable();
+    assert_eq!(places, vec![1, 2, 3, 4, 5, 6, 7], "{answer}");
+    let message_at = |i: i64| errors.iter().find(|e| e["path"][1] == i).map(|e| e["message"].to_string());
+    assert!(message_at(2).is_some_and(|m| m.contains("key `id`")), "{answer}");
+    assert!(message_at(4).is_some_and(|m| m.contains("__typename")), "{answer}");
+    assert!(message_at(5).is_some_and(|m| m.contains("Warehouse")), "{answer}");
+
+    // Another producer's staff: refused at that place only, the missing id beside it is too (it
+    // learns nothing), and the answer keeps its shape.
     let answer = app
-        .graphql(
-            r#"query($r: [_Any!]!) { _entities(representations: $r) { ... on Product { sku available } } }"#,
-            json!({"r": [
-                {"__typename": "Product", "id": eggs.id.to_string()},
-                {"__typename": "Product", "id": "not-a-number"},
-                {"__typename": "Product", "id": "999999"},
-            ]}),
+        .graphql_as(
+            other_staff.as_deref(),
+            query,
+            json!({"r": [{"__typename": "Product", "id": eggs.id.to_string()}, {"__typename": "Product", "id": "999999"}]}),
         )
         .await;
-    let entities = answer["data"]["_entities"].as_array().expect("entities");
-    assert_eq!(entities[0], json!({"sku": "EGGS", "available": 5}));
-    assert!(entities[1].is_null() && entities[2].is_null(), "{answer}");
+    assert_eq!(answer["data"]["_entities"], json!([null, null]), "{answer}");
+    let errors = answer["errors"].as_array().expect("errors");
+    assert_eq!(errors.len(), 2, "{answer}");
+    for (i, error) in errors.iter().enumerate() {
+        assert_eq!(error["extensions"]["code"], "FORBIDDEN", "{answer}");
+        assert_eq!(error["path"], json!(["_entities", i]), "{answer}");
+    }
+    // The operator learns that an id does not exist: null, no error.
+    let answer = app.graphql(query, json!({"r": [{"__typename": "Product", "id": "999999"}]})).await;
+    assert_eq!(answer, json!({"data": {"_entities": [null]}}));
+}
+
+/// The spec's error propagation: a failed nullable field is null in its place, beside the
+/// others in the order asked; a null where the type forbids one nulls the nearest nullable parent.
+#[tokio::test]
+async fn a_field_error_nulls_that_field_alone_and_a_forbidden_null_its_nearest_nullable_parent() {
+    let app = spawn_app().await;
+    let answer = app.graphql(r#"{ order(id: "not-a-uuid") { id } }"#, json!({})).await;
+    assert_eq!(answer["data"], json!({"order": null}), "{answer}");
+    assert_eq!(answer["errors"][0]["path"], json!(["order"]), "{answer}");
     assert_eq!(answer["errors"][0]["extensions"]["code"], "BAD_USER_INPUT", "{answer}");
+
+    // Beside other fields, in the order asked (the body's text keeps the order it was sent in).
+    let body = app
+        .http
+        .post(app.url("/graphql"))
+        .bearer_auth(app.operator_token().expect("token"))
+        .json(
+            &json!({"query": r#"{ z: enterprise(id: "farm") { id } order(id: "nope") { id } a: enterprises { id } }"#}),
+        )
+        .send()
+        .await
+        .expect("sent")
+        .text()
+        .await
+        .expect("body");
+    let (z, order, a) = (body.find("\"z\":"), body.find("\"order\":null"), body.find("\"a\":"));
+    assert!(z.is_some() && z < order && order < a, "{body}");
+    assert_eq!(body.matches("\"path\"").count(), 1, "one error: {body}");
+
+    // `Customer.orders` is `[Order!]!`: refused, it nulls the customer, which may be null.
+    let customer = app.token("customer-42", &["customer"], &[]);
+    let answer = app
+        .graphql_as(
+            customer.as_deref(),
+            "query($r: [_Any!]!) { _entities(representations: $r) { ... on Customer { id orders { id } } } }",
+            json!({"r": [{"__typename": "Customer", "id": "customer-42"}, {"__typename": "Customer", "id": "customer-7"}]}),
+        )
+        .await;
+    assert_eq!(answer["data"]["_entities"], json!([{"id": "customer-42", "orders": []}, null]), "{answer}");
+    assert_eq!(answer["errors"].as_array().map(Vec::len), Some(1), "{answer}");
+    assert_eq!(answer["errors"][0]["path"], json!(["_entities", 1, "orders"]), "{answer}");
+    assert_eq!(answer["errors"][0]["extensions"]["code"], "FORBIDDEN", "{answer}");
+
+    // A root field that may not be null takes `data` with it.
+    let answer = app
+        .graphql_as(customer.as_deref(), r#"mutation { cancelOrder(orderId: "not-a-uuid") { id } }"#, json!({}))
+        .await;
+    assert_eq!(answer["data"], Value::Null, "{answer}");
+    assert_eq!(answer["errors"].as_array().map(Vec::len), Some(1), "{answer}");
 }
 
 #[tokio::test]

@@ -786,6 +786,60 @@ async fn hive_gateway_refuses_at_the_edge_what_the_scopes_forbid_and_forwards_th
     assert!(front.received().contains("authorization: Bearer"), "the token was forwarded");
 }
 
+/// Through both gateways, another subgraph hands out references that orderhub resolves through
+/// `_entities`: a bad one fails at its own place, with its message, code and path, while its
+/// siblings resolve; an entity whose field is refused is null alone.
+#[tokio::test]
+async fn through_both_gateways_an_entity_error_keeps_its_place_and_its_siblings_resolve() {
+    let p = platforms().await;
+    let carrots = p.farm().product("farm", "CARROT").await;
+    let placed = p.checkout("for-the-gateways", &[(p.offer(p.farm(), "farm", carrots.id), 2)]).await;
+    let id = placed["data"]["checkout"]["id"].as_str().expect("order id").to_owned();
+    let answers = json!({
+        "lastOrders": [{"__typename": "Order", "id": id}, {"__typename": "Order", "id": "not-an-order"},
+                       {"__typename": "Order", "id": id}],
+        "recentCustomers": [{"__typename": "Customer", "id": "customer-42"},
+                            {"__typename": "Customer", "id": "customer-7"}],
+    })
+    .to_string();
+    let query = "{ lastOrders { id lines { quantity } } recentCustomers { id orders { id } } }";
+    npm_tools("federation", "@apollo/gateway");
+    for (folder, package) in [("federation", "@apollo/gateway"), ("hive", "@graphql-hive/gateway-runtime")] {
+        let tools = npm_tools(folder, package);
+        let env = [("CUSTOMERS_ANSWERS", answers.as_str()), ("HIVE_JWT_SECRET", TEST_SECRET)];
+        let (gateway, url) = start_gateway(&tools, &p.trader.url("/graphql"), &env);
+        let customer = p.trader.token("customer-42", &["customer"], &[]);
+        let answer = through(&p.trader.http, &url, customer, query, json!({})).await;
+        stop_gateway(gateway);
+        let data = &answer["data"];
+        let order = json!({"id": id, "lines": [{"quantity": 2}]});
+        assert_eq!(data["lastOrders"], json!([order, null, order]), "{package}: {answer}");
+        assert_eq!(
+            data["recentCustomers"][0],
+            json!({"id": "customer-42", "orders": [{"id": id}]}),
+            "{package}: {answer}"
+        );
+        assert!(data["recentCustomers"][1].is_null(), "{package}: {answer}");
+        let errors = answer["errors"].as_array().unwrap_or_else(|| panic!("{package}: {answer}"));
+        // Apollo Gateway maps orderhub's `["_entities", i, ...]` back to the place in the query.
+        // Hive Gateway's batch delegation drops the index by design (@graphql-tools/batch-delegate
+        // relocates `[field, i, ...rest]` to `[field, ...rest]`): there, the error's field and
+        // what follows it are checked.
+        let (bad_path, refused_path) = if folder == "hive" {
+            (json!(["lastOrders", "lines"]), json!(["recentCustomers", "orders"]))
+        } else {
+            (json!(["lastOrders", 1]), json!(["recentCustomers", 1, "orders"]))
+        };
+        let at = |path: &Value| errors.iter().find(|e| e["path"] == *path);
+        let bad = at(&bad_path).unwrap_or_else(|| panic!("{package}: {answer}"));
+        assert_eq!(bad["extensions"]["code"], "BAD_USER_INPUT", "{package}: {answer}");
+        assert_eq!(bad["message"], "not a order id", "{package}: {answer}");
+        let refused = at(&refused_path).unwrap_or_else(|| panic!("{package}: {answer}"));
+        assert_eq!(refused["extensions"]["code"], "FORBIDDEN", "{package}: {answer}");
+        assert_eq!(errors.len(), 2, "{package}: {answer}");
+    }
+}
+
 #[tokio::test]
 async fn cancelling_orders_releases_stock_at_once_and_empties_the_producer_order() {
     let p = platforms().await;

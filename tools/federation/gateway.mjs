@@ -3,10 +3,11 @@
 import { ApolloGateway, RemoteGraphQLDataSource } from "@apollo/gateway";
 import { ApolloServer } from "@apollo/server";
 import { startStandaloneServer } from "@apollo/server/standalone";
+import { customersUrl } from "./customers.mjs";
 import { compose } from "./supergraph.mjs";
 
 const [sdlPath, orderhubUrl] = process.argv.slice(2);
-const composed = compose(sdlPath, orderhubUrl, { withoutScopes: true });
+const composed = compose(sdlPath, orderhubUrl, { withoutScopes: true, customersUrl: await customersUrl() });
 if (composed.errors?.length) {
   for (const error of composed.errors) console.error(error.message);
   process.exit(1);

@@ -11,7 +11,7 @@ import { parse } from "graphql";
 export function compose(
   orderhubSdlPath,
   orderhubUrl = "http://orderhub/graphql",
-  { withoutScopes = false, withOthers = false } = {},
+  { withoutScopes = false, withOthers = false, customersUrl = "http://127.0.0.1:9/graphql" } = {},
 ) {
   let orderhubSdl = readFileSync(orderhubSdlPath, "utf8");
   if (withoutScopes) {
@@ -20,7 +20,7 @@ export function compose(
       .replace(', "@requiresScopes"', "");
   }
   const local = (file) => parse(readFileSync(new URL(file, import.meta.url), "utf8"));
-  const others = [{ name: "customers", url: "http://127.0.0.1:9/graphql", typeDefs: local("./customers.graphql") }];
+  const others = [{ name: "customers", url: customersUrl, typeDefs: local("./customers.graphql") }];
   if (withOthers) {
     others.push(
       { name: "reviews", url: "http://127.0.0.1:9/reviews", typeDefs: local("./reviews.graphql") },

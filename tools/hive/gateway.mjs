@@ -6,11 +6,12 @@
 import { createHmac, timingSafeEqual } from "node:crypto";
 import { createServer } from "node:http";
 import { createGatewayRuntime } from "@graphql-hive/gateway-runtime";
+import { customersUrl } from "../federation/customers.mjs";
 import { compose } from "../federation/supergraph.mjs";
 
 const [sdlPath, orderhubUrl] = process.argv.slice(2);
 const secret = process.env.HIVE_JWT_SECRET ?? "";
-const composed = compose(sdlPath, orderhubUrl);
+const composed = compose(sdlPath, orderhubUrl, { customersUrl: await customersUrl() });
 if (composed.errors?.length) {
   for (const error of composed.errors) console.error(error.message);
   process.exit(1);
