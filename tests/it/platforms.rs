@@ -786,6 +786,26 @@ async fn hive_gateway_refuses_at_the_edge_what_the_scopes_forbid_and_forwards_th
     assert!(front.received().contains("authorization: Bearer"), "the token was forwarded");
 }
 
+/// The `graphql-http` audit (npm graphql-http 1.22.4, the GraphQL-over-HTTP spec's own) against
+/// `/graphql`: every MUST and SHOULD passes.
+#[tokio::test]
+async fn the_graphql_over_http_audit_finds_no_failed_must_or_should() {
+    let app = spawn_app().await;
+    let tools = npm_tools("federation", "graphql-http");
+    let (url, token) = (app.url("/graphql"), app.operator_token().expect("token"));
+    // Off the test's runtime, which serves orderhub meanwhile.
+    let output = tokio::task::spawn_blocking(move || {
+        std::process::Command::new("node").arg("audit.mjs").arg(url).arg(token).current_dir(tools).output()
+    })
+    .await
+    .expect("joins")
+    .expect("node runs");
+    let report = format!("{}{}", String::from_utf8_lossy(&output.stdout), String::from_utf8_lossy(&output.stderr));
+    let audits = report.lines().filter(|line| line.starts_with("RESULT ")).count();
+    assert!(audits > 40, "the audit ran: {report}");
+    assert!(report.contains("AUDIT 0 failed MUST or SHOULD") && output.status.success(), "{report}");
+}
+
 /// Through both gateways, another subgraph hands out references that orderhub resolves through
 /// `_entities`: a bad one fails at its own place, with its message, code and path, while its
 /// siblings resolve; an entity whose field is refused is null alone.
