@@ -11,6 +11,7 @@ pub mod dfc_api;
 pub mod domain;
 pub mod graphql;
 pub mod http;
+pub mod metrics;
 pub mod peers;
 pub mod store;
 pub mod telemetry;
@@ -76,9 +77,10 @@ impl Application {
             TcpListener::bind(config.listen).await.map_err(|e| anyhow::anyhow!("binding {}: {e}", config.listen))?;
         let address = listener.local_addr()?;
         let base_url = config.public_base_url(address);
+        let metrics = Arc::new(metrics::Metrics::default());
         let trader = Trader::new(
             store.clone(),
-            PeerClient::new()?.with_local(LocalProducers::new(store.clone(), &base_url)),
+            PeerClient::new()?.with_local(LocalProducers::new(store.clone(), &base_url)).with_metrics(metrics.clone()),
             config
                 .peers
                 .iter()
@@ -119,6 +121,7 @@ impl Application {
             verifier: Arc::new(auth::Verifier::new(&config.auth)?),
             rate_limiter: config.rate_limit.as_ref().map(|r| Arc::new(http::rate_limit::RateLimiter::new(r))),
             max_batch: config.max_batch_operations,
+            metrics,
         };
         let router = http::router(state, Duration::from_secs(config.request_timeout_secs));
         let retention_days = config.retention_days;

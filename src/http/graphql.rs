@@ -12,6 +12,8 @@ use std::net::SocketAddr;
 use async_graphql::parser::types::{DocumentOperations, OperationType};
 use axum::Extension;
 use axum::body::Body;
+
+use crate::metrics::operation_name_in;
 use axum::extract::{ConnectInfo, RawQuery, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
@@ -274,7 +276,17 @@ async fn run(
     if let Some(identity) = identity {
         request = request.data(identity.clone());
     }
+    let operation = request.operation_name.clone().or_else(|| operation_name_in(&request.query).map(str::to_owned));
+    let started = std::time::Instant::now();
     let response = state.schema.execute(request).await;
+    state.metrics.graphql_operation(
+        operation.as_deref(),
+        started.elapsed(),
+        response.errors.iter().map(|e| match e.extensions.as_ref().and_then(|x| x.get("code")) {
+            Some(async_graphql::Value::String(code)) => Some(code.as_str()),
+            _ => None,
+        }),
+    );
     let request_error = response.data == async_graphql::Value::Null
         && !response.errors.is_empty()
         && response.errors.iter().all(|e| {

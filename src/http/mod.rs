@@ -34,6 +34,7 @@ pub struct AppState {
     pub rate_limiter: Option<Arc<rate_limit::RateLimiter>>,
     /// Operations one batched POST may hold.
     pub max_batch: usize,
+    pub metrics: Arc<crate::metrics::Metrics>,
 }
 
 pub fn router(state: AppState, request_timeout: Duration) -> Router {
@@ -43,6 +44,7 @@ pub fn router(state: AppState, request_timeout: Duration) -> Router {
         .route("/graphql", get(graphql::get).post(graphql::post))
         .route("/graphiql/{file}", get(graphiql_asset))
         .route("/health", get(|| async { "ok" }))
+        .route("/metrics", get(metrics))
         .route("/ready", get(ready))
         .merge(dfc_api::router())
         .fallback(dfc_api::no_such_route)
@@ -91,6 +93,12 @@ async fn ready(State(state): State<AppState>) -> StatusCode {
 
 /// GraphiQL, from assets built into the binary: the usual page loads its scripts from a CDN,
 /// which a machine without internet access cannot reach.
+/// The Prometheus text exposition.
+async fn metrics(State(state): State<AppState>) -> Response {
+    let text = state.metrics.render(&state.store).await;
+    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")], text).into_response()
+}
+
 pub(super) async fn graphiql() -> Html<&'static str> {
     Html(include_str!("../../assets/graphiql/index.html"))
 }

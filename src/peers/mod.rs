@@ -167,11 +167,18 @@ pub struct PeerClient {
     local: Option<LocalProducers>,
     /// The URL schemes found out for peers configured without one.
     profiles: Arc<Mutex<HashMap<String, Profile>>>,
+    metrics: Option<Arc<crate::metrics::Metrics>>,
 }
 
 impl PeerClient {
     pub fn with_local(mut self, local: LocalProducers) -> PeerClient {
         self.local = Some(local);
+        self
+    }
+
+    /// Counts every call and its outcome in `metrics`.
+    pub fn with_metrics(mut self, metrics: Arc<crate::metrics::Metrics>) -> PeerClient {
+        self.metrics = Some(metrics);
         self
     }
 
@@ -185,7 +192,7 @@ impl PeerClient {
             .pool_idle_timeout(Duration::from_secs(60))
             .user_agent(concat!("orderhub/", env!("CARGO_PKG_VERSION")))
             .build()?;
-        Ok(PeerClient { http, local: None, profiles: Arc::default() })
+        Ok(PeerClient { http, local: None, profiles: Arc::default(), metrics: None })
     }
 
     /// The URL scheme of the peer: configured, or found out earlier.
@@ -338,8 +345,21 @@ impl PeerClient {
             }
             Ok((status, location, body))
         };
+        let started = std::time::Instant::now();
         // The whole exchange, body included, lives under the peer's deadline.
-        tokio::time::timeout(peer.timeout, exchange).await.map_err(|_| PeerError::Timeout(peer.timeout))?
+        let outcome = tokio::time::timeout(peer.timeout, exchange)
+            .await
+            .unwrap_or(Err(PeerError::Timeout(peer.timeout)));
+        if let Some(metrics) = &self.metrics {
+            let label = match &outcome {
+                Ok((status, _, _)) if status.is_success() => "ok",
+                Ok((status, _, _)) if status.is_server_error() => "PEER_FAILED",
+                Ok(_) => "PEER_REJECTED",
+                Err(err) => err.code(),
+            };
+            metrics.peer_call(&peer.id, label, started.elapsed());
+        }
+        outcome
     }
 }
 

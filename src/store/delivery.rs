@@ -4,7 +4,9 @@
 use chrono::{DateTime, Utc};
 use entity::producer_order;
 use sea_orm::sea_query::Expr;
-use sea_orm::{ActiveModelTrait, ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
+use sea_orm::{
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect,
+};
 use uuid::Uuid;
 
 use super::trader::{DELIVERY_DELIVERED, DELIVERY_FAILED, DELIVERY_PENDING};
@@ -51,7 +53,50 @@ pub struct RetryBudget {
     pub attempts: Option<i32>,
 }
 
+/// The outbox as `/metrics` shows it.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct OutboxFigures {
+    pub pending: i64,
+    /// Since the oldest pending producer order last changed; 0 with none pending.
+    pub oldest_pending_seconds: f64,
+    pub failed: i64,
+}
+
 impl Store {
+    /// How many producer orders wait to be sent and since when, and how many FAILED.
+    pub async fn outbox_figures(&self) -> Result<OutboxFigures, StoreError> {
+        let count = |state: &'static str| {
+            producer_order::Entity::find().filter(producer_order::Column::DeliveryState.eq(state)).count(&self.db)
+        };
+        let oldest = producer_order::Entity::find()
+            .filter(producer_order::Column::DeliveryState.eq(DELIVERY_PENDING))
+            .order_by_asc(producer_order::Column::UpdatedAt)
+            .one(&self.db)
+            .await?;
+        let age = oldest.map_or(0.0, |order| (Utc::now() - order.updated_at).num_milliseconds().max(0) as f64 / 1000.0);
+        Ok(OutboxFigures {
+            pending: i64::try_from(count(DELIVERY_PENDING).await?).unwrap_or(i64::MAX),
+            oldest_pending_seconds: age,
+            failed: i64::try_from(count(DELIVERY_FAILED).await?).unwrap_or(i64::MAX),
+        })
+    }
+
+    /// The connection pool: connections open, and of those idle.
+    pub fn pool_figures(&self) -> (i64, i64) {
+        let figures = |size: u32, idle: usize| (i64::from(size), i64::try_from(idle).unwrap_or(i64::MAX));
+        match self.db.get_database_backend() {
+            sea_orm::DbBackend::Sqlite => {
+                let pool = self.db.get_sqlite_connection_pool();
+                figures(pool.size(), pool.num_idle())
+            }
+            sea_orm::DbBackend::Postgres => {
+                let pool = self.db.get_postgres_connection_pool();
+                figures(pool.size(), pool.num_idle())
+            }
+            _ => (0, 0),
+        }
+    }
+
     /// The producer acknowledged a version saying `lines`, carrying the waiting parts of
     /// `admitted` (customer orders): delivered, unless a newer change is already queued.
     pub async fn mark_delivered(

@@ -160,6 +160,41 @@ async fn a_field_error_nulls_that_field_alone_and_a_forbidden_null_its_nearest_n
     assert_eq!(answer["errors"].as_array().map(Vec::len), Some(1), "{answer}");
 }
 
+/// `/metrics`: operations by name and outcome with their latency, errors by code, the outbox and
+/// the connection pool, in Prometheus' text format; client-chosen names cannot grow the labels.
+#[tokio::test]
+async fn metrics_count_operations_errors_and_the_pool() {
+    let app = spawn_app().await;
+    for _ in 0..3 {
+        app.graphql("query Enterprises { enterprises { id } }", json!({})).await;
+    }
+    app.graphql(r#"query BadOrder { order(id: "nope") { id } }"#, json!({})).await;
+    app.graphql("{ enterprises { id } }", json!({})).await;
+    let metrics = app.metrics().await;
+    let at = |name: &str| series(&metrics, name);
+    assert_eq!(at(r#"orderhub_graphql_requests_total{operation="Enterprises",outcome="ok"}"#), Some(3.0), "{metrics}");
+    assert_eq!(at(r#"orderhub_graphql_requests_total{operation="BadOrder",outcome="error"}"#), Some(1.0), "{metrics}");
+    assert_eq!(at(r#"orderhub_graphql_requests_total{operation="anonymous",outcome="ok"}"#), Some(1.0), "{metrics}");
+    assert_eq!(at(r#"orderhub_graphql_errors_total{code="BAD_USER_INPUT"}"#), Some(1.0), "{metrics}");
+    assert_eq!(at(r#"orderhub_graphql_request_duration_seconds_count{operation="Enterprises"}"#), Some(3.0));
+    assert_eq!(at("orderhub_outbox_depth"), Some(0.0), "{metrics}");
+    assert_eq!(at("orderhub_outbox_oldest_seconds"), Some(0.0), "{metrics}");
+    assert_eq!(at("orderhub_failed_producer_orders"), Some(0.0), "{metrics}");
+    assert!(at("orderhub_db_pool_connections") >= Some(1.0), "{metrics}");
+    assert!(at("orderhub_db_pool_idle_connections").is_some(), "{metrics}");
+    assert!(metrics.contains("# TYPE orderhub_graphql_request_duration_seconds histogram"), "{metrics}");
+    assert!(metrics.trim_end().ends_with("# EOF"), "{metrics}");
+
+    // A flood of made-up operation names ends in one `other` label.
+    for i in 0..orderhub::metrics::MAX_OPERATION_NAMES + 5 {
+        app.graphql(&format!("query Made{i} {{ enterprises {{ id }} }}"), json!({})).await;
+    }
+    let metrics = app.metrics().await;
+    let labels = metrics.lines().filter(|l| l.starts_with("orderhub_graphql_requests_total{")).count();
+    assert!(labels <= orderhub::metrics::MAX_OPERATION_NAMES + 2, "{labels} series");
+    assert!(series(&metrics, r#"orderhub_graphql_requests_total{operation="other",outcome="ok"}"#) >= Some(5.0));
+}
+
 #[tokio::test]
 async fn service_sdl_and_graphiql_are_served() {
     let app = spawn_app().await;

@@ -928,6 +928,14 @@ async fn a_failed_producer_order_is_shown_and_can_be_retried() {
     let po = p.producer_orders().await.into_iter().find(|po| po["producer"]["id"] == "farm").expect("farm order");
     assert_eq!(po["deliveryState"], "FAILED", "one attempt allowed: a person must act ({po})");
     assert!(po["lastError"].as_str().is_some_and(|e| e.contains("PEER_UNAVAILABLE")));
+    // Operators see it on /metrics: the failed producer order, and the calls that failed.
+    let metrics = p.trader.metrics().await;
+    assert_eq!(series(&metrics, "orderhub_failed_producer_orders"), Some(1.0), "{metrics}");
+    assert!(
+        series(&metrics, r#"orderhub_peer_calls_total{peer="farm",outcome="PEER_UNAVAILABLE"}"#) >= Some(1.0),
+        "{metrics}"
+    );
+    assert!(series(&metrics, r#"orderhub_peer_calls_total{peer="mill",outcome="ok"}"#) >= Some(1.0), "{metrics}");
 
     p.farm_proxy.forward_to(p.farm().addr);
     let ids = p

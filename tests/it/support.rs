@@ -246,6 +246,15 @@ impl TestApp {
     }
 
     /// A GraphQL request as the platform operator.
+    /// `GET /metrics`, checked to be Prometheus' text format.
+    pub async fn metrics(&self) -> String {
+        let answer = self.http.get(self.url("/metrics")).send().await.expect("metrics answer");
+        assert_eq!(answer.status(), 200);
+        let media = answer.headers().get("content-type").and_then(|v| v.to_str().ok()).unwrap_or_default();
+        assert!(media.starts_with("text/plain; version=0.0.4"), "{media}");
+        answer.text().await.expect("metrics text")
+    }
+
     pub async fn graphql(&self, query: &str, variables: Value) -> Value {
         self.graphql_as(self.operator_token().as_deref(), query, variables).await
     }
@@ -513,4 +522,9 @@ pub fn trader_config_file(
     );
     std::fs::write(&config, text).expect("config written");
     (dir, config)
+}
+
+/// The value of one series (`name{labels}` as exposed) in a Prometheus text exposition.
+pub fn series(exposition: &str, series: &str) -> Option<f64> {
+    exposition.lines().find_map(|line| line.strip_prefix(series)?.strip_prefix(' ')?.trim().parse().ok())
 }
