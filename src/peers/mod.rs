@@ -347,9 +347,8 @@ impl PeerClient {
         };
         let started = std::time::Instant::now();
         // The whole exchange, body included, lives under the peer's deadline.
-        let outcome = tokio::time::timeout(peer.timeout, exchange)
-            .await
-            .unwrap_or(Err(PeerError::Timeout(peer.timeout)));
+        let outcome =
+            tokio::time::timeout(peer.timeout, exchange).await.unwrap_or(Err(PeerError::Timeout(peer.timeout)));
         if let Some(metrics) = &self.metrics {
             let label = match &outcome {
                 Ok((status, _, _)) if status.is_success() => "ok",
