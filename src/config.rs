@@ -26,6 +26,7 @@
 //! | contact retention  | `retention_days`     | `ORDERHUB_RETENTION_DAYS` | none: kept until erased  |
 //! | per-caller rate limit | `[rate_limit] per_minute, burst` |           | none: unlimited            |
 //! | batched operations | `max_batch_operations` |                       | 10                         |
+//! | batched loads' wait | `dataloader_delay_ms` |                        | 1                          |
 //! | token verification | `[auth]`             | `ORDERHUB_AUTH_HS256_SECRET`, `ORDERHUB_AUTH_JWKS_FILE`, `ORDERHUB_AUTH_JWKS_URL` | none: tokens refused |
 //!
 //! `ORDERHUB_CLIENTS` is `platform=token,platform=token`; it replaces the file's clients.
@@ -170,6 +171,9 @@ pub struct Config {
     pub rate_limit: Option<crate::http::rate_limit::RateLimitConfig>,
     /// Operations one batched POST to `/graphql` may hold (a JSON array).
     pub max_batch_operations: usize,
+    /// How long a batched database load waits for more keys before it runs: longer gathers
+    /// more of a large request into one statement, shorter answers a small one sooner.
+    pub dataloader_delay_ms: u64,
 }
 
 impl Default for Config {
@@ -199,6 +203,7 @@ impl Default for Config {
             retention_days: None,
             rate_limit: None,
             max_batch_operations: 10,
+            dataloader_delay_ms: 1,
         }
     }
 }

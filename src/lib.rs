@@ -115,6 +115,7 @@ impl Application {
                 trader.clone(),
                 config.introspection,
                 config.auth.anonymous_browsing,
+                Duration::from_millis(config.dataloader_delay_ms),
             ),
             max_body_bytes: config.max_body_bytes,
             cors_origins: config.cors_origins.clone(),

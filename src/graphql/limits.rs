@@ -4,9 +4,11 @@
 
 use std::sync::Arc;
 
-use async_graphql::extensions::{Extension, ExtensionContext, ExtensionFactory, NextParseQuery, NextValidation};
+use async_graphql::extensions::{
+    Extension, ExtensionContext, ExtensionFactory, NextParseQuery, NextPrepareRequest, NextValidation,
+};
 use async_graphql::parser::types::{ExecutableDocument, Selection, SelectionSet};
-use async_graphql::{ServerError, ServerResult, ValidationResult, Variables};
+use async_graphql::{Request, ServerError, ServerResult, ValidationResult, Variables};
 
 /// Deepest and most complex query we answer: enough for every screen and for the introspection
 /// query GraphiQL and gateways send (its type references nest ten levels), too little for abuse.
@@ -28,8 +30,43 @@ const TOO_DEEP: &str = "QUERY_TOO_DEEP";
 const TOO_COMPLEX: &str = "QUERY_TOO_COMPLEX";
 const INTROSPECTION_OFF: &str = "INTROSPECTION_DISABLED";
 
+/// Automatic persisted queries: a hash this replica does not hold (the client sends the query
+/// with it again), and a hash that is not the query's.
+const PERSISTED_QUERY_NOT_FOUND: &str = "PERSISTED_QUERY_NOT_FOUND";
+const PERSISTED_QUERY_INVALID: &str = "PERSISTED_QUERY_INVALID";
+pub const MUTATION_OVER_GET: &str = "MUTATION_OVER_GET";
+
+/// How many persisted queries a replica keeps (the least recently used goes first).
+pub const PERSISTED_QUERIES: usize = 512;
+
 /// The codes this extension gives the errors that stop a request before it runs.
-pub const REQUEST_ERRORS: [&str; 5] = [PARSE_FAILED, VALIDATION_FAILED, TOO_DEEP, TOO_COMPLEX, INTROSPECTION_OFF];
+pub const REQUEST_ERRORS: [&str; 8] = [
+    PARSE_FAILED,
+    VALIDATION_FAILED,
+    TOO_DEEP,
+    TOO_COMPLEX,
+    INTROSPECTION_OFF,
+    PERSISTED_QUERY_NOT_FOUND,
+    PERSISTED_QUERY_INVALID,
+    MUTATION_OVER_GET,
+];
+
+/// Marks a request that came as a GET, with the operation it names: it may run a query, never a
+/// mutation (a persisted query's document is only known once its hash is looked up).
+pub struct OverGet(pub Option<String>);
+
+/// Whether `document` runs a mutation for `operation_name` (with no name: if any operation is one).
+pub fn runs_mutation(document: &ExecutableDocument, operation_name: Option<&str>) -> bool {
+    use async_graphql::parser::types::{DocumentOperations, OperationType};
+    let is = |ty: OperationType| ty == OperationType::Mutation;
+    match &document.operations {
+        DocumentOperations::Single(operation) => is(operation.node.ty),
+        DocumentOperations::Multiple(operations) => match operation_name {
+            Some(name) => operations.get(name).is_some_and(|op| is(op.node.ty)),
+            None => operations.values().any(|op| is(op.node.ty)),
+        },
+    }
+}
 
 fn coded(mut error: ServerError, code: &str) -> ServerError {
     let has_code = error.extensions.as_ref().is_some_and(|e| e.get("code").is_some());
@@ -66,6 +103,25 @@ fn introspects(document: &ExecutableDocument) -> bool {
 
 #[async_graphql::async_trait::async_trait]
 impl Extension for CodedRequestErrors {
+    async fn prepare_request(
+        &self,
+        ctx: &ExtensionContext<'_>,
+        request: Request,
+        next: NextPrepareRequest<'_>,
+    ) -> ServerResult<Request> {
+        next.run(ctx, request).await.map_err(|error| {
+            // async-graphql's persisted queries word their refusals so; Apollo's clients look for
+            // this message and code to send the query again.
+            match error.message.as_str() {
+                "PersistedQueryNotFound" => coded(error, PERSISTED_QUERY_NOT_FOUND),
+                message if message.contains("PersistedQuery") || message.contains("sha does not match") => {
+                    coded(error, PERSISTED_QUERY_INVALID)
+                }
+                _ => error,
+            }
+        })
+    }
+
     async fn parse_query(
         &self,
         ctx: &ExtensionContext<'_>,
@@ -82,6 +138,14 @@ impl Extension for CodedRequestErrors {
             };
             coded(error, code)
         })?;
+        if let Some(OverGet(operation)) = ctx.data_opt::<OverGet>()
+            && runs_mutation(&document, operation.as_deref())
+        {
+            return Err(coded(
+                ServerError::new("mutations are sent with POST, never with GET", None),
+                MUTATION_OVER_GET,
+            ));
+        }
         if !self.introspection && introspects(&document) {
             return Err(coded(ServerError::new("introspection is off on this server", None), INTROSPECTION_OFF));
         }

@@ -26,6 +26,14 @@ pub struct PeerKey(pub(super) String);
 #[derive(Clone, Hash, PartialEq, Eq)]
 pub struct SessionProducerOrdersKey(pub(super) Uuid);
 
+/// The newest `limit` orders of a customer, of all traders or of those named.
+#[derive(Clone, Hash, PartialEq, Eq)]
+pub struct CustomerOrdersKey {
+    pub(super) customer: String,
+    pub(super) traders: Option<Vec<String>>,
+    pub(super) limit: u64,
+}
+
 fn loader_error(err: StoreError) -> async_graphql::Error {
     store_error(err)
 }
@@ -38,6 +46,29 @@ impl Loader<OrderKey> for TraderLoader {
         let ids: Vec<Uuid> = keys.iter().map(|k| k.0).collect();
         let rows = self.0.customer_orders_by_ids(&ids).await.map_err(loader_error)?;
         Ok(rows.into_iter().map(|o| (OrderKey(o.id), o)).collect())
+    }
+}
+
+impl Loader<CustomerOrdersKey> for TraderLoader {
+    type Value = Vec<customer_order::Model>;
+    type Error = async_graphql::Error;
+
+    /// One query per (traders, limit) asked in the batch: a gateway's customers share them.
+    async fn load(&self, keys: &[CustomerOrdersKey]) -> Result<HashMap<CustomerOrdersKey, Self::Value>, Self::Error> {
+        let mut groups: HashMap<(Option<Vec<String>>, u64), Vec<String>> = HashMap::new();
+        for key in keys {
+            groups.entry((key.traders.clone(), key.limit)).or_default().push(key.customer.clone());
+        }
+        let mut found = HashMap::with_capacity(keys.len());
+        for ((traders, limit), customers) in groups {
+            let mut orders =
+                self.0.newest_orders_of(&customers, traders.as_deref(), limit).await.map_err(loader_error)?;
+            for customer in customers {
+                let theirs = orders.remove(&customer).unwrap_or_default();
+                found.insert(CustomerOrdersKey { customer, traders: traders.clone(), limit }, theirs);
+            }
+        }
+        Ok(found)
     }
 }
 

@@ -51,14 +51,21 @@ pub use federation::{EntityIndex, Query};
 
 pub type OrderhubSchema = Schema<Query, Mutation, EmptySubscription>;
 
-pub(crate) use limits::{CATALOGUE_COST, REQUEST_ERRORS, page_cost};
+pub(crate) use limits::{CATALOGUE_COST, OverGet, REQUEST_ERRORS, page_cost, runs_mutation};
 use limits::{MAX_COMPLEXITY, MAX_DEPTH};
 
 /// The schema as served. Without `introspection`, `__schema` and `__type` are refused (a
 /// gateway composes from the checked-in SDL or `_service`, which stays).
 /// Every field is checked against its rule in [`access::RULES`]; `anonymous_browsing` lets
 /// callers without a token see sales sessions and their catalogue.
-pub fn build_schema(store: Store, trader: Trader, introspection: bool, anonymous_browsing: bool) -> OrderhubSchema {
+/// Batched loads wait `loader_delay` for more keys.
+pub fn build_schema(
+    store: Store,
+    trader: Trader,
+    introspection: bool,
+    anonymous_browsing: bool,
+    loader_delay: std::time::Duration,
+) -> OrderhubSchema {
     let builder = Schema::build(Query::default(), Mutation::default(), EmptySubscription)
         .enable_federation()
         .limit_depth(MAX_DEPTH)
@@ -66,11 +73,16 @@ pub fn build_schema(store: Store, trader: Trader, introspection: bool, anonymous
         .extension(limits::CodedRequestErrors { introspection })
         // Outside the access checks, so that a refused field is null in its place too.
         .extension(propagation::ErrorPropagation)
-        .extension(access::Authorisation);
+        .extension(access::Authorisation)
+        // Innermost: the others see the document it found by hash.
+        .extension(async_graphql::extensions::apollo_persisted_queries::ApolloPersistedQueries::new(
+            async_graphql::extensions::apollo_persisted_queries::LruCacheStorage::new(limits::PERSISTED_QUERIES),
+        ));
     let builder = if introspection { builder } else { builder.disable_introspection() };
     builder
-        .data(DataLoader::new(producer::ProductLoader(store.clone()), tokio::spawn))
-        .data(DataLoader::new(loaders::TraderLoader(store.clone()), tokio::spawn))
+        .data(DataLoader::new(producer::ProductLoader(store.clone()), tokio::spawn).delay(loader_delay))
+        .data(DataLoader::new(producer::IncomingOrderLoader(store.clone()), tokio::spawn).delay(loader_delay))
+        .data(DataLoader::new(loaders::TraderLoader(store.clone()), tokio::spawn).delay(loader_delay))
         .data(store)
         .data(trader)
         .data(access::Browsing { anonymous: anonymous_browsing })

@@ -10,17 +10,15 @@ use uuid::Uuid;
 
 use super::discounts::{AppliedDiscount, VatAmount};
 use super::producer::Money;
-use super::store_error;
 use crate::domain::PartState;
 use crate::domain::discounts::{self, PricedLine};
 use crate::store::consolidation::WHOLE_SESSION;
-use crate::store::trader::CustomerOrderFilter;
 use crate::trader::CheckedOut;
 use crate::trader::stored_discounts;
 
 use super::loaders::*;
 use super::producer_orders::ProducerOrder;
-use super::trader::{Producer, SaleSession, decimal, store};
+use super::trader::{Producer, SaleSession, decimal};
 
 /// Payment states of the DFC vocabulary.
 #[derive(Enum, Copy, Clone, Eq, PartialEq)]
@@ -373,8 +371,9 @@ impl Customer {
             }
             Some(traders)
         };
-        let filter = CustomerOrderFilter { customer_id: Some(self.id.to_string()), traders, ..Default::default() };
-        let (orders, _) = store(ctx).customer_orders(filter, 0, limit).await.map_err(store_error)?;
+        let key = super::loaders::CustomerOrdersKey { customer: self.id.to_string(), traders, limit };
+        let loader = ctx.data_unchecked::<async_graphql::dataloader::DataLoader<super::loaders::TraderLoader>>();
+        let orders = loader.load_one(key).await?.unwrap_or_default();
         Ok(orders.into_iter().map(Order::from).collect())
     }
 }

@@ -47,7 +47,8 @@ impl ProducerQuery {
             .split_once(':')
             .and_then(|(e, n)| n.parse::<i64>().ok().map(|n| (e, n)))
             .ok_or_else(|| bad_id("IncomingOrder", &id))?;
-        let order = store(ctx).incoming_order(enterprise, None, order_id).await.map_err(store_error)?;
+        let key = (enterprise.to_owned(), order_id);
+        let order = ctx.data_unchecked::<DataLoader<IncomingOrderLoader>>().load_one(key).await?;
         let order = access::entity(ctx, order, |identity, order| {
             access::staff_of(identity, access::PRODUCER_STAFF, &order.enterprise_id)
         })?;
@@ -70,6 +71,18 @@ impl Loader<i64> for ProductLoader {
     async fn load(&self, keys: &[i64]) -> Result<HashMap<i64, Self::Value>, Self::Error> {
         let products = self.0.products_by_ids(keys).await.map_err(store_error)?;
         Ok(products.into_iter().map(|p| (p.id, p)).collect())
+    }
+}
+
+/// Loads incoming orders by (enterprise, id), with their lines, in three queries per batch.
+pub struct IncomingOrderLoader(pub Store);
+
+impl Loader<(String, i64)> for IncomingOrderLoader {
+    type Value = store::IncomingOrder;
+    type Error = async_graphql::Error;
+
+    async fn load(&self, keys: &[(String, i64)]) -> Result<HashMap<(String, i64), Self::Value>, Self::Error> {
+        self.0.incoming_orders_by_ids(keys).await.map_err(store_error)
     }
 }
 

@@ -9,7 +9,6 @@
 
 use std::net::SocketAddr;
 
-use async_graphql::parser::types::{DocumentOperations, OperationType};
 use axum::Extension;
 use axum::body::Body;
 
@@ -142,7 +141,8 @@ pub(super) async fn get(
     RawQuery(query): RawQuery,
 ) -> Response {
     let query = query.unwrap_or_default();
-    let has_query = query.split('&').any(|pair| pair.starts_with("query="));
+    // A query, or a persisted query's hash.
+    let has_query = query.split('&').any(|pair| pair.starts_with("query=") || pair.starts_with("extensions="));
     if !has_query {
         return super::graphiql().await.into_response();
     }
@@ -162,23 +162,18 @@ pub(super) async fn get(
         response.headers_mut().insert(header::ALLOW, HeaderValue::from_static("POST"));
         return response;
     }
+    let request = {
+        let operation = request.operation_name.clone();
+        request.data(crate::graphql::OverGet(operation))
+    };
     execute(&state, peer, &headers, Operations::One(Box::new(request))).await
 }
 
 /// Whether the operation the request would run is a mutation (an unparsable query is not: its
-/// execution answers the parse error).
+/// execution answers the parse error; a persisted query's is checked once it is found).
 fn is_mutation(request: &async_graphql::Request) -> bool {
-    let Ok(document) = async_graphql::parser::parse_query(&request.query) else {
-        return false;
-    };
-    let is = |ty: OperationType| ty == OperationType::Mutation;
-    match &document.operations {
-        DocumentOperations::Single(operation) => is(operation.node.ty),
-        DocumentOperations::Multiple(operations) => match &request.operation_name {
-            Some(name) => operations.get(name.as_str()).is_some_and(|op| is(op.node.ty)),
-            None => operations.values().any(|op| is(op.node.ty)),
-        },
-    }
+    async_graphql::parser::parse_query(&request.query)
+        .is_ok_and(|document| crate::graphql::runs_mutation(&document, request.operation_name.as_deref()))
 }
 
 /// Whether the client prefers `application/graphql-response+json` (listed with a quality above

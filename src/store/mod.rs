@@ -75,6 +75,8 @@ pub struct Store {
     sqlite_write_gate: Option<Arc<Mutex<()>>>,
     /// Checkouts go to one recorder task, which commits those that arrive together at once.
     checkout_recorder: Option<tokio::sync::mpsc::Sender<checkouts::PendingCheckout>>,
+    /// SQL statements run through this store's pool so far (its clones share the count).
+    statements: Arc<std::sync::atomic::AtomicU64>,
 }
 
 /// A write transaction, holding the SQLite gate (if any) until it is committed or dropped.
@@ -108,14 +110,26 @@ impl Store {
         // Erased personal data must not linger in the file's free space (GDPR erasure): SQLite
         // overwrites what it deletes with zeros on every connection.
         options.map_sqlx_sqlite_opts(|sqlite| sqlite.pragma("secure_delete", "on"));
-        let db = Database::connect(options).await.map_err(|e| anyhow::anyhow!("connecting to the database: {e}"))?;
+        let mut db =
+            Database::connect(options).await.map_err(|e| anyhow::anyhow!("connecting to the database: {e}"))?;
+        let statements = Arc::new(std::sync::atomic::AtomicU64::new(0));
+        db.set_metric_callback({
+            let statements = statements.clone();
+            move |_| {
+                statements.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            }
+        });
         let is_sqlite = db.get_database_backend() == DbBackend::Sqlite;
         if is_sqlite {
             // Readers keep reading while one writer writes; the setting persists in the file.
             db.execute_unprepared("PRAGMA journal_mode = WAL").await?;
         }
-        let recording =
-            Store { db, sqlite_write_gate: is_sqlite.then(|| Arc::new(Mutex::new(()))), checkout_recorder: None };
+        let recording = Store {
+            db,
+            sqlite_write_gate: is_sqlite.then(|| Arc::new(Mutex::new(()))),
+            checkout_recorder: None,
+            statements,
+        };
         let (recorder, pending) = tokio::sync::mpsc::channel(1024);
         // The task's own store has no recorder: the channel closes, and the task ends, with the
         // last store that can send to it.
@@ -125,6 +139,11 @@ impl Store {
 
     pub async fn migrate(&self) -> anyhow::Result<()> {
         Migrator::up(&self.db, None).await.map_err(|e| anyhow::anyhow!("applying migrations: {e}"))
+    }
+
+    /// How many SQL statements this store has run (for tests and `/metrics`).
+    pub fn statements_run(&self) -> u64 {
+        self.statements.load(std::sync::atomic::Ordering::Relaxed)
     }
 
     pub fn db(&self) -> &DatabaseConnection {

@@ -314,6 +314,20 @@ impl Store {
         }
     }
 
+    /// Orders by id, with their lines, in three queries whatever the count: those that exist
+    /// and belong to the enterprise each key names.
+    pub async fn incoming_orders_by_ids(
+        &self,
+        keys: &[(String, i64)],
+    ) -> Result<HashMap<(String, i64), IncomingOrder>, StoreError> {
+        let ids: Vec<i64> = keys.iter().map(|(_, id)| *id).collect();
+        let wanted: std::collections::HashSet<&(String, i64)> = keys.iter().collect();
+        let found = incoming_order::Entity::find().filter(incoming_order::Column::Id.is_in(ids)).all(&self.db).await?;
+        let found: Vec<incoming_order::Model> =
+            found.into_iter().filter(|o| wanted.contains(&(o.enterprise_id.clone(), o.id))).collect();
+        Ok(load_orders(&self.db, found).await?.into_iter().map(|o| ((o.enterprise_id.clone(), o.id), o)).collect())
+    }
+
     /// The orders of `enterprise`; with `client`, only those that platform placed.
     pub async fn incoming_orders(
         &self,

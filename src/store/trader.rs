@@ -3,7 +3,7 @@
 //! delivery columns are the outbox: every change of customer orders marks the affected producer
 //! orders PENDING in the same transaction.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 
 use chrono::{DateTime, Utc};
 use entity::{customer_order, customer_order_line, peer, producer_order, sales_session};
@@ -317,6 +317,46 @@ impl Store {
             .filter(customer_order::Column::Id.is_in(ids.iter().copied()))
             .all(&self.db)
             .await?)
+    }
+
+    /// The newest `limit` orders of each of `customers` (of `traders` only, when named), newest
+    /// first, in one statement whatever the number of customers.
+    pub async fn newest_orders_of(
+        &self,
+        customers: &[String],
+        traders: Option<&[String]>,
+        limit: u64,
+    ) -> Result<HashMap<String, Vec<customer_order::Model>>, StoreError> {
+        use sea_orm::sea_query::{Alias, Asterisk, Expr, Func, Order, Query, WindowStatement};
+        let place = Alias::new("place_for_customer");
+        let mut ranked = Query::select();
+        ranked
+            .column(Asterisk)
+            .expr_window_as(
+                Func::cust(Alias::new("ROW_NUMBER")),
+                WindowStatement::partition_by(customer_order::Column::CustomerId)
+                    .order_by(customer_order::Column::CreatedAt, Order::Desc)
+                    .order_by(customer_order::Column::Id, Order::Desc)
+                    .to_owned(),
+                place.clone(),
+            )
+            .from(customer_order::Entity)
+            .and_where(Expr::col(customer_order::Column::CustomerId).is_in(customers.iter().cloned()));
+        if let Some(traders) = traders {
+            ranked.and_where(Expr::col(customer_order::Column::TraderEnterpriseId).is_in(traders.iter().cloned()));
+        }
+        let mut newest = Query::select();
+        newest
+            .column(Asterisk)
+            .from_subquery(ranked, Alias::new("ranked"))
+            .and_where(Expr::col(place.clone()).lte(limit))
+            .order_by(place, Order::Asc);
+        let rows = customer_order::Entity::find().from_raw_sql(self.backend().build(&newest)).all(&self.db).await?;
+        let mut by_customer: HashMap<String, Vec<customer_order::Model>> = HashMap::new();
+        for order in rows {
+            by_customer.entry(order.customer_id.clone()).or_default().push(order);
+        }
+        Ok(by_customer)
     }
 
     /// A page of customer orders, newest first, and whether more follow.

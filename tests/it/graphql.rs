@@ -195,6 +195,80 @@ async fn metrics_count_operations_errors_and_the_pool() {
     assert!(series(&metrics, r#"orderhub_graphql_requests_total{operation="other",outcome="ok"}"#) >= Some(5.0));
 }
 
+/// Automatic persisted queries, as Apollo's clients and Router send them: an unknown hash asks for
+/// the query (`PERSISTED_QUERY_NOT_FOUND`), the query with its hash is kept, then the hash alone
+/// runs it, by POST or GET; a hash that is not the query's is refused; and a persisted mutation
+/// never runs over GET.
+#[tokio::test]
+async fn persisted_queries_run_by_hash_and_never_a_mutation_over_get() {
+    use sha2::{Digest, Sha256};
+    let app = spawn_app_with(|c| c.seed_file = Some(fixture("trader.json"))).await;
+    let token = app.operator_token().expect("token");
+    let post = |body: Value| {
+        let request = app.http.post(app.url("/graphql")).bearer_auth(&token).json(&body);
+        async move { request.send().await.expect("sent").json::<Value>().await.expect("json") }
+    };
+    let hash_of = |query: &str| format!("{:x}", Sha256::digest(query.as_bytes()));
+    let query = "query Farms { enterprises { id } }";
+    let persisted = |hash: &str| json!({"persistedQuery": {"version": 1, "sha256Hash": hash}});
+
+    let unknown = post(json!({"extensions": persisted(&hash_of(query))})).await;
+    assert_eq!(unknown["errors"][0]["extensions"]["code"], "PERSISTED_QUERY_NOT_FOUND", "{unknown}");
+    assert_eq!(unknown["errors"][0]["message"], "PersistedQueryNotFound", "{unknown}");
+    assert!(unknown.get("data").is_none(), "{unknown}");
+    let registered = post(json!({"query": query, "extensions": persisted(&hash_of(query))})).await;
+    let farms = registered["data"].clone();
+    assert!(registered.get("errors").is_none() && farms["enterprises"][0]["id"].is_string(), "{registered}");
+    let by_hash = post(json!({"extensions": persisted(&hash_of(query))})).await;
+    assert_eq!(by_hash["data"], farms, "{by_hash}");
+    let extensions = persisted(&hash_of(query)).to_string();
+    let over_get = app
+        .http
+        .get(app.url(&format!(
+            "/graphql?{}",
+            form_urlencoded::Serializer::new(String::new()).append_pair("extensions", &extensions).finish()
+        )))
+        .header("accept", "application/json")
+        .header("apollo-require-preflight", "true")
+        .bearer_auth(&token)
+        .send()
+        .await
+        .expect("sent")
+        .json::<Value>()
+        .await
+        .expect("json");
+    assert_eq!(over_get["data"], farms, "{over_get}");
+    let mismatch = post(json!({"query": "{ enterprises { id } }", "extensions": persisted(&hash_of(query))})).await;
+    assert_eq!(mismatch["errors"][0]["extensions"]["code"], "PERSISTED_QUERY_INVALID", "{mismatch}");
+
+    // A mutation kept by POST is refused by GET, and does nothing there.
+    let mutation = r#"mutation Open { createSalesSession(input: {traderId: "hub", name: "By hash",
+        beginsAt: "2024-01-01T00:00:00Z", endsAt: "2099-01-01T00:00:00Z", producerIds: []}) { id } }"#;
+    let sessions = || async {
+        app.graphql(r#"{ salesSessions(traderId: "hub") { id } }"#, json!({})).await["data"]["salesSessions"].clone()
+    };
+    let kept = post(json!({"query": mutation, "extensions": persisted(&hash_of(mutation))})).await;
+    assert!(kept["errors"].is_null(), "{kept}");
+    let before = sessions().await;
+    let extensions = persisted(&hash_of(mutation)).to_string();
+    let refused = app
+        .http
+        .get(app.url(&format!(
+            "/graphql?{}",
+            form_urlencoded::Serializer::new(String::new()).append_pair("extensions", &extensions).finish()
+        )))
+        .header("apollo-require-preflight", "true")
+        .bearer_auth(&token)
+        .send()
+        .await
+        .expect("sent")
+        .json::<Value>()
+        .await
+        .expect("json");
+    assert_eq!(refused["errors"][0]["extensions"]["code"], "MUTATION_OVER_GET", "{refused}");
+    assert_eq!(sessions().await, before);
+}
+
 #[tokio::test]
 async fn service_sdl_and_graphiql_are_served() {
     let app = spawn_app().await;
