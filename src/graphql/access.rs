@@ -95,7 +95,7 @@ pub const RULES: &[(&str, &str, Access)] = &[
     ("SessionCatalogue", "offers errors", Access::Parent),
     (
         "SessionOffer",
-        "id productId producer name sku price vatRate unitValue unit stockManaged available",
+        "id productId offer producer name sku price vatRate unitValue unit stockManaged available",
         Access::Parent,
     ),
     ("PlatformError", "producer code message", Access::Parent),
@@ -113,13 +113,15 @@ pub const RULES: &[(&str, &str, Access)] = &[
     ),
     (
         "OrderLine",
-        "id producer productId offerId name quantity unitPrice gross discount net vat total vatRate",
+        "id producer productId offerId offer name quantity unitPrice gross discount net vat total vatRate",
         Access::Parent,
     ),
     // A producer order gathers other customers' lines: the trader's staff only.
     ("OrderLine", "producerOrder", STAFF),
     ("Reservation", "producer state reason updatedAt", Access::Parent),
     ("Customer", "id", Access::Parent),
+    // An offer's IRI is public catalogue data.
+    ("Offer", "id", Access::Parent),
     ("Customer", "orders", BUYER),
     (
         "ProducerOrder",

@@ -20,7 +20,7 @@ use async_graphql::{
 };
 
 /// The entity types this subgraph resolves, with their key field (`@key(fields: "id")` each).
-pub const ENTITY_TYPES: &[&str] = &["Customer", "IncomingOrder", "Order", "Product", "SaleSession"];
+pub const ENTITY_TYPES: &[&str] = &["Customer", "IncomingOrder", "Offer", "Order", "Product", "SaleSession"];
 
 /// The query root: the merged query objects, with `_entities` answered one representation at a
 /// time.

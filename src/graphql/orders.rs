@@ -2,7 +2,7 @@
 //! (reservation), payment, and the `Customer` entity other subgraphs own, extended with its orders.
 
 use async_graphql::dataloader::DataLoader;
-use async_graphql::{Context, Enum, ID, Object, Result};
+use async_graphql::{Context, Enum, ID, Object, Result, SimpleObject};
 use chrono::{DateTime, Utc};
 use entity::{customer_order, customer_order_line, order_part};
 use rust_decimal::Decimal;
@@ -274,6 +274,11 @@ impl OrderLine {
         &self.line.offer_iri
     }
 
+    /// What this line ordered, as an entity other subgraphs (a catalogue, reviews) may extend.
+    async fn offer(&self) -> Offer {
+        Offer { id: ID(self.line.offer_iri.clone()) }
+    }
+
     async fn name(&self) -> &str {
         &self.line.name
     }
@@ -335,6 +340,13 @@ impl OrderLine {
 }
 
 /// A customer, owned by another subgraph; this one knows their orders.
+/// A producer's DFC offer, keyed by its IRI: what a session offers and an order line orders.
+/// This subgraph knows it by its id; others may add what they know of it.
+#[derive(SimpleObject)]
+pub struct Offer {
+    pub id: ID,
+}
+
 pub struct Customer {
     pub(super) id: ID,
 }

@@ -134,6 +134,12 @@ impl TraderQuery {
         Ok(load_entity(ctx, &id, "sales session", SessionKey).await?.map(SaleSession))
     }
 
+    /// Offers are keyed by their IRI; any IRI resolves (this subgraph adds nothing but the key).
+    #[graphql(entity)]
+    async fn find_offer_by_id(&self, id: ID) -> super::orders::Offer {
+        super::orders::Offer { id }
+    }
+
     /// Customers are owned by another subgraph; this one adds their orders.
     #[graphql(entity)]
     async fn find_customer_by_id(&self, id: ID) -> Customer {
@@ -560,6 +566,11 @@ impl SessionOffer {
 
     async fn product_id(&self) -> &str {
         &self.offer.product_iri
+    }
+
+    /// This offer as an entity other subgraphs may extend.
+    async fn offer(&self) -> super::orders::Offer {
+        super::orders::Offer { id: ID(self.offer.offer_iri.clone()) }
     }
 
     async fn producer(&self) -> Producer {

@@ -914,9 +914,12 @@ async fn through_both_gateways_an_entity_error_keeps_its_place_and_its_siblings_
                        {"__typename": "Order", "id": id}],
         "recentCustomers": [{"__typename": "Customer", "id": "customer-42"},
                             {"__typename": "Customer", "id": "customer-7"}],
+        "_entities": {"Offer": {"favouritedBy": 3}},
     })
     .to_string();
-    let query = "{ lastOrders { id lines { quantity } } recentCustomers { id orders { id } } }";
+    // A line's offer is joined with what the customers subgraph adds to it.
+    let query =
+        "{ lastOrders { id lines { quantity offer { id favouritedBy } } } recentCustomers { id orders { id } } }";
     npm_tools("federation", "@apollo/gateway");
     for (folder, package) in [("federation", "@apollo/gateway"), ("hive", "@graphql-hive/gateway-runtime")] {
         let tools = npm_tools(folder, package);
@@ -926,7 +929,8 @@ async fn through_both_gateways_an_entity_error_keeps_its_place_and_its_siblings_
         let answer = through(&p.trader.http, &url, customer, query, json!({})).await;
         stop_gateway(gateway);
         let data = &answer["data"];
-        let order = json!({"id": id, "lines": [{"quantity": 2}]});
+        let offer = json!({"id": p.offer(p.farm(), "farm", carrots.id), "favouritedBy": 3});
+        let order = json!({"id": id, "lines": [{"quantity": 2, "offer": offer}]});
         assert_eq!(data["lastOrders"], json!([order, null, order]), "{package}: {answer}");
         assert_eq!(
             data["recentCustomers"][0],
