@@ -15,6 +15,7 @@ pub mod metrics;
 pub mod peers;
 pub mod store;
 pub mod telemetry;
+pub mod trace_context;
 pub mod trader;
 
 use std::future::Future;

@@ -55,12 +55,30 @@ pub fn router(state: AppState, request_timeout: Duration) -> Router {
         .layer(cors)
         .layer(TimeoutLayer::with_status_code(StatusCode::REQUEST_TIMEOUT, request_timeout))
         .layer(CatchPanicLayer::new())
-        .layer(
-            TraceLayer::new_for_http().make_span_with(|request: &axum::http::Request<_>| {
-                // Method and path only: query strings and headers may carry tokens.
-                tracing::info_span!("request", method = %request.method(), path = %request.uri().path(), platform = tracing::field::Empty)
-            }),
-        )
+        .layer(axum::middleware::from_fn(in_trace))
+        .layer(TraceLayer::new_for_http().make_span_with(|request: &axum::http::Request<_>| {
+            // Method and path only: query strings and headers may carry tokens.
+            tracing::info_span!(
+                "request",
+                method = %request.method(),
+                path = %request.uri().path(),
+                platform = tracing::field::Empty,
+                trace_id = tracing::field::Empty
+            )
+        }))
+}
+
+/// Runs the request in the caller's trace (its `traceparent`), as a span of its own, or in a new
+/// trace; its log lines carry the trace id.
+async fn in_trace(request: axum::extract::Request, next: axum::middleware::Next) -> Response {
+    let trace = request
+        .headers()
+        .get("traceparent")
+        .and_then(|value| value.to_str().ok())
+        .and_then(crate::trace_context::TraceContext::parse)
+        .map_or_else(crate::trace_context::TraceContext::fresh, |caller| caller.child());
+    tracing::Span::current().record("trace_id", trace.trace_id());
+    trace.scope(next.run(request)).await
 }
 
 /// Cross-origin browsers allowed only from the configured origins, with the headers GraphQL

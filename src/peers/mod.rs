@@ -297,7 +297,11 @@ impl PeerClient {
         peer: &Peer,
         request: reqwest::RequestBuilder,
     ) -> Result<(Option<String>, Vec<u8>), PeerError> {
-        let request = request.header("accept", "application/ld+json").timeout(peer.timeout);
+        let mut request = request.header("accept", "application/ld+json").timeout(peer.timeout);
+        // The producer sees the call as a span of the trace it was made in.
+        if let Some(trace) = crate::trace_context::current() {
+            request = request.header("traceparent", trace.child().header());
+        }
         let (status, location, body) = match &peer.credentials {
             Credentials::Token(token) => self.exchange(peer, request.bearer_auth(token.expose())).await?,
             Credentials::OAuth(tokens) => {

@@ -333,7 +333,9 @@ impl Trader {
         let sends: Vec<_> = sends
             .map(|(po, version)| {
                 let trader = self.clone();
-                tokio::spawn(async move { trader.deliver_part(po, version).await })
+                tokio::spawn(crate::trace_context::within_current(
+                    async move { trader.deliver_part(po, version).await },
+                ))
             })
             .collect();
         let _ = tokio::time::timeout_at(deadline, join_all(sends)).await;
@@ -358,7 +360,7 @@ impl Trader {
 
     pub(super) fn deliver_in_background(&self, producer_orders: Vec<Uuid>) {
         for po in producer_orders {
-            tokio::spawn(self.clone().delivery(po));
+            tokio::spawn(crate::trace_context::within_current(self.clone().delivery(po)));
         }
     }
 

@@ -722,9 +722,31 @@ async fn a_real_gateway_serves_checkout_and_orders() {
     .expect("token");
     let forged = ask(Some(forged), checkout, input.clone()).await;
     assert_eq!(forged["errors"][0]["extensions"]["code"], "UNAUTHENTICATED", "{forged}");
-    let placed = ask(customer, checkout, input).await;
+    // The gateway's trace goes on to orderhub and, from it, to every producer the checkout calls.
+    let trace = "4bf92f3577b34da6a3ce929d0e0e4736";
+    let placed = p
+        .trader
+        .http
+        .post(&url)
+        .bearer_auth(customer.expect("token"))
+        .header("traceparent", format!("00-{trace}-00f067aa0ba902b7-01"))
+        .json(&json!({"query": checkout, "variables": input}))
+        .send()
+        .await
+        .expect("gateway answers")
+        .json::<Value>()
+        .await
+        .expect("json");
     assert!(placed.get("errors").is_none(), "{placed}");
     assert_eq!(placed["data"]["checkout"]["customer"]["id"], "customer-42", "the customer is the token's subject");
+    for proxy in [&p.farm_proxy, &p.mill_proxy] {
+        let seen = proxy.received().to_lowercase();
+        assert!(seen.contains(&format!("traceparent: 00-{trace}-")), "the producer's call is in the trace: {seen}");
+        assert!(
+            !seen.contains("traceparent: 00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7"),
+            "a span of its own"
+        );
+    }
     let id = placed["data"]["checkout"]["id"].as_str().expect("order id").to_owned();
     let order = ask(
         p.trader.token("hub-staff", &["trader_staff"], &["hub"]),

@@ -12,10 +12,12 @@ if (composed.errors?.length) {
   for (const error of composed.errors) console.error(error.message);
   process.exit(1);
 }
-// Passes the client's Authorization header on to the subgraphs, as Router, Hive and Cosmo do.
+// Passes the client's Authorization and trace context (W3C traceparent) on to the subgraphs, as
+// Router, Hive and Cosmo do.
 class ForwardingAuthorization extends RemoteGraphQLDataSource {
   willSendRequest({ request, context }) {
     if (context.authorization) request.http.headers.set("authorization", context.authorization);
+    if (context.traceparent) request.http.headers.set("traceparent", context.traceparent);
   }
 }
 const gateway = new ApolloGateway({
@@ -25,7 +27,7 @@ const gateway = new ApolloGateway({
 const server = new ApolloServer({ gateway });
 const { url } = await startStandaloneServer(server, {
   listen: { host: "127.0.0.1", port: 0 },
-  context: async ({ req }) => ({ authorization: req.headers.authorization }),
+  context: async ({ req }) => ({ authorization: req.headers.authorization, traceparent: req.headers.traceparent }),
 });
 console.log(`GATEWAY ${url}`);
 // Ends with its parent: the test closes stdin when it is done.
