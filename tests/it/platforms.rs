@@ -797,9 +797,25 @@ async fn hive_gateway_refuses_at_the_edge_what_the_scopes_forbid_and_forwards_th
         "refused at the edge"
     );
 
-    let placed = ask(customer, checkout, input).await;
+    let trace = "0af7651916cd43dd8448eb211c80319c";
+    let placed = p
+        .trader
+        .http
+        .post(&url)
+        .bearer_auth(customer.expect("token"))
+        .header("traceparent", format!("00-{trace}-b7ad6b7169203331-01"))
+        .json(&json!({"query": checkout, "variables": input}))
+        .send()
+        .await
+        .expect("gateway answers")
+        .json::<Value>()
+        .await
+        .expect("json");
     assert!(placed.get("errors").is_none(), "{placed}");
     assert_eq!(placed["data"]["checkout"]["customer"]["id"], "customer-42");
+    // Hive passes the trace on, and orderhub on to the producer.
+    assert!(front.received().contains(&format!("traceparent: 00-{trace}-b7ad6b7169203331-01")));
+    assert!(p.farm_proxy.received().to_lowercase().contains(&format!("traceparent: 00-{trace}-")));
     let staff =
         ask(p.trader.token("hub-staff", &["trader_staff"], &["hub"]), producer_orders, json!({"s": p.session})).await;
     stop_gateway(gateway);

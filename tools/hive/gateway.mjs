@@ -1,7 +1,8 @@
 // Hive Gateway (npm @graphql-hive/gateway-runtime) in front of a running orderhub, for end-to-end
 // tests of authorisation at the edge: it verifies the client's JWT (HS256, the development
 // secret in HIVE_JWT_SECRET), enforces the subgraph's @requiresScopes against the token's `scope`
-// before planning anything, and forwards Authorization to orderhub, which verifies it again.
+// before planning anything, and forwards Authorization (which orderhub verifies again) and the
+// trace context (traceparent).
 // Usage: node gateway.mjs SDL_PATH ORDERHUB_GRAPHQL_URL; prints "GATEWAY <url>" once it listens.
 import { createHmac, timingSafeEqual } from "node:crypto";
 import { createServer } from "node:http";
@@ -49,8 +50,12 @@ const gateway = createGatewayRuntime({
   },
   propagateHeaders: {
     fromClientToSubgraphs: ({ request }) => {
-      const authorization = request.headers.get("authorization");
-      return authorization ? { authorization } : {};
+      const forwarded = {};
+      for (const name of ["authorization", "traceparent"]) {
+        const value = request.headers.get(name);
+        if (value) forwarded[name] = value;
+      }
+      return forwarded;
     },
   },
 });
