@@ -15,7 +15,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, LazyLock};
 
 use async_graphql::extensions::{Extension, ExtensionContext, ExtensionFactory, NextResolve, ResolveInfo};
-use async_graphql::{Context, ErrorExtensions, PathSegment, ServerError, ServerResult, Value};
+use async_graphql::{Context, ErrorExtensions, ServerError, ServerResult, Value};
 
 use crate::auth::Identity;
 
@@ -189,15 +189,7 @@ impl ExtensionFactory for Authorisation {
 
 fn refusal(error: async_graphql::Error, info: &ResolveInfo<'_>) -> ServerError {
     let mut error = error.into_server_error(info.field.name.pos);
-    let mut path: Vec<PathSegment> = std::iter::once(info.path_node)
-        .chain(info.path_node.parents())
-        .map(|node| match node.segment {
-            async_graphql::QueryPathSegment::Index(i) => PathSegment::Index(i),
-            async_graphql::QueryPathSegment::Name(name) => PathSegment::Field(name.to_owned()),
-        })
-        .collect();
-    path.reverse();
-    error.path = path;
+    error.path = super::propagation::response_path_of(info);
     error
 }
 

@@ -110,6 +110,11 @@ fn path_of(info: &ResolveInfo<'_>) -> Vec<Segment> {
     path
 }
 
+/// Where `info`'s field or item is in the response.
+pub(super) fn response_path_of(info: &ResolveInfo<'_>) -> Vec<PathSegment> {
+    response_path(&path_of(info))
+}
+
 fn response_path(path: &[Segment]) -> Vec<PathSegment> {
     path.iter()
         .map(|segment| match segment {

@@ -211,6 +211,18 @@ async fn persisted_queries_run_by_hash_and_never_a_mutation_over_get() {
     let hash_of = |query: &str| format!("{:x}", Sha256::digest(query.as_bytes()));
     let query = "query Farms { enterprises { id } }";
     let persisted = |hash: &str| json!({"persistedQuery": {"version": 1, "sha256Hash": hash}});
+    // A GET naming only the hash, as Apollo Client sends it.
+    let get_by_hash = |hash: String| {
+        let extensions = persisted(&hash).to_string();
+        let query = form_urlencoded::Serializer::new(String::new()).append_pair("extensions", &extensions).finish();
+        let request = app
+            .http
+            .get(app.url(&format!("/graphql?{query}")))
+            .header("accept", "application/json")
+            .header("apollo-require-preflight", "true")
+            .bearer_auth(&token);
+        async move { request.send().await.expect("sent").json::<Value>().await.expect("json") }
+    };
 
     let unknown = post(json!({"extensions": persisted(&hash_of(query))})).await;
     assert_eq!(unknown["errors"][0]["extensions"]["code"], "PERSISTED_QUERY_NOT_FOUND", "{unknown}");
@@ -221,22 +233,7 @@ async fn persisted_queries_run_by_hash_and_never_a_mutation_over_get() {
     assert!(registered.get("errors").is_none() && farms["enterprises"][0]["id"].is_string(), "{registered}");
     let by_hash = post(json!({"extensions": persisted(&hash_of(query))})).await;
     assert_eq!(by_hash["data"], farms, "{by_hash}");
-    let extensions = persisted(&hash_of(query)).to_string();
-    let over_get = app
-        .http
-        .get(app.url(&format!(
-            "/graphql?{}",
-            form_urlencoded::Serializer::new(String::new()).append_pair("extensions", &extensions).finish()
-        )))
-        .header("accept", "application/json")
-        .header("apollo-require-preflight", "true")
-        .bearer_auth(&token)
-        .send()
-        .await
-        .expect("sent")
-        .json::<Value>()
-        .await
-        .expect("json");
+    let over_get = get_by_hash(hash_of(query)).await;
     assert_eq!(over_get["data"], farms, "{over_get}");
     let mismatch = post(json!({"query": "{ enterprises { id } }", "extensions": persisted(&hash_of(query))})).await;
     assert_eq!(mismatch["errors"][0]["extensions"]["code"], "PERSISTED_QUERY_INVALID", "{mismatch}");
@@ -250,21 +247,7 @@ async fn persisted_queries_run_by_hash_and_never_a_mutation_over_get() {
     let kept = post(json!({"query": mutation, "extensions": persisted(&hash_of(mutation))})).await;
     assert!(kept["errors"].is_null(), "{kept}");
     let before = sessions().await;
-    let extensions = persisted(&hash_of(mutation)).to_string();
-    let refused = app
-        .http
-        .get(app.url(&format!(
-            "/graphql?{}",
-            form_urlencoded::Serializer::new(String::new()).append_pair("extensions", &extensions).finish()
-        )))
-        .header("apollo-require-preflight", "true")
-        .bearer_auth(&token)
-        .send()
-        .await
-        .expect("sent")
-        .json::<Value>()
-        .await
-        .expect("json");
+    let refused = get_by_hash(hash_of(mutation)).await;
     assert_eq!(refused["errors"][0]["extensions"]["code"], "MUTATION_OVER_GET", "{refused}");
     assert_eq!(sessions().await, before);
 }

@@ -675,7 +675,22 @@ fn start_gateway(tools: &std::path::Path, subgraph_url: &str, env: &[(&str, &str
 
 /// A request through a gateway, with `token` or anonymous.
 async fn through(http: &reqwest::Client, url: &str, token: Option<String>, query: &str, variables: Value) -> Value {
+    through_in_trace(http, url, token, None, query, variables).await
+}
+
+/// [`through`], in the caller's trace `traceparent` when given.
+async fn through_in_trace(
+    http: &reqwest::Client,
+    url: &str,
+    token: Option<String>,
+    traceparent: Option<&str>,
+    query: &str,
+    variables: Value,
+) -> Value {
     let mut request = http.post(url).json(&json!({"query": query, "variables": variables}));
+    if let Some(traceparent) = traceparent {
+        request = request.header("traceparent", traceparent);
+    }
     if let Some(token) = token {
         request = request.bearer_auth(token);
     }
@@ -724,19 +739,8 @@ async fn a_real_gateway_serves_checkout_and_orders() {
     assert_eq!(forged["errors"][0]["extensions"]["code"], "UNAUTHENTICATED", "{forged}");
     // The gateway's trace goes on to orderhub and, from it, to every producer the checkout calls.
     let trace = "4bf92f3577b34da6a3ce929d0e0e4736";
-    let placed = p
-        .trader
-        .http
-        .post(&url)
-        .bearer_auth(customer.expect("token"))
-        .header("traceparent", format!("00-{trace}-00f067aa0ba902b7-01"))
-        .json(&json!({"query": checkout, "variables": input}))
-        .send()
-        .await
-        .expect("gateway answers")
-        .json::<Value>()
-        .await
-        .expect("json");
+    let traceparent = format!("00-{trace}-00f067aa0ba902b7-01");
+    let placed = through_in_trace(&p.trader.http, &url, customer, Some(&traceparent), checkout, input).await;
     assert!(placed.get("errors").is_none(), "{placed}");
     assert_eq!(placed["data"]["checkout"]["customer"]["id"], "customer-42", "the customer is the token's subject");
     for proxy in [&p.farm_proxy, &p.mill_proxy] {
@@ -798,19 +802,8 @@ async fn hive_gateway_refuses_at_the_edge_what_the_scopes_forbid_and_forwards_th
     );
 
     let trace = "0af7651916cd43dd8448eb211c80319c";
-    let placed = p
-        .trader
-        .http
-        .post(&url)
-        .bearer_auth(customer.expect("token"))
-        .header("traceparent", format!("00-{trace}-b7ad6b7169203331-01"))
-        .json(&json!({"query": checkout, "variables": input}))
-        .send()
-        .await
-        .expect("gateway answers")
-        .json::<Value>()
-        .await
-        .expect("json");
+    let traceparent = format!("00-{trace}-b7ad6b7169203331-01");
+    let placed = through_in_trace(&p.trader.http, &url, customer, Some(&traceparent), checkout, input).await;
     assert!(placed.get("errors").is_none(), "{placed}");
     assert_eq!(placed["data"]["checkout"]["customer"]["id"], "customer-42");
     // Hive passes the trace on, and orderhub on to the producer.
