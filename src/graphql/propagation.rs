@@ -98,9 +98,9 @@ enum Segment {
     Index(usize),
 }
 
-fn path_of(info: &ResolveInfo<'_>) -> Vec<Segment> {
-    let mut path: Vec<Segment> = std::iter::once(info.path_node)
-        .chain(info.path_node.parents())
+fn path_of(node: &async_graphql::QueryPathNode<'_>) -> Vec<Segment> {
+    let mut path: Vec<Segment> = std::iter::once(node)
+        .chain(node.parents())
         .map(|node| match node.segment {
             QueryPathSegment::Index(i) => Segment::Index(i),
             QueryPathSegment::Name(name) => Segment::Field(name.to_owned()),
@@ -112,7 +112,7 @@ fn path_of(info: &ResolveInfo<'_>) -> Vec<Segment> {
 
 /// Where `info`'s field or item is in the response.
 pub(super) fn response_path_of(info: &ResolveInfo<'_>) -> Vec<PathSegment> {
-    response_path(&path_of(info))
+    response_path(&path_of(info.path_node))
 }
 
 fn response_path(path: &[Segment]) -> Vec<PathSegment> {
@@ -128,6 +128,35 @@ impl Propagating {
     fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
         mutex.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
     }
+
+    /// Whether a child of the value at `path` left an invalid null in it. Items a field resolves
+    /// itself (as `_entities` does) pass no hook of their own: their invalid nulls are settled
+    /// here, nulling a nullable item in place.
+    fn settle_inside(
+        &self,
+        mut outcome: ServerResult<Option<Value>>,
+        path: &[Segment],
+        return_type: &str,
+    ) -> (ServerResult<Option<Value>>, bool) {
+        let mut invalid = Self::lock(&self.invalid);
+        let mut failed = invalid.remove(path);
+        if let Ok(Some(Value::List(items))) = &mut outcome {
+            let nullable_items = !list_items_non_null(return_type);
+            let mut place = path.to_vec();
+            for (i, item) in items.iter_mut().enumerate() {
+                place.push(Segment::Index(i));
+                if invalid.remove(&place) {
+                    if nullable_items {
+                        *item = Value::Null;
+                    } else {
+                        failed = true;
+                    }
+                }
+                place.pop();
+            }
+        }
+        (outcome, failed)
+    }
 }
 
 #[async_graphql::async_trait::async_trait]
@@ -139,35 +168,21 @@ impl Extension for Propagating {
         next: NextResolve<'_>,
     ) -> ServerResult<Option<Value>> {
         let return_type = info.return_type;
-        let non_null = return_type.ends_with('!');
-        let mut item_failed = false;
-        let path = path_of(&info);
+        let node = info.path_node;
         let selection = &info.field.selection_set.node;
         let outcome = next.run(ctx, info).await;
         // Children resolve before their parent returns: a child's invalid null is known here.
-        let child_failed = Self::lock(&self.invalid).remove(&path);
-        // Items a field resolves itself (as `_entities` does) pass no hook of their own: their
-        // invalid nulls are settled here.
-        let outcome = outcome.map(|mut value| {
-            if let Some(Value::List(items)) = value.as_mut() {
-                let nullable_items = !list_items_non_null(return_type);
-                let mut invalid = Self::lock(&self.invalid);
-                for (i, item) in items.iter_mut().enumerate() {
-                    let mut place = path.clone();
-                    place.push(Segment::Index(i));
-                    if invalid.remove(&place) {
-                        if nullable_items {
-                            *item = Value::Null;
-                        } else {
-                            item_failed = true;
-                        }
-                    }
-                }
-            }
-            value
-        });
-        let failed = match outcome {
-            Ok(mut value) if !child_failed && !item_failed => {
+        // Most fields neither fail nor hold a failure: they need no path.
+        let settled = outcome.is_ok() && Self::lock(&self.invalid).is_empty();
+        let (outcome, failed_inside, path) = if settled {
+            (outcome, false, Vec::new())
+        } else {
+            let path = path_of(node);
+            let (outcome, failed_inside) = self.settle_inside(outcome, &path, return_type);
+            (outcome, failed_inside, path)
+        };
+        match outcome {
+            Ok(mut value) if !failed_inside => {
                 if let Some(value @ Value::Object(_)) = value.as_mut()
                     && let Some(document) = Self::lock(&self.document).as_ref()
                 {
@@ -175,16 +190,15 @@ impl Extension for Propagating {
                 }
                 return Ok(value);
             }
-            Ok(_) => true,
+            Ok(_) => {}
             Err(mut error) => {
                 if error.path.is_empty() {
                     error.path = response_path(&path);
                 }
                 Self::lock(&self.errors).push(error);
-                true
             }
-        };
-        if failed && non_null {
+        }
+        if return_type.ends_with('!') {
             let mut parent = path;
             parent.pop();
             Self::lock(&self.invalid).insert(parent);
