@@ -68,19 +68,32 @@ impl LocalProducers {
         reread(&writer::orders(&self.urls, &orders))
     }
 
+    pub async fn order(&self, peer: &Peer, order_iri: &str) -> Result<Document, PeerError> {
+        self.known(peer).await?;
+        let id = order_id(order_iri)?;
+        match self.store.incoming_order(&peer.enterprise, Some(LOCAL_CLIENT), id).await.map_err(internal)? {
+            Some(order) => reread(&writer::order(&self.urls, &order)),
+            None => Err(rejected(ApiError::NotFound("order")).await),
+        }
+    }
+
     pub async fn replace_order(&self, peer: &Peer, order_iri: &str, order: &Value) -> Result<Document, PeerError> {
         self.known(peer).await?;
-        let id = order_iri
-            .rsplit('/')
-            .next()
-            .and_then(|id| id.parse::<i64>().ok())
-            .ok_or_else(|| PeerError::BadPayload(format!("`{order_iri}` is not one of our orders")))?;
+        let id = order_id(order_iri)?;
         let document = reread(order)?;
         match orders::replace(&self.store, &self.urls, &peer.enterprise, LOCAL_CLIENT, id, &document).await {
             Ok(updated) => reread(&writer::order(&self.urls, &updated)),
             Err(err) => Err(rejected(err).await),
         }
     }
+}
+
+fn order_id(order_iri: &str) -> Result<i64, PeerError> {
+    order_iri
+        .rsplit('/')
+        .next()
+        .and_then(|id| id.parse::<i64>().ok())
+        .ok_or_else(|| PeerError::BadPayload(format!("`{order_iri}` is not one of our orders")))
 }
 
 /// Through the same reader as bytes from the wire, so local and remote producers behave alike.

@@ -282,6 +282,15 @@ impl PeerClient {
         parse(&body)
     }
 
+    /// One order as the producer holds it now (to learn its state after an answer was lost).
+    pub async fn order(&self, peer: &Peer, order_iri: &str) -> Result<Document, PeerError> {
+        if let Some(local) = self.local_for(peer) {
+            return local.order(peer, order_iri).await;
+        }
+        let (_, body) = self.call(peer, self.http.get(order_iri)).await?;
+        parse(&body)
+    }
+
     /// PUTs the whole order again (full replacement).
     pub async fn replace_order(&self, peer: &Peer, order_iri: &str, order: &Value) -> Result<Document, PeerError> {
         if let Some(local) = self.local_for(peer) {

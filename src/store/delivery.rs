@@ -201,6 +201,20 @@ impl Store {
         write.commit().await
     }
 
+    /// The producer says its order for this one is Cancelled (a cancellation whose answer was
+    /// lost, or a person at the producer): it cannot take lines again, so the next send places
+    /// a new order.
+    pub async fn record_cancelled_at_producer(&self, id: Uuid) -> Result<(), StoreError> {
+        let write = self.begin_write().await?;
+        producer_order::Entity::update_many()
+            .col_expr(producer_order::Column::Status, Expr::value(OrderStatus::Cancelled.dfc_name()))
+            .col_expr(producer_order::Column::PostStartedAt, Expr::value(Option::<DateTime<Utc>>::None))
+            .filter(producer_order::Column::Id.eq(id))
+            .exec(&write.txn)
+            .await?;
+        write.commit().await
+    }
+
     /// Nothing more may be sent for a producer order (it is complete or settled): a send queued
     /// for it (a retry asked for, say) is dropped rather than polled for ever.
     pub async fn drop_queued_send(&self, id: Uuid) -> Result<(), StoreError> {

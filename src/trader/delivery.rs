@@ -395,10 +395,37 @@ impl Trader {
         })
     }
 
-    /// One send of the plan: POST the first time (after looking for the order at the producer if
-    /// an earlier POST's answer was lost), PUT afterwards, Cancelled when nothing is left,
-    /// Complete once the session has closed.
+    /// One send of the plan (see [`Self::send_once`]). A producer refusing a change to its order
+    /// may no longer have it open: a cancellation whose answer was lost went through, or a
+    /// person cancelled it there. The producer is asked; if its order is Cancelled, the send
+    /// places a new one instead of refusing the customer orders waiting on it.
     async fn send(&self, plan: &mut ProducerOrderPlan) -> Result<Acknowledged, DeliveryError> {
+        let error = match self.send_once(plan).await {
+            Err(DeliveryError::Peer(error)) => error,
+            other => return other,
+        };
+        let refused_outright = !error.is_transient() && !error.outcome_unknown() && error.shortages().is_none();
+        let open_here = OrderStatus::from_name(&plan.order.status) != Some(OrderStatus::Cancelled);
+        let Some(remote) = plan.order.remote_iri.clone().filter(|_| refused_outright && open_here) else {
+            return Err(error.into());
+        };
+        let peer = self.peer(&plan.peer);
+        // If the producer cannot say now, the refusal is not taken as final: the outbox asks again.
+        let now = self.client.order(&peer, &remote).await?;
+        if answered_order(&now, &remote).and_then(|o| o.order_status) != Some(OrderStatus::Cancelled) {
+            return Err(error.into());
+        }
+        tracing::info!(producer_order = %plan.order.id, peer = %peer.id, remote = %remote, "the producer's order is Cancelled there; placing a new one");
+        self.store.record_cancelled_at_producer(plan.order.id).await?;
+        plan.order.status = OrderStatus::Cancelled.dfc_name().to_owned();
+        plan.order.post_started_at = None;
+        self.send_once(plan).await
+    }
+
+    /// POST the first time (after looking for the order at the producer if an earlier POST's
+    /// answer was lost), PUT afterwards, Cancelled when nothing is left, Complete once the
+    /// session has closed.
+    async fn send_once(&self, plan: &mut ProducerOrderPlan) -> Result<Acknowledged, DeliveryError> {
         let id = plan.order.id;
         let peer = self.peer(&plan.peer);
         let status = OrderStatus::from_name(&plan.order.status);

@@ -437,3 +437,35 @@ async fn a_lost_creation_answer_where_no_order_number_is_kept_waits_for_a_person
     assert_eq!(held(&shop), vec![("Cancelled", BTreeMap::from([(DULSE, 2)])), ("Held", BTreeMap::from([(DULSE, 2)]))]);
     assert_eq!(shop.available(DULSE), Some(3));
 }
+
+#[tokio::test]
+async fn an_order_cancelled_at_the_producer_is_placed_again_when_customers_order_more() {
+    let shop = FakeProducer::start(Style::Shopify, "test-hodmedod", HUB_TOKEN, shopify_variants()).await;
+    let session = session_with(&[("hodmedod", &shop.base, "test-hodmedod")], |_| {}).await;
+    let offers = session.offers().await;
+    let dulse = offer_named(&offers, "Dulse");
+    let first = session.checkout("before-1", &[(dulse.clone(), 2)]).await;
+    session.settled().await;
+    let created = shop.orders();
+    assert_eq!(created.len(), 1);
+
+    // A person cancels it in the shop's back office; the trader does not know. The next change
+    // is refused there ("the order is Cancelled"): the trader asks, learns it, and orders anew.
+    shop.cancel_by_hand(created[0].id);
+    let second = session.checkout("after-1", &[(dulse.clone(), 1)]).await;
+    session.settled().await;
+    assert_eq!(held(&shop), vec![("Cancelled", BTreeMap::from([(DULSE, 2)])), ("Held", BTreeMap::from([(DULSE, 3)]))]);
+    assert_eq!(shop.available(DULSE), Some(2));
+    let query = "query($id: ID!) { order(id: $id) { status reservations { state } } }";
+    for order in [&first, &second] {
+        let data = session.trader.graphql_ok(query, json!({"id": order["id"]})).await;
+        assert_eq!(data["order"], json!({"status": "ACTIVE", "reservations": [{"state": "RESERVED"}]}), "{order}");
+    }
+    let gets: Vec<String> = shop
+        .log()
+        .iter()
+        .filter(|e| e.method == "GET" && e.path.ends_with(&format!("/Orders/{}", created[0].id)))
+        .map(|e| e.path.clone())
+        .collect();
+    assert_eq!(gets.len(), 1, "the producer was asked once what became of its order: {gets:?}");
+}
