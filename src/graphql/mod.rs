@@ -7,6 +7,7 @@ pub mod access;
 mod consolidation;
 mod discounts;
 mod federation;
+pub mod ftv1;
 mod limits;
 mod loaders;
 mod orders;
@@ -70,6 +71,8 @@ pub fn build_schema(
         .enable_federation()
         .limit_depth(MAX_DEPTH)
         .limit_complexity(MAX_COMPLEXITY)
+        // Outermost: its trace spans the whole request and holds the errors as answered.
+        .extension(ftv1::FederatedTracing)
         .extension(limits::CodedRequestErrors { introspection })
         // Outside the access checks, so that a refused field is null in its place too.
         .extension(propagation::ErrorPropagation)

@@ -20,7 +20,7 @@ use serde_json::json;
 
 use super::AppState;
 use crate::auth::{AuthError, Identity, bearer_token};
-use crate::graphql::REQUEST_ERRORS;
+use crate::graphql::{REQUEST_ERRORS, ftv1};
 use crate::trader::CatalogueMemo;
 
 const PREFLIGHT_HEADERS: [&str; 2] = ["apollo-require-preflight", "x-apollo-operation-name"];
@@ -265,11 +265,15 @@ async fn run(
     state: &AppState,
     identity: Option<&Identity>,
     memo: &CatalogueMemo,
+    trace: bool,
     request: async_graphql::Request,
 ) -> (Vec<u8>, bool) {
     let mut request = request.data(memo.clone()).data(crate::graphql::EntityIndex::default());
     if let Some(identity) = identity {
         request = request.data(identity.clone());
+    }
+    if trace {
+        request = request.data(ftv1::TraceRequested);
     }
     let operation = request.operation_name.clone().or_else(|| operation_name_in(&request.query).map(str::to_owned));
     let started = std::time::Instant::now();
@@ -291,7 +295,11 @@ async fn run(
     // Serialised from the response itself: a detour through `serde_json::Value` would sort each
     // object's keys, and a response keeps the order of the query.
     let body = if request_error {
-        serde_json::to_vec(&json!({ "errors": response.errors }))
+        let mut answer = json!({ "errors": response.errors });
+        if !response.extensions.is_empty() {
+            answer["extensions"] = json!(response.extensions);
+        }
+        serde_json::to_vec(&answer)
     } else {
         serde_json::to_vec(&response)
     };
@@ -325,10 +333,11 @@ async fn execute(
     // producer's is fetched once.
     let memo = CatalogueMemo::default();
     let wants_graphql_response = accepts_graphql_response(headers);
+    let trace = headers.get(ftv1::HEADER).is_some_and(|v| v.as_bytes() == ftv1::FTV1.as_bytes());
     let content_type = if wants_graphql_response { "application/graphql-response+json" } else { "application/json" };
     let (status, body) = match operations {
         Operations::One(request) => {
-            let (body, request_error) = run(state, identity.as_ref(), &memo, *request).await;
+            let (body, request_error) = run(state, identity.as_ref(), &memo, trace, *request).await;
             let status = if wants_graphql_response && request_error { StatusCode::BAD_REQUEST } else { StatusCode::OK };
             (status, body)
         }
@@ -339,7 +348,7 @@ async fn execute(
                 if i > 0 {
                     answers.push(b',');
                 }
-                answers.extend(run(state, identity.as_ref(), &memo, request).await.0);
+                answers.extend(run(state, identity.as_ref(), &memo, trace, request).await.0);
             }
             answers.push(b']');
             (StatusCode::OK, answers)

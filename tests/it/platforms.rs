@@ -989,6 +989,80 @@ async fn through_both_gateways_an_entity_error_keeps_its_place_and_its_siblings_
     }
 }
 
+/// Federated tracing: Apollo Gateway asks orderhub for an ftv1 trace, decodes it into its query
+/// plan trace (a bad encoding shows as `traceParsingFailed`), and finds each field orderhub
+/// resolved with its timing, list items by index, an alias with its field's name, and the error
+/// at the field that failed. Without the header, orderhub adds no trace.
+#[tokio::test]
+async fn apollo_gateway_decodes_orderhub_federated_traces() {
+    let p = platforms().await;
+    let carrots = p.farm().product("farm", "CARROT").await;
+    let flour = p.mill.product("mill", "FLOUR").await;
+    let lines = [(p.offer(p.farm(), "farm", carrots.id), 2), (p.offer(&p.mill, "mill", flour.id), 1)];
+    let placed = p.checkout("for-the-trace", &lines).await;
+    let id = placed["data"]["checkout"]["id"].as_str().expect("order id").to_owned();
+    let query = "query($id: ID!) { order(id: $id) { id lines { quantity } } broken: order(id: \"not-a-uuid\") { id } }";
+    let staff = p.trader.token("hub-staff", &["trader_staff"], &["hub"]).expect("token");
+
+    let direct = p
+        .trader
+        .http
+        .post(p.trader.url("/graphql"))
+        .bearer_auth(&staff)
+        .json(&json!({"query": query, "variables": {"id": id}}))
+        .send()
+        .await
+        .expect("answers")
+        .json::<Value>()
+        .await
+        .expect("json");
+    assert!(direct.pointer("/extensions/ftv1").is_none(), "a trace only when asked: {direct}");
+
+    let tools = npm_tools("federation", "@apollo/gateway");
+    let (gateway, url) = start_gateway(&tools, &p.trader.url("/graphql"), &[]);
+    let answer = p
+        .trader
+        .http
+        .post(&url)
+        .bearer_auth(&staff)
+        .header("x-capture-trace", "1")
+        .json(&json!({"query": query, "variables": {"id": id}}))
+        .send()
+        .await
+        .expect("gateway answers")
+        .json::<Value>()
+        .await
+        .expect("json");
+    stop_gateway(gateway);
+    assert_eq!(answer["data"]["order"]["lines"].as_array().map(Vec::len), Some(2), "{answer}");
+    let fetch = &answer["extensions"]["queryPlanTrace"]["fetch"];
+    assert_eq!(fetch["serviceName"], "orderhub", "{answer}");
+    assert_ne!(fetch["traceParsingFailed"], true, "the gateway decoded the trace: {answer}");
+    let trace = &fetch["trace"];
+    let number = |v: &Value| v.as_str().and_then(|s| s.parse::<u64>().ok()).or_else(|| v.as_u64()).unwrap_or(0);
+    assert!(number(&trace["durationNs"]) > 0, "{trace}");
+    assert!(trace["startTime"]["seconds"].is_string() || trace["startTime"]["seconds"].is_number(), "{trace}");
+    let roots = trace["root"]["child"].as_array().unwrap_or_else(|| panic!("{trace}"));
+    let field = |nodes: &[Value], name: &str| -> Value {
+        nodes.iter().find(|n| n["responseName"] == name).cloned().unwrap_or_else(|| panic!("{name} in {nodes:?}"))
+    };
+    let order = field(roots, "order");
+    assert_eq!((order["type"].as_str(), order["parentType"].as_str()), (Some("Order"), Some("Query")), "{order}");
+    let (start, end) = (number(&order["startTime"]), number(&order["endTime"]));
+    assert!(start > 0 && end >= start && end <= number(&trace["durationNs"]), "{order}");
+    let children = order["child"].as_array().expect("fields under order");
+    let lines = field(children, "lines");
+    let items = lines["child"].as_array().expect("items");
+    assert_eq!(items.iter().map(|i| i["index"].as_u64().unwrap_or(0)).collect::<Vec<_>>(), [0, 1], "{lines}");
+    assert_eq!(field(items[1]["child"].as_array().expect("item fields"), "quantity")["type"], "Int!");
+    let broken = field(roots, "broken");
+    assert_eq!(broken["originalFieldName"], "order", "{broken}");
+    let error = &broken["error"][0];
+    assert!(error["message"].as_str().is_some_and(|m| !m.is_empty()), "{broken}");
+    let json: Value = serde_json::from_str(error["json"].as_str().expect("json")).expect("error json");
+    assert_eq!(json["extensions"]["code"], answer["errors"][0]["extensions"]["code"], "{answer}");
+}
+
 #[tokio::test]
 async fn cancelling_orders_releases_stock_at_once_and_empties_the_producer_order() {
     let p = platforms().await;

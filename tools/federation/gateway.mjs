@@ -24,7 +24,24 @@ const gateway = new ApolloGateway({
   supergraphSdl: composed.supergraphSdl,
   buildService: ({ url }) => new ForwardingAuthorization({ url }),
 });
-const server = new ApolloServer({ gateway });
+// Asked by a request's `x-capture-trace: 1`, the gateway asks its subgraphs for federated traces
+// (`apollo-federation-include-trace: ftv1`) as Apollo's usage reporting makes it do, decodes
+// them into its query plan trace, and answers that trace in `extensions.queryPlanTrace`.
+const captureTraces = {
+  async requestDidStart({ request, metrics }) {
+    if (request.http?.headers.get("x-capture-trace") !== "1") return;
+    metrics.captureTraces = true;
+    return {
+      async willSendResponse({ response, metrics }) {
+        if (response.body.kind !== "single") return;
+        const result = response.body.singleResult;
+        const plan = metrics.queryPlanTrace;
+        result.extensions = { ...result.extensions, queryPlanTrace: plan ? plan.toJSON() : null };
+      },
+    };
+  },
+};
+const server = new ApolloServer({ gateway, plugins: [captureTraces] });
 const { url } = await startStandaloneServer(server, {
   listen: { host: "127.0.0.1", port: 0 },
   context: async ({ req }) => ({ authorization: req.headers.authorization, traceparent: req.headers.traceparent }),
