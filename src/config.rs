@@ -27,6 +27,7 @@
 //! | per-caller rate limit | `[rate_limit] per_minute, burst` |           | none: unlimited            |
 //! | batched operations | `max_batch_operations` |                       | 10                         |
 //! | batched loads' wait | `dataloader_delay_ms` |                        | 1                          |
+//! | span export (OTLP/HTTP) | `otlp_endpoint` | `ORDERHUB_OTLP_ENDPOINT` (or `OTEL_EXPORTER_OTLP_TRACES_ENDPOINT`) | none: no spans exported |
 //! | token verification | `[auth]`             | `ORDERHUB_AUTH_HS256_SECRET`, `ORDERHUB_AUTH_JWKS_FILE`, `ORDERHUB_AUTH_JWKS_URL` | none: tokens refused |
 //!
 //! `ORDERHUB_CLIENTS` is `platform=token,platform=token`; it replaces the file's clients.
@@ -174,6 +175,8 @@ pub struct Config {
     /// How long a batched database load waits for more keys before it runs: longer gathers
     /// more of a large request into one statement, shorter answers a small one sooner.
     pub dataloader_delay_ms: u64,
+    /// Where spans are sent (OTLP over HTTP, protobuf), e.g. `http://collector:4318/v1/traces`.
+    pub otlp_endpoint: Option<String>,
 }
 
 impl Default for Config {
@@ -204,6 +207,7 @@ impl Default for Config {
             rate_limit: None,
             max_batch_operations: 10,
             dataloader_delay_ms: 1,
+            otlp_endpoint: None,
         }
     }
 }
@@ -273,6 +277,9 @@ impl Config {
                 "false" | "0" | "off" => false,
                 other => anyhow::bail!("ORDERHUB_INTROSPECTION `{other}`: expected true or false"),
             };
+        }
+        if let Some(v) = var("ORDERHUB_OTLP_ENDPOINT").or_else(|| var("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT")) {
+            self.otlp_endpoint = Some(v).filter(|v| !v.trim().is_empty());
         }
         if let Some(v) = var("ORDERHUB_RETENTION_DAYS") {
             self.retention_days = Some(v.parse().map_err(|e| anyhow::anyhow!("ORDERHUB_RETENTION_DAYS `{v}`: {e}"))?);

@@ -12,6 +12,7 @@ pub mod domain;
 pub mod graphql;
 pub mod http;
 pub mod metrics;
+pub mod otel;
 pub mod peers;
 pub mod store;
 pub mod telemetry;
@@ -79,9 +80,21 @@ impl Application {
         let address = listener.local_addr()?;
         let base_url = config.public_base_url(address);
         let metrics = Arc::new(metrics::Metrics::default());
+        let spans = match &config.otlp_endpoint {
+            Some(endpoint) => {
+                let spans = otel::Spans::otlp(endpoint, Duration::from_secs(10))?;
+                tracing::info!(endpoint = %endpoint, "exporting spans over OTLP");
+                spans
+            }
+            None => otel::Spans::default(),
+        };
+        store.export_spans(spans.clone());
         let trader = Trader::new(
             store.clone(),
-            PeerClient::new()?.with_local(LocalProducers::new(store.clone(), &base_url)).with_metrics(metrics.clone()),
+            PeerClient::new()?
+                .with_local(LocalProducers::new(store.clone(), &base_url))
+                .with_metrics(metrics.clone())
+                .with_spans(spans.clone()),
             config
                 .peers
                 .iter()
@@ -124,6 +137,7 @@ impl Application {
             rate_limiter: config.rate_limit.as_ref().map(|r| Arc::new(http::rate_limit::RateLimiter::new(r))),
             max_batch: config.max_batch_operations,
             metrics,
+            spans,
         };
         let router = http::router(state, Duration::from_secs(config.request_timeout_secs));
         let retention_days = config.retention_days;

@@ -13,6 +13,8 @@ tokio::task_local! {
 pub struct TraceContext {
     trace_id: [u8; 16],
     span_id: [u8; 8],
+    /// The span this one is a child of (the caller's, for a request), if any.
+    parent: Option<[u8; 8]>,
     flags: u8,
 }
 
@@ -44,7 +46,7 @@ fn random_span_id() -> [u8; 8] {
 impl TraceContext {
     /// A trace begun here (sampled).
     pub fn fresh() -> TraceContext {
-        TraceContext { trace_id: *uuid::Uuid::new_v4().as_bytes(), span_id: random_span_id(), flags: 1 }
+        TraceContext { trace_id: *uuid::Uuid::new_v4().as_bytes(), span_id: random_span_id(), parent: None, flags: 1 }
     }
 
     /// The caller's `traceparent`, if it is one (version 00, or a later version read as 00 would
@@ -58,12 +60,12 @@ impl TraceContext {
             return None;
         }
         let flags = u8::from_str_radix(flags, 16).ok().filter(|_| flags.len() == 2)?;
-        Some(TraceContext { trace_id: unhex::<16>(trace)?, span_id: unhex::<8>(span)?, flags })
+        Some(TraceContext { trace_id: unhex::<16>(trace)?, span_id: unhex::<8>(span)?, parent: None, flags })
     }
 
     /// A span of the same trace, under this one.
     pub fn child(&self) -> TraceContext {
-        TraceContext { span_id: random_span_id(), ..*self }
+        TraceContext { span_id: random_span_id(), parent: Some(self.span_id), ..*self }
     }
 
     pub fn trace_id(&self) -> String {
@@ -71,6 +73,23 @@ impl TraceContext {
     }
 
     /// As a `traceparent` header.
+    pub fn trace_id_bytes(&self) -> [u8; 16] {
+        self.trace_id
+    }
+
+    pub fn span_id_bytes(&self) -> [u8; 8] {
+        self.span_id
+    }
+
+    pub fn parent_span_id(&self) -> Option<[u8; 8]> {
+        self.parent
+    }
+
+    /// Whether the caller records this trace (W3C's `sampled` flag).
+    pub fn sampled(&self) -> bool {
+        self.flags & 1 == 1
+    }
+
     pub fn header(&self) -> String {
         format!("00-{}-{}-{:02x}", hex(&self.trace_id), hex(&self.span_id), self.flags)
     }

@@ -277,7 +277,33 @@ async fn run(
     }
     let operation = request.operation_name.clone().or_else(|| operation_name_in(&request.query).map(str::to_owned));
     let started = std::time::Instant::now();
-    let response = state.schema.execute(request).await;
+    // The operation is a span of its own (its statements and producer calls nest under it).
+    let span = crate::trace_context::current().map(|trace| trace.child()).filter(|_| state.spans.enabled());
+    let response = match span {
+        Some(span) => {
+            let began = std::time::SystemTime::now();
+            let response = span.scope(state.schema.execute(request)).await;
+            let error = response.errors.first().map(|e| match e.extensions.as_ref().and_then(|x| x.get("code")) {
+                Some(async_graphql::Value::String(code)) => code.clone(),
+                _ => "ERROR".to_owned(),
+            });
+            state.spans.record(
+                &span,
+                crate::otel::Finished {
+                    name: format!("GraphQL {}", operation.as_deref().unwrap_or("anonymous")),
+                    kind: opentelemetry::trace::SpanKind::Internal,
+                    started: began,
+                    attributes: vec![
+                        opentelemetry::KeyValue::new("graphql.operation.name", operation.clone().unwrap_or_default()),
+                        opentelemetry::KeyValue::new("graphql.errors", response.errors.len() as i64),
+                    ],
+                    error,
+                },
+            );
+            response
+        }
+        None => state.schema.execute(request).await,
+    };
     state.metrics.graphql_operation(
         operation.as_deref(),
         started.elapsed(),

@@ -35,11 +35,13 @@ pub struct AppState {
     /// Operations one batched POST may hold.
     pub max_batch: usize,
     pub metrics: Arc<crate::metrics::Metrics>,
+    pub spans: crate::otel::Spans,
 }
 
 pub fn router(state: AppState, request_timeout: Duration) -> Router {
     let max_body = state.max_body_bytes;
     let cors = cors(&state.cors_origins);
+    let spans = state.spans.clone();
     Router::new()
         .route("/graphql", get(graphql::get).post(graphql::post))
         .route("/graphiql/{file}", get(graphiql_asset))
@@ -55,7 +57,7 @@ pub fn router(state: AppState, request_timeout: Duration) -> Router {
         .layer(cors)
         .layer(TimeoutLayer::with_status_code(StatusCode::REQUEST_TIMEOUT, request_timeout))
         .layer(CatchPanicLayer::new())
-        .layer(axum::middleware::from_fn(in_trace))
+        .layer(axum::middleware::from_fn_with_state(spans, in_trace))
         .layer(TraceLayer::new_for_http().make_span_with(|request: &axum::http::Request<_>| {
             // Method and path only: query strings and headers may carry tokens.
             tracing::info_span!(
@@ -70,7 +72,11 @@ pub fn router(state: AppState, request_timeout: Duration) -> Router {
 
 /// Runs the request in the caller's trace (its `traceparent`), as a span of its own, or in a new
 /// trace; its log lines carry the trace id.
-async fn in_trace(request: axum::extract::Request, next: axum::middleware::Next) -> Response {
+async fn in_trace(
+    State(spans): State<crate::otel::Spans>,
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
     let trace = request
         .headers()
         .get("traceparent")
@@ -78,7 +84,28 @@ async fn in_trace(request: axum::extract::Request, next: axum::middleware::Next)
         .and_then(crate::trace_context::TraceContext::parse)
         .map_or_else(crate::trace_context::TraceContext::fresh, |caller| caller.child());
     tracing::Span::current().record("trace_id", trace.trace_id());
-    trace.scope(next.run(request)).await
+    if !spans.enabled() {
+        return trace.scope(next.run(request)).await;
+    }
+    let started = std::time::SystemTime::now();
+    let (method, path) = (request.method().to_string(), request.uri().path().to_owned());
+    let response = trace.scope(next.run(request)).await;
+    let status = response.status();
+    spans.record(
+        &trace,
+        crate::otel::Finished {
+            name: format!("{method} {path}"),
+            kind: opentelemetry::trace::SpanKind::Server,
+            started,
+            attributes: vec![
+                opentelemetry::KeyValue::new("http.request.method", method),
+                opentelemetry::KeyValue::new("url.path", path),
+                opentelemetry::KeyValue::new("http.response.status_code", i64::from(status.as_u16())),
+            ],
+            error: status.is_server_error().then(|| status.to_string()),
+        },
+    );
+    response
 }
 
 /// Cross-origin browsers allowed only from the configured origins, with the headers GraphQL

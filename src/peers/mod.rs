@@ -168,6 +168,7 @@ pub struct PeerClient {
     /// The URL schemes found out for peers configured without one.
     profiles: Arc<Mutex<HashMap<String, Profile>>>,
     metrics: Option<Arc<crate::metrics::Metrics>>,
+    spans: crate::otel::Spans,
 }
 
 impl PeerClient {
@@ -177,6 +178,11 @@ impl PeerClient {
     }
 
     /// Counts every call and its outcome in `metrics`.
+    pub fn with_spans(mut self, spans: crate::otel::Spans) -> PeerClient {
+        self.spans = spans;
+        self
+    }
+
     pub fn with_metrics(mut self, metrics: Arc<crate::metrics::Metrics>) -> PeerClient {
         self.metrics = Some(metrics);
         self
@@ -192,7 +198,13 @@ impl PeerClient {
             .pool_idle_timeout(Duration::from_secs(60))
             .user_agent(concat!("orderhub/", env!("CARGO_PKG_VERSION")))
             .build()?;
-        Ok(PeerClient { http, local: None, profiles: Arc::default(), metrics: None })
+        Ok(PeerClient {
+            http,
+            local: None,
+            profiles: Arc::default(),
+            metrics: None,
+            spans: crate::otel::Spans::default(),
+        })
     }
 
     /// The URL scheme of the peer: configured, or found out earlier.
@@ -301,15 +313,51 @@ impl PeerClient {
         parse(&body)
     }
 
+    /// One call to the peer, as a span of the trace it is made in (the producer sees that span
+    /// as the caller's in `traceparent`; it is exported if spans are).
     async fn call(
         &self,
         peer: &Peer,
         request: reqwest::RequestBuilder,
     ) -> Result<(Option<String>, Vec<u8>), PeerError> {
+        let span = crate::trace_context::current().map(|trace| trace.child());
+        let Some(span) = span.filter(|_| self.spans.enabled()) else { return self.call_as(peer, request, span).await };
+        let started = std::time::SystemTime::now();
+        let (method, path) = match request.try_clone().and_then(|r| r.build().ok()) {
+            Some(built) => (built.method().to_string(), built.url().path().to_owned()),
+            None => (String::new(), String::new()),
+        };
+        let outcome = self.call_as(peer, request, Some(span)).await;
+        let mut attributes = vec![
+            opentelemetry::KeyValue::new("http.request.method", method.clone()),
+            opentelemetry::KeyValue::new("url.path", path),
+            opentelemetry::KeyValue::new("peer.id", peer.id.clone()),
+        ];
+        if let Err(PeerError::Rejected { status, .. } | PeerError::ServerError { status }) = &outcome {
+            attributes.push(opentelemetry::KeyValue::new("http.response.status_code", i64::from(*status)));
+        }
+        self.spans.record(
+            &span,
+            crate::otel::Finished {
+                name: format!("DFC {method}"),
+                kind: opentelemetry::trace::SpanKind::Client,
+                started,
+                attributes,
+                error: outcome.as_ref().err().map(|e| e.code().to_owned()),
+            },
+        );
+        outcome
+    }
+
+    async fn call_as(
+        &self,
+        peer: &Peer,
+        request: reqwest::RequestBuilder,
+        span: Option<crate::trace_context::TraceContext>,
+    ) -> Result<(Option<String>, Vec<u8>), PeerError> {
         let mut request = request.header("accept", "application/ld+json").timeout(peer.timeout);
-        // The producer sees the call as a span of the trace it was made in.
-        if let Some(trace) = crate::trace_context::current() {
-            request = request.header("traceparent", trace.child().header());
+        if let Some(span) = span {
+            request = request.header("traceparent", span.header());
         }
         let (status, location, body) = match &peer.credentials {
             Credentials::Token(token) => self.exchange(peer, request.bearer_auth(token.expose())).await?,

@@ -77,6 +77,8 @@ pub struct Store {
     checkout_recorder: Option<tokio::sync::mpsc::Sender<checkouts::PendingCheckout>>,
     /// SQL statements run through this store's pool so far (its clones share the count).
     statements: Arc<std::sync::atomic::AtomicU64>,
+    /// Where each statement is recorded as a span, once the application says (see `export_spans`).
+    spans: Arc<std::sync::OnceLock<crate::otel::Spans>>,
 }
 
 /// A write transaction, holding the SQLite gate (if any) until it is committed or dropped.
@@ -113,13 +115,18 @@ impl Store {
         let mut db =
             Database::connect(options).await.map_err(|e| anyhow::anyhow!("connecting to the database: {e}"))?;
         let statements = Arc::new(std::sync::atomic::AtomicU64::new(0));
+        let spans = Arc::new(std::sync::OnceLock::<crate::otel::Spans>::new());
+        let is_sqlite = db.get_database_backend() == DbBackend::Sqlite;
         db.set_metric_callback({
-            let statements = statements.clone();
-            move |_| {
+            let (statements, spans) = (statements.clone(), spans.clone());
+            let system = if is_sqlite { "sqlite" } else { "postgresql" };
+            move |info| {
                 statements.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                if let Some(spans) = spans.get() {
+                    statement_span(spans, system, info);
+                }
             }
         });
-        let is_sqlite = db.get_database_backend() == DbBackend::Sqlite;
         if is_sqlite {
             // Readers keep reading while one writer writes; the setting persists in the file.
             db.execute_unprepared("PRAGMA journal_mode = WAL").await?;
@@ -129,6 +136,7 @@ impl Store {
             sqlite_write_gate: is_sqlite.then(|| Arc::new(Mutex::new(()))),
             checkout_recorder: None,
             statements,
+            spans,
         };
         let (recorder, pending) = tokio::sync::mpsc::channel(1024);
         // The task's own store has no recorder: the channel closes, and the task ends, with the
@@ -139,6 +147,13 @@ impl Store {
 
     pub async fn migrate(&self) -> anyhow::Result<()> {
         Migrator::up(&self.db, None).await.map_err(|e| anyhow::anyhow!("applying migrations: {e}"))
+    }
+
+    /// Records every statement from now on as a span of the trace it runs in.
+    pub fn export_spans(&self, spans: crate::otel::Spans) {
+        if spans.enabled() {
+            let _ = self.spans.set(spans);
+        }
     }
 
     /// How many SQL statements this store has run (for tests and `/metrics`).
@@ -200,6 +215,29 @@ pub fn digest_hex(bytes: &[u8]) -> String {
 
 pub(crate) fn corrupt(what: impl std::fmt::Display) -> StoreError {
     StoreError::Corrupt(what.to_string())
+}
+
+/// A statement that ran in a trace, as a CLIENT span ending now: its SQL (placeholders, never the
+/// values), the database, and whether it failed.
+fn statement_span(spans: &crate::otel::Spans, system: &'static str, info: &sea_orm::metric::Info<'_>) {
+    let Some(trace) = crate::trace_context::current() else { return };
+    let sql = info.statement.sql.as_str();
+    let operation = sql.split_whitespace().next().unwrap_or("SQL").to_ascii_uppercase();
+    let started = std::time::SystemTime::now().checked_sub(info.elapsed).unwrap_or_else(std::time::SystemTime::now);
+    spans.record(
+        &trace.child(),
+        crate::otel::Finished {
+            name: format!("{operation} {system}"),
+            kind: opentelemetry::trace::SpanKind::Client,
+            started,
+            attributes: vec![
+                opentelemetry::KeyValue::new("db.system.name", system),
+                opentelemetry::KeyValue::new("db.operation.name", operation),
+                opentelemetry::KeyValue::new("db.query.text", sql.chars().take(2_000).collect::<String>()),
+            ],
+            error: info.failed.then(|| "the statement failed".to_owned()),
+        },
+    );
 }
 
 #[cfg(test)]

@@ -22,6 +22,7 @@ mod identity;
 mod interop;
 mod malformed;
 mod ofn_client;
+mod otlp;
 mod platforms;
 mod privacy;
 mod proxy;

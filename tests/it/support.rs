@@ -245,7 +245,6 @@ impl TestApp {
         answer["data"].clone()
     }
 
-    /// A GraphQL request as the platform operator.
     /// `GET /metrics`, checked to be Prometheus' text format.
     pub async fn metrics(&self) -> String {
         let answer = self.http.get(self.url("/metrics")).send().await.expect("metrics answer");
@@ -255,6 +254,7 @@ impl TestApp {
         answer.text().await.expect("metrics text")
     }
 
+    /// A GraphQL request as the platform operator.
     pub async fn graphql(&self, query: &str, variables: Value) -> Value {
         self.graphql_as(self.operator_token().as_deref(), query, variables).await
     }
