@@ -16,6 +16,7 @@ mod producer;
 mod producer_orders;
 mod propagation;
 mod reservation;
+mod spans;
 mod trader;
 mod viewer;
 
@@ -77,6 +78,7 @@ pub fn build_schema(
         // Outside the access checks, so that a refused field is null in its place too.
         .extension(propagation::ErrorPropagation)
         .extension(access::Authorisation)
+        .extension(spans::RootFieldSpans)
         // Innermost: the others see the document it found by hash.
         .extension(async_graphql::extensions::apollo_persisted_queries::ApolloPersistedQueries::new(
             async_graphql::extensions::apollo_persisted_queries::LruCacheStorage::new(limits::PERSISTED_QUERIES),

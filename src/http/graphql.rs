@@ -275,6 +275,9 @@ async fn run(
     if trace {
         request = request.data(ftv1::TraceRequested);
     }
+    if state.spans.enabled() {
+        request = request.data(state.spans.clone());
+    }
     let operation = request.operation_name.clone().or_else(|| operation_name_in(&request.query).map(str::to_owned));
     let started = std::time::Instant::now();
     // The operation is a span of its own (its statements and producer calls nest under it).

@@ -102,6 +102,10 @@ async fn a_checkout_is_exported_as_one_tree_of_spans_in_the_callers_trace() {
     assert_eq!(hex(&server.parent_span_id), caller_span, "the request is a child of the caller's span");
     let operation = spans.iter().find(|s| s.name == "GraphQL Checkout").expect("operation span");
     assert_eq!(operation.parent_span_id, server.span_id);
+    let field = spans.iter().find(|s| s.name == "Mutation.checkout").expect("root field span");
+    assert_eq!(field.parent_span_id, operation.span_id);
+    let under_field = |span: &Span| span.parent_span_id == field.span_id;
+    assert!(spans.iter().filter(|s| s.name.starts_with("DFC ")).all(under_field), "the checkout's calls nest under it");
     let sql: Vec<&Span> =
         spans.iter().filter(|s| s.name.ends_with(" sqlite") || s.name.ends_with(" postgresql")).collect();
     assert!(sql.iter().any(|s| s.name.starts_with("INSERT")), "statements are spans: {sql:?}");
