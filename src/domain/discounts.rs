@@ -294,30 +294,18 @@ impl<'l> Groups<'l> {
         groups
     }
 
-    /// Appends the lines of `keys` to `into`, in order. Lines of several keys are put in order
-    /// through a bitmap of the order's lines (`marks`, kept by the caller): a pass over a few
-    /// words instead of a sort.
-    fn lines_into(&self, keys: &BTreeSet<String>, into: &mut Vec<u32>, marks: &mut Vec<u64>) {
-        let members = |g: u32| &self.members[self.starts[g as usize]..self.starts[g as usize + 1]];
-        let mut found = keys.iter().filter_map(|key| self.ids.get(key.as_str()).copied());
-        let Some(first) = found.next() else { return };
-        let Some(second) = found.next() else {
-            into.extend_from_slice(members(first));
-            return;
-        };
-        marks.clear();
-        marks.resize(self.members.len().div_ceil(64), 0);
-        for g in [first, second].into_iter().chain(found) {
-            for &line in members(g) {
-                marks[line as usize / 64] |= 1 << (line % 64);
+    /// Appends the lines of `keys` to `into`, in order.
+    fn lines_into(&self, keys: &BTreeSet<String>, into: &mut Vec<u32>) {
+        let (start, mut found) = (into.len(), 0);
+        for key in keys {
+            if let Some(&g) = self.ids.get(key.as_str()) {
+                into.extend_from_slice(&self.members[self.starts[g as usize]..self.starts[g as usize + 1]]);
+                found += 1;
             }
         }
-        for (word, &bits) in marks.iter().enumerate() {
-            let mut bits = bits;
-            while bits != 0 {
-                into.push(word as u32 * 64 + bits.trailing_zeros());
-                bits &= bits - 1;
-            }
+        // Distinct keys have distinct lines: only their order is left to restore.
+        if found > 1 {
+            into[start..].sort_unstable();
         }
     }
 }
@@ -341,18 +329,18 @@ impl<'l> LineIndex<'l> {
         }
     }
 
-    /// Appends the lines `scope` covers, in order, to `into` (`marks`: see [`Groups::lines_into`]).
-    fn scope_into(&self, scope: &Scope, into: &mut Vec<u32>, marks: &mut Vec<u64>) {
+    /// Appends the lines `scope` covers, in order, to `into`.
+    fn scope_into(&self, scope: &Scope, into: &mut Vec<u32>) {
         match scope {
             Scope::Order => into.extend(0..self.count as u32),
-            Scope::Producers(producers) => self.producers.lines_into(producers, into, marks),
-            Scope::Products(products) => self.products.lines_into(products, into, marks),
+            Scope::Producers(producers) => self.producers.lines_into(producers, into),
+            Scope::Products(products) => self.products.lines_into(products, into),
         }
     }
 
     fn scoped(&self, scope: &Scope) -> Vec<u32> {
         let mut lines = Vec::new();
-        self.scope_into(scope, &mut lines, &mut Vec::new());
+        self.scope_into(scope, &mut lines);
         lines
     }
 }
@@ -564,12 +552,12 @@ struct Taken {
 }
 
 /// What one option (every stacking rule, or one exclusive rule alone) takes off: what is left of
-/// each line, each discount, and the cents each took from each line (line, cents).
+/// each line, each discount, and the cents each took from each line.
 #[derive(Default)]
 struct Outcome {
     left: Vec<i64>,
     taken: Vec<Taken>,
-    parts: Vec<(u32, i64)>,
+    parts: Vec<(usize, Decimal)>,
 }
 
 impl Outcome {
@@ -579,7 +567,6 @@ impl Outcome {
 }
 
 /// Buffers kept from one rule to the next.
-#[derive(Default)]
 struct Scratch {
     weights: Vec<i64>,
     parts: Vec<i64>,
@@ -597,73 +584,6 @@ fn discount_cents(reached: &Reached<'_>, base: i64, units: i64) -> i64 {
     // Rounding keeps order: rounding the lesser of the discount and the cap is the lesser of
     // the two rounded.
     reached.rule.cap.map_or(raw, |cap| raw.min(cents(cap))).min(base)
-}
-
-/// Takes `amount` cents (at most `base`, what is left of the `covered` lines together) off those
-/// lines as [`allocate_into`] shares it out, and appends each line's part to `parts`. The same
-/// split in one pass over the lines, without gathering their weights first: this runs once per
-/// stacking rule over every line it covers, the most of what pricing does.
-fn take_off(
-    amount: i64,
-    base: i64,
-    covered: &[u32],
-    left: &mut [i64],
-    parts: &mut Vec<(u32, i64)>,
-    scratch: &mut Scratch,
-) {
-    let start = parts.len();
-    if amount < FAST_CENTS && base < FAST_CENTS {
-        // As in `allocate_into`: a multiplication by `1 / base` gives each quotient to within
-        // one. Keys order by remainder, then earlier line first; lines with nothing left weigh
-        // nothing and are passed over.
-        let keys = &mut scratch.remainders;
-        keys.clear();
-        let inverse = 1.0 / base as f64;
-        let mut given = 0;
-        for &line in covered {
-            let weight = left[line as usize];
-            if weight == 0 {
-                continue;
-            }
-            let product = amount * weight;
-            let mut quotient = (product as f64 * inverse) as i64;
-            let mut remainder = product - quotient * base;
-            // The correction without branches (which way it goes is anyone's guess): -1 where
-            // the estimate was one too high, then +1 where it was one too low.
-            let high = remainder >> 63;
-            quotient += high;
-            remainder += base & high;
-            let low = !((remainder - base) >> 63);
-            quotient -= low;
-            remainder -= base & low;
-            given += quotient;
-            // A line with no remainder gets a key too (the largest, as if its remainder were 0):
-            // fewer cents are left over than lines with a remainder, so it is never chosen.
-            let place = (parts.len() - start) as u32;
-            keys.push(!(((remainder as u64) << 32) | u64::from(u32::MAX - place)));
-            parts.push((line, quotient));
-        }
-        for key in smallest(keys, usize::try_from(amount - given).unwrap_or(0)) {
-            debug_assert!(!*key >> 32 > 0, "a cent goes to a line with a remainder");
-            parts[start + (u32::MAX - !*key as u32) as usize].1 += 1;
-        }
-    } else {
-        scratch.weights.clear();
-        scratch.weights.extend(covered.iter().map(|&line| left[line as usize]));
-        allocate_into(amount, &scratch.weights, &mut scratch.parts, &mut scratch.remainders);
-        parts.extend(covered.iter().copied().zip(scratch.parts.iter().copied()));
-    }
-    // Only the lines that gave something are kept; what they gave is no longer left.
-    let mut kept = start;
-    for place in start..parts.len() {
-        let (line, part) = parts[place];
-        if part > 0 {
-            left[line as usize] -= part;
-            parts[kept] = (line, part);
-            kept += 1;
-        }
-    }
-    parts.truncate(kept);
 }
 
 /// The discounts one set of rules gives (by their place in `reached`), applied in order on what
@@ -684,11 +604,14 @@ fn apply(
     out.parts.reserve(order.iter().map(|&r| reached[r].scoped.len()).sum());
     for &r in order {
         let covered = &scopes[reached[r].scoped.clone()];
-        let base: i64 = covered.iter().map(|&i| out.left[i as usize]).sum();
+        // Lines already discounted to nothing weigh nothing: they get no share.
+        let weights = &mut scratch.weights;
+        weights.clear();
+        weights.extend(covered.iter().map(|&i| out.left[i as usize]));
+        let base: i64 = weights.iter().sum();
         if base == 0 {
             continue;
         }
-        // Lines already discounted to nothing get no share, and their units none either.
         let units = if matches!(reached[r].tier.effect, Effect::AmountOffPerUnit(_)) {
             covered.iter().filter(|&&i| out.left[i as usize] > 0).map(|&i| lines[i as usize].quantity).sum()
         } else {
@@ -698,8 +621,14 @@ fn apply(
         if amount <= 0 {
             continue;
         }
+        allocate_into(amount, weights, &mut scratch.parts, &mut scratch.remainders);
         let start = out.parts.len();
-        take_off(amount, base, covered, &mut out.left, &mut out.parts, scratch);
+        for (&i, &part) in covered.iter().zip(&scratch.parts) {
+            if part > 0 {
+                out.left[i as usize] -= part;
+                out.parts.push((i as usize, from_cents(part)));
+            }
+        }
         out.taken.push(Taken { rule: r, amount, lines: start..out.parts.len() });
     }
 }
@@ -734,10 +663,9 @@ pub fn price(currency: Currency, lines: &[CartLine], rules: &[Rule]) -> PricedOr
     let measures = Measures::new(lines, gross, rules);
     let mut scopes = Vec::with_capacity(lines.len().saturating_mul(rules.len()).min(1 << 16));
     let mut reached: Vec<Reached<'_>> = Vec::with_capacity(rules.len());
-    let mut marks = Vec::new();
     for rule in rules.iter().filter(|r| r.currency == currency) {
         let start = scopes.len();
-        index.scope_into(&rule.scope, &mut scopes, &mut marks);
+        index.scope_into(&rule.scope, &mut scopes);
         match rule.reached(measures.of(rule.metric, &scopes[start..])) {
             Some(tier) => reached.push(Reached { rule, tier: *tier, scoped: start..scopes.len() }),
             None => scopes.truncate(start),
@@ -751,7 +679,11 @@ pub fn price(currency: Currency, lines: &[CartLine], rules: &[Rule]) -> PricedOr
         (0..reached.len()).filter(|&r| reached[r].rule.combination == Combination::Exclusive).collect();
     exclusive.sort_by(|&a, &b| by_priority(&reached[a], &reached[b]));
 
-    let mut scratch = Scratch::default();
+    let mut scratch = Scratch {
+        weights: Vec::with_capacity(lines.len()),
+        parts: Vec::with_capacity(lines.len()),
+        remainders: Vec::with_capacity(lines.len()),
+    };
     let mut best = Outcome::default();
     apply(&stacking, &reached, &scopes, lines, gross, &mut scratch, &mut best);
     let mut best_total = best.total();
@@ -770,7 +702,7 @@ pub fn price(currency: Currency, lines: &[CartLine], rules: &[Rule]) -> PricedOr
             rule_id: reached[t.rule].rule.id.clone(),
             name: reached[t.rule].rule.name.clone(),
             amount: from_cents(t.amount),
-            lines: best.parts[t.lines.clone()].iter().map(|&(line, part)| (line as usize, from_cents(part))).collect(),
+            lines: best.parts[t.lines.clone()].to_vec(),
         })
         .collect();
     let (priced, vat) = priced_lines(lines.iter().map(|l| l.vat_rate), gross, &best.left);
