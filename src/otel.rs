@@ -63,7 +63,6 @@ pub struct Spans(Option<Arc<Exporting>>);
 pub struct Finished {
     pub name: String,
     pub kind: SpanKind,
-    pub started: SystemTime,
     pub attributes: Vec<KeyValue>,
     /// Why it failed, if it did.
     pub error: Option<String>,
@@ -100,8 +99,28 @@ impl Spans {
         self.0.is_some()
     }
 
-    /// Records `work`, done as the span `at` (its trace, its id, its parent), ending now.
-    pub fn record(&self, at: &TraceContext, work: Finished) {
+    /// A new span under the one the current task runs in, when spans are exported.
+    pub fn child_of_current(&self) -> Option<TraceContext> {
+        self.0.as_ref()?;
+        crate::trace_context::current().map(|trace| trace.child())
+    }
+
+    /// Runs `work` as the span `at` (the spans it starts nest under it), then records it as
+    /// `describe` says from its outcome.
+    pub async fn traced<F: std::future::Future>(
+        &self,
+        at: TraceContext,
+        work: F,
+        describe: impl FnOnce(&F::Output) -> Finished,
+    ) -> F::Output {
+        let started = SystemTime::now();
+        let outcome = at.scope(work).await;
+        self.record(&at, started, describe(&outcome));
+        outcome
+    }
+
+    /// Records `work`, done as the span `at` (its trace, its id, its parent) from `started` to now.
+    pub fn record(&self, at: &TraceContext, started: SystemTime, work: Finished) {
         let Some(exporting) = &self.0 else { return };
         let parent = match at.parent_span_id() {
             Some(parent) => {
@@ -121,7 +140,7 @@ impl Spans {
             .tracer
             .span_builder(work.name)
             .with_kind(work.kind)
-            .with_start_time(work.started)
+            .with_start_time(started)
             .with_attributes(work.attributes);
         NEXT_IDS.with(|ids| {
             ids.set(Some((TraceId::from_bytes(at.trace_id_bytes()), SpanId::from_bytes(at.span_id_bytes()))))
@@ -133,12 +152,5 @@ impl Spans {
             span.set_status(Status::error(error));
         }
         span.end();
-    }
-
-    /// Sends the spans recorded so far (tests; shutdown does it too).
-    pub fn flush(&self) {
-        if let Some(exporting) = &self.0 {
-            let _ = exporting.provider.force_flush();
-        }
     }
 }

@@ -9,15 +9,16 @@
 //! `limits::CodedRequestErrors`): a trace says nothing the response does not.
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Instant, SystemTime};
 
 use async_graphql::extensions::{
     Extension, ExtensionContext, ExtensionFactory, NextPrepareRequest, NextRequest, NextResolve, ResolveInfo,
 };
-use async_graphql::{PathSegment, Response, ServerResult, Value};
+use async_graphql::{Response, ServerResult, Value};
 use base64::Engine;
+
+use super::propagation::{Segment, path_of, segments};
 
 /// Request data: the gateway asked for a federated trace.
 #[derive(Clone, Copy, Debug)]
@@ -104,25 +105,9 @@ impl ExtensionFactory for FederatedTracing {
     }
 }
 
-/// One step of a response path.
-#[derive(Clone, Debug, PartialEq, Eq, Hash)]
-enum Key {
-    Field(String),
-    Index(usize),
-}
-
-fn keys(path: &[PathSegment]) -> Vec<Key> {
-    path.iter()
-        .map(|segment| match segment {
-            PathSegment::Field(name) => Key::Field(name.clone()),
-            PathSegment::Index(i) => Key::Index(*i),
-        })
-        .collect()
-}
-
 /// A field as it resolved.
 struct Resolved {
-    path: Vec<Key>,
+    path: Vec<Segment>,
     field_name: String,
     return_type: String,
     parent_type: String,
@@ -132,8 +117,7 @@ struct Resolved {
 
 #[derive(Default)]
 struct Tracing {
-    /// Set once the request is known to want a trace; nothing is recorded otherwise.
-    on: AtomicBool,
+    /// When the request started, set only if it wants a trace: nothing is recorded otherwise.
     started: OnceLock<(Instant, SystemTime)>,
     resolved: Mutex<Vec<Resolved>>,
 }
@@ -151,11 +135,8 @@ impl Tracing {
 #[async_graphql::async_trait::async_trait]
 impl Extension for Tracing {
     async fn request(&self, ctx: &ExtensionContext<'_>, next: NextRequest<'_>) -> Response {
-        let started = *self.started.get_or_init(|| (Instant::now(), SystemTime::now()));
         let mut response = next.run(ctx).await;
-        if !self.on.load(Ordering::Relaxed) {
-            return response;
-        }
+        let Some(&started) = self.started.get() else { return response };
         let duration_ns = self.since_start();
         let resolved = std::mem::take(&mut *self.lock());
         let trace = proto::Trace {
@@ -177,7 +158,7 @@ impl Extension for Tracing {
         next: NextPrepareRequest<'_>,
     ) -> ServerResult<async_graphql::Request> {
         if request.data.contains_key(&std::any::TypeId::of::<TraceRequested>()) {
-            self.on.store(true, Ordering::Relaxed);
+            self.started.get_or_init(|| (Instant::now(), SystemTime::now()));
         }
         next.run(ctx, request).await
     }
@@ -188,10 +169,10 @@ impl Extension for Tracing {
         info: ResolveInfo<'_>,
         next: NextResolve<'_>,
     ) -> ServerResult<Option<Value>> {
-        if !self.on.load(Ordering::Relaxed) || info.is_for_introspection {
+        if self.started.get().is_none() || info.is_for_introspection {
             return next.run(ctx, info).await;
         }
-        let path = keys(&super::propagation::response_path_of(&info));
+        let path = path_of(info.path_node);
         let field_name = info.name.to_owned();
         let return_type = info.return_type.to_owned();
         let parent_type = info.parent_type.to_owned();
@@ -218,7 +199,7 @@ fn tree(resolved: Vec<Resolved>, errors: &[async_graphql::ServerError]) -> proto
     for field in resolved {
         let at = arena.node(&field.path);
         let node = &mut arena.nodes[at].node;
-        if let Some(Key::Field(response_name)) = field.path.last()
+        if let Some(Segment::Field(response_name)) = field.path.last()
             && *response_name != field.field_name
         {
             node.original_field_name = field.field_name;
@@ -229,7 +210,7 @@ fn tree(resolved: Vec<Resolved>, errors: &[async_graphql::ServerError]) -> proto
         node.end_time = field.end_ns;
     }
     for error in errors {
-        let at = arena.node(&keys(&error.path));
+        let at = arena.node(&segments(&error.path));
         arena.nodes[at].node.error.push(proto::Error {
             message: error.message.clone(),
             location: error
@@ -255,7 +236,7 @@ struct Placed {
 /// nested once.
 struct Arena {
     nodes: Vec<Placed>,
-    by_path: HashMap<Vec<Key>, usize>,
+    by_path: HashMap<Vec<Segment>, usize>,
 }
 
 impl Default for Arena {
@@ -267,15 +248,15 @@ impl Default for Arena {
 
 impl Arena {
     /// The node at `path`, made (with its missing parents) if need be.
-    fn node(&mut self, path: &[Key]) -> usize {
+    fn node(&mut self, path: &[Segment]) -> usize {
         if let Some(&at) = self.by_path.get(path) {
             return at;
         }
         let Some((last, parent_path)) = path.split_last() else { return 0 };
         let parent = self.node(parent_path);
         let id = match last {
-            Key::Field(name) => proto::Id::ResponseName(name.clone()),
-            Key::Index(i) => proto::Id::Index(u32::try_from(*i).unwrap_or(u32::MAX)),
+            Segment::Field(name) => proto::Id::ResponseName(name.clone()),
+            Segment::Index(i) => proto::Id::Index(u32::try_from(*i).unwrap_or(u32::MAX)),
         };
         let at = self.nodes.len();
         self.nodes.push(Placed { node: proto::Node { id: Some(id), ..proto::Node::default() }, children: Vec::new() });
@@ -304,9 +285,10 @@ impl Arena {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use async_graphql::PathSegment;
     use prost::Message;
 
-    fn resolved(path: &[Key], name: &str, start: u64, end: u64) -> Resolved {
+    fn resolved(path: &[Segment], name: &str, start: u64, end: u64) -> Resolved {
         Resolved {
             path: path.to_vec(),
             field_name: name.into(),
@@ -319,12 +301,12 @@ mod tests {
 
     #[test]
     fn fields_nest_under_their_list_items_and_errors_sit_where_they_happened() {
-        let f = |s: &str| Key::Field(s.into());
+        let f = |s: &str| Segment::Field(s.into());
         let fields = vec![
             // Out of order, as concurrent fields finish.
-            resolved(&[f("orders"), Key::Index(1), f("id")], "id", 30, 31),
+            resolved(&[f("orders"), Segment::Index(1), f("id")], "id", 30, 31),
             resolved(&[f("orders")], "orders", 10, 40),
-            resolved(&[f("orders"), Key::Index(0), f("total")], "amount", 20, 25),
+            resolved(&[f("orders"), Segment::Index(0), f("total")], "amount", 20, 25),
         ];
         let error = async_graphql::ServerError {
             path: vec![PathSegment::Field("orders".into()), PathSegment::Index(1), PathSegment::Field("id".into())],

@@ -69,8 +69,7 @@ pub fn runs_mutation(document: &ExecutableDocument, operation_name: Option<&str>
 }
 
 fn coded(mut error: ServerError, code: &str) -> ServerError {
-    let has_code = error.extensions.as_ref().is_some_and(|e| e.get("code").is_some());
-    if !has_code {
+    if super::error_code(&error).is_none() {
         error.extensions.get_or_insert_with(Default::default).set("code", code);
     }
     error

@@ -103,6 +103,14 @@ pub fn sdl() -> String {
 }
 
 /// A store failure as a client sees it: a code, no detail.
+/// The stable code an error carries in `extensions.code`, if any.
+pub fn error_code(error: &async_graphql::ServerError) -> Option<&str> {
+    match error.extensions.as_ref()?.get("code")? {
+        async_graphql::Value::String(code) => Some(code.as_str()),
+        _ => None,
+    }
+}
+
 pub(crate) fn store_error(err: StoreError) -> async_graphql::Error {
     match err {
         StoreError::Busy => {

@@ -92,13 +92,13 @@ fn list_items_non_null(ty: &str) -> bool {
 }
 
 /// A step of a response path (async-graphql's own does not hash).
-#[derive(Clone, PartialEq, Eq, Hash)]
-enum Segment {
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub(super) enum Segment {
     Field(String),
     Index(usize),
 }
 
-fn path_of(node: &async_graphql::QueryPathNode<'_>) -> Vec<Segment> {
+pub(super) fn path_of(node: &async_graphql::QueryPathNode<'_>) -> Vec<Segment> {
     let mut path: Vec<Segment> = std::iter::once(node)
         .chain(node.parents())
         .map(|node| match node.segment {
@@ -113,6 +113,16 @@ fn path_of(node: &async_graphql::QueryPathNode<'_>) -> Vec<Segment> {
 /// Where `info`'s field or item is in the response.
 pub(super) fn response_path_of(info: &ResolveInfo<'_>) -> Vec<PathSegment> {
     response_path(&path_of(info.path_node))
+}
+
+/// A response path (an error's) as segments.
+pub(super) fn segments(path: &[PathSegment]) -> Vec<Segment> {
+    path.iter()
+        .map(|segment| match segment {
+            PathSegment::Field(name) => Segment::Field(name.clone()),
+            PathSegment::Index(i) => Segment::Index(*i),
+        })
+        .collect()
 }
 
 fn response_path(path: &[Segment]) -> Vec<PathSegment> {

@@ -25,22 +25,17 @@ impl Extension for RootFieldSpans {
         info: ResolveInfo<'_>,
         next: NextResolve<'_>,
     ) -> ServerResult<Option<Value>> {
+        let spans = ctx.data_opt::<Spans>();
         let root = info.path_node.parent.is_none() && !info.is_for_introspection;
-        let spans = ctx.data_opt::<Spans>().filter(|spans| root && spans.enabled());
-        let span = spans.and_then(|_| crate::trace_context::current()).map(|trace| trace.child());
+        let span = spans.filter(|_| root).and_then(Spans::child_of_current);
         let (Some(spans), Some(span)) = (spans, span) else { return next.run(ctx, info).await };
         let name = format!("{}.{}", info.parent_type, info.name);
-        let started = std::time::SystemTime::now();
-        let outcome = span.scope(next.run(ctx, info)).await;
-        let error = outcome.as_ref().err().map(|e| match e.extensions.as_ref().and_then(|x| x.get("code")) {
-            Some(Value::String(code)) => code.clone(),
-            _ => "ERROR".to_owned(),
-        });
-        let attributes = vec![opentelemetry::KeyValue::new("graphql.field.name", name.clone())];
-        spans.record(
-            &span,
-            Finished { name, kind: opentelemetry::trace::SpanKind::Internal, started, attributes, error },
-        );
-        outcome
+        let describe = |outcome: &ServerResult<Option<Value>>| Finished {
+            name: name.clone(),
+            kind: opentelemetry::trace::SpanKind::Internal,
+            attributes: vec![opentelemetry::KeyValue::new("graphql.field.name", name.clone())],
+            error: outcome.as_ref().err().map(|e| super::error_code(e).unwrap_or("ERROR").to_owned()),
+        };
+        spans.traced(span, next.run(ctx, info), describe).await
     }
 }

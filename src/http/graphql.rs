@@ -281,46 +281,29 @@ async fn run(
     let operation = request.operation_name.clone().or_else(|| operation_name_in(&request.query).map(str::to_owned));
     let started = std::time::Instant::now();
     // The operation is a span of its own (its statements and producer calls nest under it).
-    let span = crate::trace_context::current().map(|trace| trace.child()).filter(|_| state.spans.enabled());
-    let response = match span {
+    let response = match state.spans.child_of_current() {
         Some(span) => {
-            let began = std::time::SystemTime::now();
-            let response = span.scope(state.schema.execute(request)).await;
-            let error = response.errors.first().map(|e| match e.extensions.as_ref().and_then(|x| x.get("code")) {
-                Some(async_graphql::Value::String(code)) => code.clone(),
-                _ => "ERROR".to_owned(),
-            });
-            state.spans.record(
-                &span,
-                crate::otel::Finished {
-                    name: format!("GraphQL {}", operation.as_deref().unwrap_or("anonymous")),
-                    kind: opentelemetry::trace::SpanKind::Internal,
-                    started: began,
-                    attributes: vec![
-                        opentelemetry::KeyValue::new("graphql.operation.name", operation.clone().unwrap_or_default()),
-                        opentelemetry::KeyValue::new("graphql.errors", response.errors.len() as i64),
-                    ],
-                    error,
-                },
-            );
-            response
+            let describe = |response: &async_graphql::Response| crate::otel::Finished {
+                name: format!("GraphQL {}", operation.as_deref().unwrap_or("anonymous")),
+                kind: opentelemetry::trace::SpanKind::Internal,
+                attributes: vec![
+                    opentelemetry::KeyValue::new("graphql.operation.name", operation.clone().unwrap_or_default()),
+                    opentelemetry::KeyValue::new("graphql.errors", response.errors.len() as i64),
+                ],
+                error: response.errors.first().map(|e| crate::graphql::error_code(e).unwrap_or("ERROR").to_owned()),
+            };
+            state.spans.traced(span, state.schema.execute(request), describe).await
         }
         None => state.schema.execute(request).await,
     };
     state.metrics.graphql_operation(
         operation.as_deref(),
         started.elapsed(),
-        response.errors.iter().map(|e| match e.extensions.as_ref().and_then(|x| x.get("code")) {
-            Some(async_graphql::Value::String(code)) => Some(code.as_str()),
-            _ => None,
-        }),
+        response.errors.iter().map(crate::graphql::error_code),
     );
     let request_error = response.data == async_graphql::Value::Null
         && !response.errors.is_empty()
-        && response.errors.iter().all(|e| {
-            let code = e.extensions.as_ref().and_then(|x| x.get("code"));
-            matches!(code, Some(async_graphql::Value::String(c)) if REQUEST_ERRORS.contains(&c.as_str()))
-        });
+        && response.errors.iter().all(|e| crate::graphql::error_code(e).is_some_and(|c| REQUEST_ERRORS.contains(&c)));
     // Serialised from the response itself: a detour through `serde_json::Value` would sort each
     // object's keys, and a response keeps the order of the query.
     let body = if request_error {

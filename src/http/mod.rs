@@ -87,25 +87,22 @@ async fn in_trace(
     if !spans.enabled() {
         return trace.scope(next.run(request)).await;
     }
-    let started = std::time::SystemTime::now();
     let (method, path) = (request.method().to_string(), request.uri().path().to_owned());
-    let response = trace.scope(next.run(request)).await;
-    let status = response.status();
-    spans.record(
-        &trace,
-        crate::otel::Finished {
-            name: format!("{method} {path}"),
-            kind: opentelemetry::trace::SpanKind::Server,
-            started,
-            attributes: vec![
-                opentelemetry::KeyValue::new("http.request.method", method),
-                opentelemetry::KeyValue::new("url.path", path),
-                opentelemetry::KeyValue::new("http.response.status_code", i64::from(status.as_u16())),
-            ],
-            error: status.is_server_error().then(|| status.to_string()),
-        },
-    );
-    response
+    spans
+        .traced(trace, next.run(request), |response| {
+            let status = response.status();
+            crate::otel::Finished {
+                name: format!("{method} {path}"),
+                kind: opentelemetry::trace::SpanKind::Server,
+                attributes: vec![
+                    opentelemetry::KeyValue::new("http.request.method", method.clone()),
+                    opentelemetry::KeyValue::new("url.path", path.clone()),
+                    opentelemetry::KeyValue::new("http.response.status_code", i64::from(status.as_u16())),
+                ],
+                error: status.is_server_error().then(|| status.to_string()),
+            }
+        })
+        .await
 }
 
 /// Cross-origin browsers allowed only from the configured origins, with the headers GraphQL

@@ -177,12 +177,13 @@ impl PeerClient {
         self
     }
 
-    /// Counts every call and its outcome in `metrics`.
+    /// Records every call as a span of the trace it is made in.
     pub fn with_spans(mut self, spans: crate::otel::Spans) -> PeerClient {
         self.spans = spans;
         self
     }
 
+    /// Counts every call and its outcome in `metrics`.
     pub fn with_metrics(mut self, metrics: Arc<crate::metrics::Metrics>) -> PeerClient {
         self.metrics = Some(metrics);
         self
@@ -322,31 +323,27 @@ impl PeerClient {
     ) -> Result<(Option<String>, Vec<u8>), PeerError> {
         let span = crate::trace_context::current().map(|trace| trace.child());
         let Some(span) = span.filter(|_| self.spans.enabled()) else { return self.call_as(peer, request, span).await };
-        let started = std::time::SystemTime::now();
         let (method, path) = match request.try_clone().and_then(|r| r.build().ok()) {
             Some(built) => (built.method().to_string(), built.url().path().to_owned()),
             None => (String::new(), String::new()),
         };
-        let outcome = self.call_as(peer, request, Some(span)).await;
-        let mut attributes = vec![
-            opentelemetry::KeyValue::new("http.request.method", method.clone()),
-            opentelemetry::KeyValue::new("url.path", path),
-            opentelemetry::KeyValue::new("peer.id", peer.id.clone()),
-        ];
-        if let Err(PeerError::Rejected { status, .. } | PeerError::ServerError { status }) = &outcome {
-            attributes.push(opentelemetry::KeyValue::new("http.response.status_code", i64::from(*status)));
-        }
-        self.spans.record(
-            &span,
+        let describe = |outcome: &Result<(Option<String>, Vec<u8>), PeerError>| {
+            let mut attributes = vec![
+                opentelemetry::KeyValue::new("http.request.method", method.clone()),
+                opentelemetry::KeyValue::new("url.path", path.clone()),
+                opentelemetry::KeyValue::new("peer.id", peer.id.clone()),
+            ];
+            if let Err(PeerError::Rejected { status, .. } | PeerError::ServerError { status }) = outcome {
+                attributes.push(opentelemetry::KeyValue::new("http.response.status_code", i64::from(*status)));
+            }
             crate::otel::Finished {
                 name: format!("DFC {method}"),
                 kind: opentelemetry::trace::SpanKind::Client,
-                started,
                 attributes,
                 error: outcome.as_ref().err().map(|e| e.code().to_owned()),
-            },
-        );
-        outcome
+            }
+        };
+        self.spans.traced(span, self.call_as(peer, request, Some(span)), describe).await
     }
 
     async fn call_as(

@@ -220,16 +220,16 @@ pub(crate) fn corrupt(what: impl std::fmt::Display) -> StoreError {
 /// A statement that ran in a trace, as a CLIENT span ending now: its SQL (placeholders, never the
 /// values), the database, and whether it failed.
 fn statement_span(spans: &crate::otel::Spans, system: &'static str, info: &sea_orm::metric::Info<'_>) {
-    let Some(trace) = crate::trace_context::current() else { return };
+    let Some(span) = spans.child_of_current() else { return };
     let sql = info.statement.sql.as_str();
     let operation = sql.split_whitespace().next().unwrap_or("SQL").to_ascii_uppercase();
     let started = std::time::SystemTime::now().checked_sub(info.elapsed).unwrap_or_else(std::time::SystemTime::now);
     spans.record(
-        &trace.child(),
+        &span,
+        started,
         crate::otel::Finished {
             name: format!("{operation} {system}"),
             kind: opentelemetry::trace::SpanKind::Client,
-            started,
             attributes: vec![
                 opentelemetry::KeyValue::new("db.system.name", system),
                 opentelemetry::KeyValue::new("db.operation.name", operation),

@@ -1004,35 +1004,21 @@ async fn apollo_gateway_decodes_orderhub_federated_traces() {
     let query = "query($id: ID!) { order(id: $id) { id lines { quantity } } broken: order(id: \"not-a-uuid\") { id } }";
     let staff = p.trader.token("hub-staff", &["trader_staff"], &["hub"]).expect("token");
 
-    let direct = p
-        .trader
-        .http
-        .post(p.trader.url("/graphql"))
-        .bearer_auth(&staff)
-        .json(&json!({"query": query, "variables": {"id": id}}))
-        .send()
-        .await
-        .expect("answers")
-        .json::<Value>()
-        .await
-        .expect("json");
+    // Through `url`, asking the gateway to capture traces, or to orderhub directly.
+    let ask = |url: String, capture: bool| {
+        let mut request =
+            p.trader.http.post(url).bearer_auth(&staff).json(&json!({"query": query, "variables": {"id": id}}));
+        if capture {
+            request = request.header("x-capture-trace", "1");
+        }
+        async move { request.send().await.expect("answers").json::<Value>().await.expect("json") }
+    };
+    let direct = ask(p.trader.url("/graphql"), false).await;
     assert!(direct.pointer("/extensions/ftv1").is_none(), "a trace only when asked: {direct}");
 
     let tools = npm_tools("federation", "@apollo/gateway");
     let (gateway, url) = start_gateway(&tools, &p.trader.url("/graphql"), &[]);
-    let answer = p
-        .trader
-        .http
-        .post(&url)
-        .bearer_auth(&staff)
-        .header("x-capture-trace", "1")
-        .json(&json!({"query": query, "variables": {"id": id}}))
-        .send()
-        .await
-        .expect("gateway answers")
-        .json::<Value>()
-        .await
-        .expect("json");
+    let answer = ask(url, true).await;
     stop_gateway(gateway);
     assert_eq!(answer["data"]["order"]["lines"].as_array().map(Vec::len), Some(2), "{answer}");
     let fetch = &answer["extensions"]["queryPlanTrace"]["fetch"];
