@@ -26,6 +26,7 @@
 //! | contact retention  | `retention_days`     | `ORDERHUB_RETENTION_DAYS` | none: kept until erased  |
 //! | per-caller rate limit | `[rate_limit] per_minute, burst` |           | none: unlimited            |
 //! | batched operations | `max_batch_operations` |                       | 10                         |
+//! | live subscriptions per replica | `max_subscriptions` |              | 10000                      |
 //! | batched loads' wait | `dataloader_delay_ms` |                        | 1                          |
 //! | span export (OTLP/HTTP) | `otlp_endpoint` | `ORDERHUB_OTLP_ENDPOINT` (or `OTEL_EXPORTER_OTLP_TRACES_ENDPOINT`) | none: no spans exported |
 //! | token verification | `[auth]`             | `ORDERHUB_AUTH_HS256_SECRET`, `ORDERHUB_AUTH_JWKS_FILE`, `ORDERHUB_AUTH_JWKS_URL` | none: tokens refused |
@@ -172,6 +173,9 @@ pub struct Config {
     pub rate_limit: Option<crate::http::rate_limit::RateLimitConfig>,
     /// Operations one batched POST to `/graphql` may hold (a JSON array).
     pub max_batch_operations: usize,
+    /// Subscriptions (WebSocket and SSE) one replica serves at once; more are refused with
+    /// `TOO_MANY_SUBSCRIPTIONS`.
+    pub max_subscriptions: usize,
     /// How long a batched database load waits for more keys before it runs: longer gathers
     /// more of a large request into one statement, shorter answers a small one sooner.
     pub dataloader_delay_ms: u64,
@@ -206,6 +210,7 @@ impl Default for Config {
             retention_days: None,
             rate_limit: None,
             max_batch_operations: 10,
+            max_subscriptions: 10_000,
             dataloader_delay_ms: 1,
             otlp_endpoint: None,
         }

@@ -4,6 +4,7 @@
 //! [`Application::build`] assembles everything from a [`Config`]; `main` and the tests call it.
 
 pub mod auth;
+pub mod changes;
 pub mod config;
 pub mod demo;
 pub mod dfc;
@@ -43,6 +44,7 @@ pub struct Application {
     base_url: String,
     store: Store,
     trader: Trader,
+    changes: changes::Changes,
     retention_days: Option<u32>,
 }
 
@@ -120,6 +122,7 @@ impl Application {
                 close_grace: chrono::Duration::seconds(i64::try_from(config.session_close_grace_secs).unwrap_or(7_200)),
             },
         );
+        let changes = changes::Changes::follow(&store, config.max_subscriptions);
         let state = AppState {
             store: store.clone(),
             urls: Urls::new(&base_url),
@@ -127,6 +130,7 @@ impl Application {
             schema: graphql::build_schema(
                 store.clone(),
                 trader.clone(),
+                changes.clone(),
                 config.introspection,
                 config.auth.anonymous_browsing,
                 Duration::from_millis(config.dataloader_delay_ms),
@@ -138,10 +142,11 @@ impl Application {
             max_batch: config.max_batch_operations,
             metrics,
             spans,
+            changes: changes.clone(),
         };
         let router = http::router(state, Duration::from_secs(config.request_timeout_secs));
         let retention_days = config.retention_days;
-        Ok(Application { listener, router, address, base_url, store, trader, retention_days })
+        Ok(Application { listener, router, address, base_url, store, trader, changes, retention_days })
     }
 
     pub fn address(&self) -> SocketAddr {
@@ -169,6 +174,12 @@ impl Application {
             .map(|days| tokio::spawn(run_retention(self.store.clone(), days, worker_stopped.clone())));
         let worker = tokio::spawn(self.trader.clone().run_outbox(worker_stopped));
         let router = self.router.into_make_service_with_connect_info::<SocketAddr>();
+        let changes = self.changes.clone();
+        // Subscriptions end first: their streams would keep the server from ever finishing.
+        let shutdown = async move {
+            shutdown.await;
+            changes.close();
+        };
         let served = axum::serve(self.listener, router).with_graceful_shutdown(shutdown).await;
         let _ = stop_worker.send(true);
         if tokio::time::timeout(Duration::from_secs(10), worker).await.is_err() {

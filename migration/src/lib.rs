@@ -9,6 +9,7 @@ mod m20261202_000005_open_parts;
 mod m20261203_000006_wire_profile;
 mod m20261204_000007_discounts;
 mod m20261205_000008_erasure;
+mod m20261206_000009_change_feed;
 
 pub struct Migrator;
 
@@ -24,6 +25,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261203_000006_wire_profile::Migration),
             Box::new(m20261204_000007_discounts::Migration),
             Box::new(m20261205_000008_erasure::Migration),
+            Box::new(m20261206_000009_change_feed::Migration),
         ]
     }
 }

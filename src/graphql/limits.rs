@@ -35,12 +35,13 @@ const INTROSPECTION_OFF: &str = "INTROSPECTION_DISABLED";
 const PERSISTED_QUERY_NOT_FOUND: &str = "PERSISTED_QUERY_NOT_FOUND";
 const PERSISTED_QUERY_INVALID: &str = "PERSISTED_QUERY_INVALID";
 pub const MUTATION_OVER_GET: &str = "MUTATION_OVER_GET";
+pub const SUBSCRIPTION_NEEDS_STREAM: &str = "SUBSCRIPTION_NEEDS_STREAM";
 
 /// How many persisted queries a replica keeps (the least recently used goes first).
 pub const PERSISTED_QUERIES: usize = 512;
 
 /// The codes this extension gives the errors that stop a request before it runs.
-pub const REQUEST_ERRORS: [&str; 8] = [
+pub const REQUEST_ERRORS: [&str; 9] = [
     PARSE_FAILED,
     VALIDATION_FAILED,
     TOO_DEEP,
@@ -49,6 +50,7 @@ pub const REQUEST_ERRORS: [&str; 8] = [
     PERSISTED_QUERY_NOT_FOUND,
     PERSISTED_QUERY_INVALID,
     MUTATION_OVER_GET,
+    SUBSCRIPTION_NEEDS_STREAM,
 ];
 
 /// Marks a request that came as a GET, with the operation it names: it may run a query, never a
@@ -65,6 +67,31 @@ pub fn runs_mutation(document: &ExecutableDocument, operation_name: Option<&str>
             Some(name) => operations.get(name).is_some_and(|op| is(op.node.ty)),
             None => operations.values().any(|op| is(op.node.ty)),
         },
+    }
+}
+
+/// Whether the operation the request would run is certainly a subscription (every operation
+/// of the document is, when it does not name one).
+pub fn runs_only_subscriptions(document: &ExecutableDocument, operation_name: Option<&str>) -> bool {
+    use async_graphql::parser::types::{DocumentOperations, OperationType};
+    let is = |ty: OperationType| ty == OperationType::Subscription;
+    match &document.operations {
+        DocumentOperations::Single(operation) => is(operation.node.ty),
+        DocumentOperations::Multiple(operations) => match operation_name {
+            Some(name) => operations.get(name).is_some_and(|op| is(op.node.ty)),
+            None => operations.values().all(|op| is(op.node.ty)),
+        },
+    }
+}
+
+/// A subscription sent as a plain request: async-graphql refuses it with this message and no
+/// code; the client is told where subscriptions are served.
+pub fn subscription_needs_stream(error: &mut ServerError) {
+    if error.message == "Subscriptions are not supported on this transport." {
+        error.message = "a subscription is served as an event stream (Accept: text/event-stream) or over a \
+                         WebSocket (graphql-transport-ws)"
+            .to_owned();
+        error.extensions.get_or_insert_with(Default::default).set("code", SUBSCRIPTION_NEEDS_STREAM);
     }
 }
 

@@ -17,11 +17,12 @@ mod producer_orders;
 mod propagation;
 mod reservation;
 mod spans;
+mod subscriptions;
 mod trader;
 mod viewer;
 
 use async_graphql::dataloader::DataLoader;
-use async_graphql::{EmptySubscription, ErrorExtensions, MergedObject, SDLExportOptions, Schema};
+use async_graphql::{ErrorExtensions, MergedObject, SDLExportOptions, Schema};
 
 use crate::store::{Store, StoreError};
 use crate::trader::Trader;
@@ -51,25 +52,33 @@ pub struct Mutation(
 
 pub use federation::{EntityIndex, Query};
 
-pub type OrderhubSchema = Schema<Query, Mutation, EmptySubscription>;
+pub use subscriptions::Subscription;
 
-pub(crate) use limits::{CATALOGUE_COST, OverGet, REQUEST_ERRORS, page_cost, runs_mutation};
+pub type OrderhubSchema = Schema<Query, Mutation, Subscription>;
+
+pub(crate) use limits::{
+    CATALOGUE_COST, OverGet, REQUEST_ERRORS, page_cost, runs_mutation, runs_only_subscriptions,
+    subscription_needs_stream,
+};
 use limits::{MAX_COMPLEXITY, MAX_DEPTH};
 
 /// The schema as served. Without `introspection`, `__schema` and `__type` are refused (a
 /// gateway composes from the checked-in SDL or `_service`, which stays).
 /// Every field is checked against its rule in [`access::RULES`]; `anonymous_browsing` lets
 /// callers without a token see sales sessions and their catalogue.
-/// Batched loads wait `loader_delay` for more keys.
+/// Batched loads wait `loader_delay` for more keys. Subscriptions follow `changes`.
 pub fn build_schema(
     store: Store,
     trader: Trader,
+    changes: crate::changes::Changes,
     introspection: bool,
     anonymous_browsing: bool,
     loader_delay: std::time::Duration,
 ) -> OrderhubSchema {
-    let builder = Schema::build(Query::default(), Mutation::default(), EmptySubscription)
+    let builder = Schema::build(Query::default(), Mutation::default(), Subscription)
         .enable_federation()
+        // Gateways that serve subscriptions (Hive Gateway, Apollo Router) plan them from the SDL.
+        .enable_subscription_in_federation()
         .limit_depth(MAX_DEPTH)
         .limit_complexity(MAX_COMPLEXITY)
         // Outermost: its trace spans the whole request and holds the errors as answered.
@@ -90,14 +99,17 @@ pub fn build_schema(
         .data(DataLoader::new(loaders::TraderLoader(store.clone()), tokio::spawn).delay(loader_delay))
         .data(store)
         .data(trader)
+        .data(changes)
         .data(access::Browsing { anonymous: anonymous_browsing })
         .finish()
 }
 
 /// The federation SDL, as `orderhub schema` prints it and `schema.graphql` holds it.
 pub fn sdl() -> String {
-    Schema::build(Query::default(), Mutation::default(), EmptySubscription)
+    Schema::build(Query::default(), Mutation::default(), Subscription)
         .enable_federation()
+        // Gateways that serve subscriptions (Hive Gateway, Apollo Router) plan them from the SDL.
+        .enable_subscription_in_federation()
         .finish()
         .sdl_with_options(SDLExportOptions::new().federation().compose_directive())
 }

@@ -61,6 +61,11 @@ impl From<customer_order::Model> for Order {
 }
 
 impl Order {
+    /// An order read with its parts (its lines load as usual).
+    pub(super) fn with_parts(order: customer_order::Model, parts: Vec<order_part::Model>) -> Order {
+        Order { order, preloaded: Some((None, parts)) }
+    }
+
     pub(super) fn checked_out(answer: CheckedOut) -> Order {
         Order { order: answer.order, preloaded: Some((answer.lines, answer.parts)) }
     }

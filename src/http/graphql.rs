@@ -13,7 +13,7 @@ use axum::Extension;
 use axum::body::Body;
 
 use crate::metrics::operation_name_in;
-use axum::extract::{ConnectInfo, RawQuery, State};
+use axum::extract::{ConnectInfo, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde_json::json;
@@ -119,6 +119,12 @@ pub(super) async fn post(
         }
     } else {
         match serde_json::from_slice(&bytes) {
+            Ok(request) if super::live::wants_event_stream(&headers) => {
+                return match admitted(&state, peer, &headers, 1).await {
+                    Ok(identity) => super::live::event_stream(&state, identity.as_ref(), request),
+                    Err(refused) => refused,
+                };
+            }
             Ok(request) => Operations::One(Box::new(request)),
             Err(err) => {
                 return refusal(
@@ -132,27 +138,33 @@ pub(super) async fn post(
     execute(&state, peer, &headers, operations).await
 }
 
-/// GET runs queries (with their parameters in the URL) for clients that mark them preflighted;
-/// a browser that opens `/graphql` gets GraphiQL.
-pub(super) async fn get(
-    State(state): State<AppState>,
-    peer: Option<Extension<ConnectInfo<SocketAddr>>>,
-    headers: HeaderMap,
-    RawQuery(query): RawQuery,
-) -> Response {
-    let query = query.unwrap_or_default();
+/// GET runs queries (with their parameters in the URL) for clients that mark them preflighted,
+/// and subscriptions as event streams or WebSockets; a browser that opens `/graphql` gets
+/// GraphiQL.
+pub(super) async fn get(State(state): State<AppState>, request: axum::extract::Request) -> Response {
+    let (mut parts, _) = request.into_parts();
+    let peer = parts.extensions.get::<ConnectInfo<SocketAddr>>().cloned().map(Extension);
+    if super::live::is_upgrade(&parts.headers) {
+        return upgrade(&state, peer, &mut parts).await;
+    }
+    let headers = &parts.headers;
+    let query = parts.uri.query().unwrap_or_default();
     // A query, or a persisted query's hash.
     let has_query = query.split('&').any(|pair| pair.starts_with("query=") || pair.starts_with("extensions="));
     if !has_query {
         return super::graphiql().await.into_response();
     }
-    if !preflighted(&headers) {
-        return csrf_refusal();
-    }
-    let request = match async_graphql::http::parse_query_string(&query) {
+    let request = match async_graphql::http::parse_query_string(query) {
         Ok(request) => request,
         Err(err) => return refusal(StatusCode::BAD_REQUEST, "BAD_REQUEST", &format!("invalid parameters: {err}")),
     };
+    let event_stream = super::live::wants_event_stream(headers);
+    // A subscription changes nothing, and another site's page cannot read its stream (CORS):
+    // gateways open them with a plain GET.
+    let harmless = event_stream && is_only_subscriptions(&request);
+    if !harmless && !preflighted(headers) {
+        return csrf_refusal();
+    }
     if is_mutation(&request) {
         let mut response = refusal(
             StatusCode::METHOD_NOT_ALLOWED,
@@ -166,7 +178,37 @@ pub(super) async fn get(
         let operation = request.operation_name.clone();
         request.data(crate::graphql::OverGet(operation))
     };
-    execute(&state, peer, &headers, Operations::One(Box::new(request))).await
+    if event_stream {
+        return match admitted(&state, peer, headers, 1).await {
+            Ok(identity) => super::live::event_stream(&state, identity.as_ref(), request),
+            Err(refused) => refused,
+        };
+    }
+    execute(&state, peer, headers, Operations::One(Box::new(request))).await
+}
+
+/// A WebSocket for subscriptions (and any operation), once its caller is admitted.
+async fn upgrade(
+    state: &AppState,
+    peer: Option<Extension<ConnectInfo<SocketAddr>>>,
+    parts: &mut axum::http::request::Parts,
+) -> Response {
+    use axum::extract::FromRequestParts;
+    let identity = match admitted(state, peer, &parts.headers, 1).await {
+        Ok(identity) => identity,
+        Err(refused) => return refused,
+    };
+    let Ok(protocol) = async_graphql_axum::GraphQLProtocol::from_request_parts(parts, state).await else {
+        return refusal(
+            StatusCode::BAD_REQUEST,
+            "BAD_REQUEST",
+            "a GraphQL WebSocket names its protocol: Sec-WebSocket-Protocol: graphql-transport-ws",
+        );
+    };
+    match axum::extract::WebSocketUpgrade::from_request_parts(parts, state).await {
+        Ok(upgrade) => super::live::websocket(state, identity, upgrade, protocol, state.max_body_bytes),
+        Err(rejection) => refusal(rejection.status(), "BAD_REQUEST", &rejection.body_text()),
+    }
 }
 
 /// Whether the operation the request would run is a mutation (an unparsable query is not: its
@@ -174,6 +216,11 @@ pub(super) async fn get(
 fn is_mutation(request: &async_graphql::Request) -> bool {
     async_graphql::parser::parse_query(&request.query)
         .is_ok_and(|document| crate::graphql::runs_mutation(&document, request.operation_name.as_deref()))
+}
+
+fn is_only_subscriptions(request: &async_graphql::Request) -> bool {
+    async_graphql::parser::parse_query(&request.query)
+        .is_ok_and(|document| crate::graphql::runs_only_subscriptions(&document, request.operation_name.as_deref()))
 }
 
 /// Whether the client prefers `application/graphql-response+json` (listed with a quality above
@@ -281,7 +328,7 @@ async fn run(
     let operation = request.operation_name.clone().or_else(|| operation_name_in(&request.query).map(str::to_owned));
     let started = std::time::Instant::now();
     // The operation is a span of its own (its statements and producer calls nest under it).
-    let response = match state.spans.child_of_current() {
+    let mut response = match state.spans.child_of_current() {
         Some(span) => {
             let describe = |response: &async_graphql::Response| crate::otel::Finished {
                 name: format!("GraphQL {}", operation.as_deref().unwrap_or("anonymous")),
@@ -296,6 +343,7 @@ async fn run(
         }
         None => state.schema.execute(request).await,
     };
+    response.errors.iter_mut().for_each(crate::graphql::subscription_needs_stream);
     state.metrics.graphql_operation(
         operation.as_deref(),
         started.elapsed(),

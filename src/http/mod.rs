@@ -1,6 +1,7 @@
 //! The axum router: `/graphql` (GraphiQL for browsers), `/api/dfc/...`, `/health`, `/ready`.
 
 mod graphql;
+mod live;
 pub mod rate_limit;
 
 use std::sync::Arc;
@@ -36,6 +37,8 @@ pub struct AppState {
     pub max_batch: usize,
     pub metrics: Arc<crate::metrics::Metrics>,
     pub spans: crate::otel::Spans,
+    /// Live subscriptions served over WebSocket and SSE end when it closes.
+    pub changes: crate::changes::Changes,
 }
 
 pub fn router(state: AppState, request_timeout: Duration) -> Router {

@@ -79,17 +79,23 @@ pub struct Store {
     statements: Arc<std::sync::atomic::AtomicU64>,
     /// Where each statement is recorded as a span, once the application says (see `export_spans`).
     spans: Arc<std::sync::OnceLock<crate::otel::Spans>>,
+    /// Woken after each write this process commits (the SQLite change feed's reader waits on it).
+    written: Arc<tokio::sync::Notify>,
+    url: Arc<str>,
 }
 
 /// A write transaction, holding the SQLite gate (if any) until it is committed or dropped.
 pub struct WriteTxn<'s> {
     pub txn: DatabaseTransaction,
     _gate: Option<MutexGuard<'s, ()>>,
+    written: &'s tokio::sync::Notify,
 }
 
 impl WriteTxn<'_> {
     pub async fn commit(self) -> Result<(), StoreError> {
-        self.txn.commit().await.map_err(StoreError::from)
+        self.txn.commit().await.map_err(StoreError::from)?;
+        self.written.notify_one();
+        Ok(())
     }
 }
 
@@ -117,11 +123,17 @@ impl Store {
         let statements = Arc::new(std::sync::atomic::AtomicU64::new(0));
         let spans = Arc::new(std::sync::OnceLock::<crate::otel::Spans>::new());
         let is_sqlite = db.get_database_backend() == DbBackend::Sqlite;
+        let written = Arc::new(tokio::sync::Notify::new());
         db.set_metric_callback({
-            let (statements, spans) = (statements.clone(), spans.clone());
+            let (statements, spans, written) = (statements.clone(), spans.clone(), written.clone());
             let system = if is_sqlite { "sqlite" } else { "postgresql" };
             move |info| {
                 statements.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                // A write outside a transaction is committed once it ran (one inside is told at
+                // its commit; being told early costs a read that finds nothing yet).
+                if is_write(&info.statement.sql) {
+                    written.notify_one();
+                }
                 if let Some(spans) = spans.get() {
                     statement_span(spans, system, info);
                 }
@@ -137,6 +149,8 @@ impl Store {
             checkout_recorder: None,
             statements,
             spans,
+            written,
+            url: Arc::from(url.as_str()),
         };
         let (recorder, pending) = tokio::sync::mpsc::channel(1024);
         // The task's own store has no recorder: the channel closes, and the task ends, with the
@@ -175,7 +189,26 @@ impl Store {
             None => None,
         };
         let txn = self.db.begin().await?;
-        Ok(WriteTxn { txn, _gate: gate })
+        Ok(WriteTxn { txn, _gate: gate, written: &self.written })
+    }
+
+    /// Resolves after this process's next committed write (or at once if one came since the
+    /// last call).
+    pub async fn written(&self) {
+        self.written.notified().await;
+    }
+
+    /// The database's URL (the change listener opens a connection of its own).
+    pub fn url(&self) -> &str {
+        &self.url
+    }
+
+    /// A connection of its own for the SQLite change feed's reader: its reads neither wait for
+    /// nor take one of the pool's, and are not counted as a request's statements.
+    pub(crate) async fn feed_reader(&self) -> Result<DatabaseConnection, StoreError> {
+        let mut options = ConnectOptions::new(self.url.to_string());
+        options.max_connections(1).min_connections(1).sqlx_logging(false);
+        Ok(Database::connect(options).await?)
     }
 
     /// Whether the database answers, for readiness probes.
@@ -205,6 +238,12 @@ fn sqlite_url_with_create(url: &str) -> anyhow::Result<String> {
     } else {
         Ok(format!("sqlite://{path}?{query}&mode=rwc"))
     }
+}
+
+/// Whether a statement changes data (whose triggers may have reported a change).
+fn is_write(sql: &str) -> bool {
+    let verb = sql.split_whitespace().next().unwrap_or("");
+    ["INSERT", "UPDATE", "DELETE"].iter().any(|w| verb.eq_ignore_ascii_case(w))
 }
 
 /// SHA-256 of some bytes, as lower-case hex: what idempotency keys are bound to.

@@ -20,6 +20,7 @@ mod graphql;
 mod hardening;
 mod identity;
 mod interop;
+mod live;
 mod malformed;
 mod ofn_client;
 mod otlp;

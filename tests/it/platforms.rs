@@ -631,7 +631,7 @@ async fn one_by_weight_plan_per_trader_and_producer_across_replicas() {
 }
 
 /// A folder of npm tools under `tools/`, installed once from its lock file.
-fn npm_tools(folder: &str, installed: &str) -> std::path::PathBuf {
+pub(crate) fn npm_tools(folder: &str, installed: &str) -> std::path::PathBuf {
     let dir = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tools").join(folder);
     if !dir.join("node_modules").join(installed).exists() {
         let status = std::process::Command::new("npm")
@@ -646,7 +646,11 @@ fn npm_tools(folder: &str, installed: &str) -> std::path::PathBuf {
 
 /// A gateway (`node gateway.mjs SDL SUBGRAPH_URL` in `tools`), once it says where it listens;
 /// it stops when its stdin closes or it is killed.
-fn start_gateway(tools: &std::path::Path, subgraph_url: &str, env: &[(&str, &str)]) -> (std::process::Child, String) {
+pub(crate) fn start_gateway(
+    tools: &std::path::Path,
+    subgraph_url: &str,
+    env: &[(&str, &str)],
+) -> (std::process::Child, String) {
     use std::io::{BufRead, BufReader};
     use std::process::{Command, Stdio};
     let mut gateway = Command::new("node")
@@ -697,7 +701,7 @@ async fn through_in_trace(
     request.send().await.expect("gateway answers").json::<Value>().await.expect("json")
 }
 
-fn stop_gateway(mut gateway: std::process::Child) {
+pub(crate) fn stop_gateway(mut gateway: std::process::Child) {
     drop(gateway.stdin.take());
     let _ = gateway.kill();
     let _ = gateway.wait();
