@@ -37,6 +37,7 @@ pub struct Metrics {
     failed_producer_orders: Gauge,
     pool_connections: Gauge,
     pool_idle: Gauge,
+    live_subscriptions: Gauge,
     operation_names: Mutex<HashSet<String>>,
 }
 
@@ -82,6 +83,12 @@ impl Default for Metrics {
         );
         registry.register("db_pool_connections", "Database connections open", pool_connections.clone());
         registry.register("db_pool_idle_connections", "Database connections open and idle", pool_idle.clone());
+        let live_subscriptions = Gauge::default();
+        registry.register(
+            "live_subscriptions",
+            "Subscriptions this replica serves now (WebSocket and SSE)",
+            live_subscriptions.clone(),
+        );
         Metrics {
             registry,
             requests,
@@ -94,6 +101,7 @@ impl Default for Metrics {
             failed_producer_orders,
             pool_connections,
             pool_idle,
+            live_subscriptions,
             operation_names: Mutex::default(),
         }
     }
@@ -160,7 +168,8 @@ impl Metrics {
     }
 
     /// The exposition, with the database's figures read now.
-    pub async fn render(&self, store: &Store) -> String {
+    pub async fn render(&self, store: &Store, live_subscriptions: usize) -> String {
+        self.live_subscriptions.set(i64::try_from(live_subscriptions).unwrap_or(i64::MAX));
         match store.outbox_figures().await {
             Ok(figures) => {
                 self.outbox_depth.set(figures.pending);

@@ -140,7 +140,7 @@ async fn ready(State(state): State<AppState>) -> StatusCode {
 /// which a machine without internet access cannot reach.
 /// The Prometheus text exposition.
 async fn metrics(State(state): State<AppState>) -> Response {
-    let text = state.metrics.render(&state.store).await;
+    let text = state.metrics.render(&state.store, state.changes.live()).await;
     ([(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")], text).into_response()
 }
 

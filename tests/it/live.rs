@@ -144,6 +144,7 @@ async fn a_customer_follows_their_order_over_sse_until_it_is_cancelled() {
         .map(|r| &r["state"])
         .collect();
     assert_eq!(states, [&json!("RESERVED"), &json!("RESERVED")], "{now}");
+    assert!(p.trader.metrics().await.contains("orderhub_live_subscriptions 1\n"), "/metrics counts it");
 
     let cancelled = p
         .trader
@@ -352,4 +353,60 @@ async fn a_change_on_one_replica_reaches_a_subscriber_of_another_through_hive_ga
     assert!(upstream.to_ascii_lowercase().contains("accept: text/event-stream"), "{upstream}");
     assert!(upstream.contains("authorization: Bearer"), "with the caller's token");
     p.assert_no_personal_data();
+}
+
+/// The notification path breaks (PostgreSQL ends the listener's connection, as a failover or a
+/// reaper of idle connections would) and a change is made before it listens again: its
+/// notification is gone, yet the subscriber gets the change, because a listener that reconnects
+/// has every subscriber read again. SQLite has no such connection (its feed is read from the
+/// file); the suite's PostgreSQL run covers this.
+#[tokio::test]
+async fn a_change_made_while_the_listener_is_cut_off_still_arrives() {
+    let p = platforms().await;
+    if p.trader.store.backend() != sea_orm::DbBackend::Postgres {
+        return;
+    }
+    let (carrots, _) = p.carrot_and_flour_offers().await;
+    let id = checkout(&p, &p.trader, "live-cut", &[(carrots, 1)]).await;
+    let token = customer_token(&p, "customer-42");
+    let query = "subscription($id: ID!) { orderUpdated(id: $id) { paymentStatus } }";
+    let url = p.trader.url("/graphql");
+    let mut stream = EventStream::open(&p.trader.http, &url, Some(&token), query, json!({"id": id})).await;
+    assert_eq!(stream.update().await["data"]["orderUpdated"]["paymentStatus"], "UNPAID");
+
+    // The database lets no new connection in (the pool keeps its own), the listener's ends, and
+    // the order changes while the listener cannot be back: nobody hears that notification.
+    use sea_orm::ConnectionTrait;
+    let db = p.trader.store.db();
+    let one = |sql: String| async move {
+        let row = db
+            .query_one_raw(sea_orm::Statement::from_string(sea_orm::DbBackend::Postgres, sql))
+            .await
+            .expect("statement")
+            .expect("a row");
+        row.try_get_by_index::<i64>(0).expect("a count")
+    };
+    let database = {
+        let row = db
+            .query_one_raw(sea_orm::Statement::from_string(sea_orm::DbBackend::Postgres, "SELECT current_database()"))
+            .await
+            .expect("statement")
+            .expect("a row");
+        row.try_get_by_index::<String>(0).expect("a name")
+    };
+    // PostgreSQL refuses that from a connection to the database itself: from the admin database.
+    let admin_url = std::env::var("ORDERHUB_TEST_DATABASE_URL").expect("the PostgreSQL run names it");
+    let admin = sea_orm::Database::connect(&admin_url).await.expect("the admin database");
+    admin.execute_unprepared(&format!("ALTER DATABASE {database} ALLOW_CONNECTIONS false")).await.expect("closed");
+    let cut = one("SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() \
+                   AND query ILIKE 'LISTEN%' AND pg_terminate_backend(pid, 5000)"
+        .to_owned())
+    .await;
+    let paid = one(format!("WITH paid AS (UPDATE customer_order SET payment_status = 'Paid' WHERE id = '{id}' RETURNING id) SELECT count(*) FROM paid")).await;
+    tokio::time::sleep(Duration::from_millis(1_500)).await;
+    admin.execute_unprepared(&format!("ALTER DATABASE {database} ALLOW_CONNECTIONS true")).await.expect("open again");
+    admin.close().await.ok();
+    assert_eq!((cut, paid), (1, 1), "one listener cut off, one order paid");
+    let update = stream.until("the order paid", |u| u["data"]["orderUpdated"]["paymentStatus"] == "PAID").await;
+    assert!(update.get("errors").is_none(), "{update}");
 }

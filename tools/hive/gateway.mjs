@@ -2,7 +2,9 @@
 // tests of authorisation at the edge: it verifies the client's JWT (HS256, the development
 // secret in HIVE_JWT_SECRET), enforces the subgraph's @requiresScopes against the token's `scope`
 // before planning anything, and forwards Authorization (which orderhub verifies again) and the
-// trace context (traceparent).
+// trace context (traceparent). Subscriptions pass through as they are: clients ask the gateway
+// for an event stream (GraphQL over SSE), and the gateway opens one at orderhub (a GET with
+// `Accept: text/event-stream`).
 // Usage: node gateway.mjs SDL_PATH ORDERHUB_GRAPHQL_URL; prints "GATEWAY <url>" once it listens.
 import { createHmac, timingSafeEqual } from "node:crypto";
 import { createServer } from "node:http";
