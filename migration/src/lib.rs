@@ -10,6 +10,7 @@ mod m20261203_000006_wire_profile;
 mod m20261204_000007_discounts;
 mod m20261205_000008_erasure;
 mod m20261206_000009_change_feed;
+mod m20261207_000010_order_pages;
 
 pub struct Migrator;
 
@@ -26,6 +27,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261204_000007_discounts::Migration),
             Box::new(m20261205_000008_erasure::Migration),
             Box::new(m20261206_000009_change_feed::Migration),
+            Box::new(m20261207_000010_order_pages::Migration),
         ]
     }
 }

@@ -49,31 +49,41 @@ impl PaymentStatus {
 /// A customer order: products of several producers, paid to the trader.
 pub struct Order {
     order: customer_order::Model,
-    /// Read with the order when the answer must be whole (a checkout's): its parts, and its
-    /// lines unless they are what the checkout just recorded.
-    preloaded: Option<(Option<Vec<customer_order_line::Model>>, Vec<order_part::Model>)>,
+    /// Read with the order (a checkout's answer must be whole; a single order is read without
+    /// waiting on a batch): its lines, its parts. Otherwise loaded in batches.
+    lines: Option<Vec<customer_order_line::Model>>,
+    parts: Option<Vec<order_part::Model>>,
 }
 
 impl From<customer_order::Model> for Order {
     fn from(order: customer_order::Model) -> Order {
-        Order { order, preloaded: None }
+        Order { order, lines: None, parts: None }
     }
 }
 
 impl Order {
     /// An order read with its parts (its lines load as usual).
     pub(super) fn with_parts(order: customer_order::Model, parts: Vec<order_part::Model>) -> Order {
-        Order { order, preloaded: Some((None, parts)) }
+        Order { order, lines: None, parts: Some(parts) }
+    }
+
+    /// An order with what was read with it.
+    pub(super) fn read_with(
+        order: customer_order::Model,
+        lines: Option<Vec<customer_order_line::Model>>,
+        parts: Option<Vec<order_part::Model>>,
+    ) -> Order {
+        Order { order, lines, parts }
     }
 
     pub(super) fn checked_out(answer: CheckedOut) -> Order {
-        Order { order: answer.order, preloaded: Some((answer.lines, answer.parts)) }
+        Order { order: answer.order, lines: answer.lines, parts: Some(answer.parts) }
     }
 
     async fn line_models(&self, ctx: &Context<'_>) -> Result<Vec<customer_order_line::Model>> {
-        Ok(match &self.preloaded {
-            Some((Some(lines), _)) => lines.clone(),
-            _ => ctx
+        Ok(match &self.lines {
+            Some(lines) => lines.clone(),
+            None => ctx
                 .data_unchecked::<DataLoader<TraderLoader>>()
                 .load_one(LinesKey(self.order.id))
                 .await?
@@ -188,8 +198,8 @@ impl Order {
     /// way), UNCONFIRMED (the producer could not be reached in time; the send stays queued),
     /// REFUSED, or RELEASED (the order was cancelled or refused).
     async fn reservations(&self, ctx: &Context<'_>) -> Result<Vec<Reservation>> {
-        let parts = match &self.preloaded {
-            Some((_, parts)) => parts.clone(),
+        let parts = match &self.parts {
+            Some(parts) => parts.clone(),
             None => ctx
                 .data_unchecked::<DataLoader<TraderLoader>>()
                 .load_one(PartsKey(self.order.id))

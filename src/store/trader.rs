@@ -360,15 +360,27 @@ impl Store {
     }
 
     /// A page of customer orders, newest first, and whether more follow.
+    /// A page of customer orders, newest first: `limit` of them after `after` (the last of the
+    /// previous page), whether more follow, and how many match in all when `count` asks.
+    /// Keyset pagination: each page is a range of an index of `(…, created_at, id)`, so the last
+    /// page costs what the first does.
     pub async fn customer_orders(
         &self,
         filter: CustomerOrderFilter,
-        offset: u64,
+        after: Option<OrderPosition>,
         limit: u64,
-    ) -> Result<(Vec<customer_order::Model>, u64), StoreError> {
+        count: bool,
+    ) -> Result<OrderPage, StoreError> {
         let mut query = customer_order::Entity::find();
-        if let Some(traders) = filter.traders {
-            query = query.filter(customer_order::Column::TraderEnterpriseId.is_in(traders));
+        match (filter.traders, filter.session_id) {
+            // A session is one trader's: its index is the one to read, and SQLite (without
+            // statistics) would take the trader's, scanning their older sessions too. The
+            // expression keeps the trader's condition off any index.
+            (Some(traders), Some(_)) => {
+                query = query.filter(Expr::cust(r#""trader_enterprise_id" || ''"#).is_in(traders));
+            }
+            (Some(traders), None) => query = query.filter(customer_order::Column::TraderEnterpriseId.is_in(traders)),
+            (None, _) => {}
         }
         if let Some(session) = filter.session_id {
             query = query.filter(customer_order::Column::SalesSessionId.eq(session));
@@ -379,15 +391,23 @@ impl Store {
         if let Some(payment) = filter.payment_status {
             query = query.filter(customer_order::Column::PaymentStatus.eq(payment));
         }
-        let total = query.clone().count(&self.db).await?;
-        let page = query
+        let total = if count { Some(query.clone().count(&self.db).await?) } else { None };
+        if let Some(after) = after {
+            // A row value, which both databases compare in the index's order.
+            query = query.filter(
+                Expr::tuple([Expr::col(customer_order::Column::CreatedAt), Expr::col(customer_order::Column::Id)])
+                    .lt(Expr::tuple([Expr::val(after.created_at), Expr::val(after.id)])),
+            );
+        }
+        let mut orders = query
             .order_by_desc(customer_order::Column::CreatedAt)
             .order_by_desc(customer_order::Column::Id)
-            .offset(offset)
-            .limit(limit)
+            .limit(limit + 1)
             .all(&self.db)
             .await?;
-        Ok((page, total))
+        let more = orders.len() as u64 > limit;
+        orders.truncate(usize::try_from(limit).unwrap_or(usize::MAX));
+        Ok(OrderPage { orders, more, total })
     }
 
     pub async fn customer_order_lines(
@@ -451,6 +471,27 @@ pub enum CancelOutcome {
         order: Box<customer_order::Model>,
         producer_orders: Vec<Uuid>,
     },
+}
+
+/// Where a page of orders ends: the last order it holds.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct OrderPosition {
+    pub created_at: DateTime<Utc>,
+    pub id: Uuid,
+}
+
+impl OrderPosition {
+    pub fn of(order: &customer_order::Model) -> OrderPosition {
+        OrderPosition { created_at: order.created_at, id: order.id }
+    }
+}
+
+pub struct OrderPage {
+    pub orders: Vec<customer_order::Model>,
+    /// Whether orders follow the last of this page.
+    pub more: bool,
+    /// How many orders match in all, when asked.
+    pub total: Option<u64>,
 }
 
 #[derive(Clone, Debug, Default)]

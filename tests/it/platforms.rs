@@ -527,6 +527,80 @@ async fn orders_are_listed_filtered_and_paged() {
     p.assert_no_personal_data();
 }
 
+/// Keyset pages: an order placed while a client pages shifts nothing (with offsets the next page
+/// would repeat the last one's end), a page costs as many statements wherever it lies (and one
+/// fewer without `totalCount`), and a cursor that is not one of ours is refused.
+#[tokio::test]
+async fn a_page_stays_put_when_orders_arrive_and_costs_the_same_anywhere() {
+    let p = platforms().await;
+    let flour = p.mill.product("mill", "FLOUR").await;
+    let offer = p.offer(&p.mill, "mill", flour.id);
+    let mut ids = Vec::new();
+    for i in 0..7 {
+        let placed = p.checkout(&format!("keyset-{i}"), &[(offer.clone(), 1)]).await;
+        ids.push(placed["data"]["checkout"]["id"].as_str().unwrap_or_else(|| panic!("{placed}")).to_owned());
+    }
+    ids.reverse();
+    let query = "query($after: String, $s: ID) { orders(first: 3, after: $after, filter: {salesSessionId: $s}) {
+        nextCursor items { id } } }";
+    let page = |after: Value| {
+        let trader = &p.trader;
+        let variables = json!({"after": after, "s": p.session});
+        async move { trader.graphql_ok(query, variables).await["orders"].clone() }
+    };
+    let ids_of = |page: &Value| -> Vec<String> {
+        page["items"].as_array().expect("items").iter().map(|o| o["id"].as_str().expect("id").to_owned()).collect()
+    };
+    let first = page(Value::Null).await;
+    let newer = p.checkout("keyset-newer", &[(offer.clone(), 1)]).await;
+    assert!(newer.get("errors").is_none(), "{newer}");
+    let second = page(first["nextCursor"].clone()).await;
+    let third = page(second["nextCursor"].clone()).await;
+    assert!(third["nextCursor"].is_null(), "{third}");
+    let seen: Vec<String> = [&first, &second, &third].into_iter().flat_map(ids_of).collect();
+    assert_eq!(seen, ids, "each order once, newest first, the newer one not slipped in");
+
+    let variables = |after: &Value| json!({"after": after, "s": p.session});
+    let at_the_start = statements_of(&p.trader, query, variables(&Value::Null)).await;
+    let at_the_end = statements_of(&p.trader, query, variables(&second["nextCursor"])).await;
+    assert_eq!(at_the_start, at_the_end, "the first and the last page cost the same");
+    let counted = "query($after: String, $s: ID) { orders(first: 3, after: $after, filter: {salesSessionId: $s}) {
+        totalCount items { id } } }";
+    let with_count = statements_of(&p.trader, counted, variables(&second["nextCursor"])).await;
+    assert_eq!(with_count, at_the_end + 1, "counting is asked for, and costs one statement");
+
+    for forged in ["12", "bm90IGEgY3Vyc29y", "not base64 at all!"] {
+        let answer = p.trader.graphql(query, json!({"after": forged, "s": p.session})).await;
+        assert_eq!(answer["errors"][0]["extensions"]["code"], "BAD_USER_INPUT", "{forged}: {answer}");
+    }
+    p.assert_no_personal_data();
+}
+
+/// One order has nothing to batch with: its lines and reservations are read with it, never after
+/// a batched loader's wait (here a minute, so that waiting on one would show).
+#[tokio::test]
+async fn a_single_order_is_answered_without_waiting_for_a_batch() {
+    let p = platforms_with(|c| c.dataloader_delay_ms = 60_000).await;
+    let (carrots, flour) = p.carrot_and_flour_offers().await;
+    let placed = p
+        .checkout_at(
+            &p.trader,
+            "mutation($input: CheckoutInput!) { checkout(input: $input) { id } }",
+            "one",
+            &[(carrots, 2), (flour, 1)],
+        )
+        .await;
+    let id = placed["data"]["checkout"]["id"].as_str().unwrap_or_else(|| panic!("{placed}")).to_owned();
+    let query = "query($id: ID!) { order(id: $id) { lines { name quantity } subtotal { amount } vat { rate }
+        reservations { state } } }";
+    let answer = tokio::time::timeout(Duration::from_secs(20), p.trader.graphql_ok(query, json!({"id": id})))
+        .await
+        .expect("answered without waiting out the loader's minute");
+    assert_eq!(answer["order"]["lines"].as_array().map(Vec::len), Some(2), "{answer}");
+    assert_eq!(answer["order"]["reservations"].as_array().map(Vec::len), Some(2), "{answer}");
+    p.assert_no_personal_data();
+}
+
 /// A producer hosted on the trader's own platform is reached through the same interface, without
 /// HTTP: its token is known to nobody, so any HTTP call would be refused.
 #[tokio::test]
