@@ -91,6 +91,9 @@ pub struct Identity {
     pub client: Option<String>,
     /// The token's OAuth scopes (`scope`, space-separated, or `scp`).
     pub scopes: BTreeSet<String>,
+    /// When the token stops verifying (Unix seconds: its `exp` plus the leeway): a subscription
+    /// opened with it ends then.
+    pub expires_at: Option<i64>,
 }
 
 /// Why a token is refused. Clients see only the code; the reason is logged.
@@ -306,6 +309,10 @@ impl Verifier {
             enterprises: words(claims.get(&self.config.enterprises_claim)),
             client: text("azp").or_else(|| text("client_id")),
             scopes: words(claims.get("scope").or_else(|| claims.get("scp"))),
+            expires_at: claims
+                .get("exp")
+                .and_then(Value::as_i64)
+                .map(|exp| exp.saturating_add(i64::try_from(self.config.leeway_secs).unwrap_or(0))),
         })
     }
 }

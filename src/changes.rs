@@ -22,8 +22,12 @@ use crate::store::Store;
 pub const CHANNEL: &str = "orderhub_changes";
 
 /// How often the follower checks that its PostgreSQL connection still hears (a dead TCP
-/// connection says nothing), and reads the SQLite feed if no commit woke it.
+/// connection says nothing).
 const HEARTBEAT: Duration = Duration::from_secs(5);
+
+/// How often the SQLite feed is read when no commit of this process woke its reader: the writes
+/// of another process on the file (a second replica, `orderhub` commands) arrive within it.
+const FEED_POLL: Duration = Duration::from_secs(1);
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Change {
@@ -260,7 +264,7 @@ struct FeedRow {
     sales_session_id: Option<Uuid>,
 }
 
-/// Reads `change_feed` after each of this process's commits (and every heartbeat, for writes of
+/// Reads `change_feed` after each of this process's commits (and every second, for writes of
 /// other processes on the file), with a connection of its own, never writing to it: pruning is
 /// the trigger's work, so the follower cannot hold a writer up.
 async fn follow_sqlite(store: Store, changes: Changes) {
@@ -283,7 +287,7 @@ async fn follow_sqlite(store: Store, changes: Changes) {
     loop {
         tokio::select! {
             () = store.written() => {}
-            () = tokio::time::sleep(HEARTBEAT) => {}
+            () = tokio::time::sleep(FEED_POLL) => {}
             _ = closing.changed() => return,
         }
         // Nobody follows anything: no read. A subscriber arriving later reads its state itself,

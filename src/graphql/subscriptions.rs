@@ -70,7 +70,7 @@ impl Subscription {
         let parts = store.order_parts(&[id]).await.map_err(store_error)?;
         let follow = OrderFollower { store, subscriber, id, sent: Some((order.clone(), parts.clone())), stale: false };
         let first = stream::once(async move { Ok(Order::with_parts(order, parts)) });
-        Ok(first.chain(stream::unfold(follow, OrderFollower::next)).boxed())
+        Ok(until_expiry(first.chain(stream::unfold(follow, OrderFollower::next)).boxed(), identity))
     }
 
     /// Each producer order of the session whenever what it shows changes (its status, delivery
@@ -83,7 +83,7 @@ impl Subscription {
         sales_session_id: ID,
     ) -> Result<BoxStream<'static, Result<ProducerOrder>>> {
         let session_id = parse_uuid(&sales_session_id, "sales session")?;
-        access::caller(ctx)?;
+        let identity = access::caller(ctx)?;
         let subscriber = subscriber(ctx)?;
         let store = store(ctx).clone();
         let session = store.sales_session(session_id).await.map_err(store_error)?;
@@ -96,8 +96,30 @@ impl Subscription {
         let current = store.producer_orders_of_sessions(&[session.id]).await.map_err(store_error)?;
         let sent = current.into_iter().map(|po| (po.id, Shown::of(&po))).collect();
         let follow = SessionFollower { store, subscriber, session: session.id, sent, stale: false };
-        Ok(stream::unfold(follow, SessionFollower::next).flat_map(stream::iter).boxed())
+        Ok(until_expiry(stream::unfold(follow, SessionFollower::next).flat_map(stream::iter).boxed(), identity))
     }
+}
+
+/// Ends `updates` with `TOKEN_EXPIRED` when the caller's token stops verifying: a subscription
+/// must not outlive the right to it.
+fn until_expiry<T: Send + 'static>(
+    updates: BoxStream<'static, Result<T>>,
+    identity: &crate::auth::Identity,
+) -> BoxStream<'static, Result<T>> {
+    let Some(expires_at) = identity.expires_at else { return updates };
+    let left = u64::try_from(expires_at.saturating_sub(chrono::Utc::now().timestamp())).unwrap_or(0);
+    let expiry = Box::pin(tokio::time::sleep(Duration::from_secs(left)));
+    stream::unfold(Some((updates, expiry)), |state| async move {
+        let (mut updates, mut expiry) = state?;
+        tokio::select! {
+            update = updates.next() => update.map(|update| (update, Some((updates, expiry)))),
+            () = &mut expiry => Some((
+                Err(coded("the token has expired: subscribe again with a fresh one", "TOKEN_EXPIRED")),
+                None,
+            )),
+        }
+    })
+    .boxed()
 }
 
 /// What a client sees of a customer order.
