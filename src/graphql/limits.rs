@@ -7,7 +7,7 @@ use std::sync::Arc;
 use async_graphql::extensions::{
     Extension, ExtensionContext, ExtensionFactory, NextParseQuery, NextPrepareRequest, NextValidation,
 };
-use async_graphql::parser::types::{ExecutableDocument, Selection, SelectionSet};
+use async_graphql::parser::types::{DocumentOperations, ExecutableDocument, OperationType, Selection, SelectionSet};
 use async_graphql::{Request, ServerError, ServerResult, ValidationResult, Variables};
 
 /// Deepest and most complex query we answer: enough for every screen and for the introspection
@@ -57,31 +57,28 @@ pub const REQUEST_ERRORS: [&str; 9] = [
 /// mutation (a persisted query's document is only known once its hash is looked up).
 pub struct OverGet(pub Option<String>);
 
-/// Whether `document` runs a mutation for `operation_name` (with no name: if any operation is one).
-pub fn runs_mutation(document: &ExecutableDocument, operation_name: Option<&str>) -> bool {
-    use async_graphql::parser::types::{DocumentOperations, OperationType};
-    let is = |ty: OperationType| ty == OperationType::Mutation;
+/// The types of the operations `document` may run for `operation_name` (with no name: of all
+/// of them; a name it lacks: none).
+fn candidate_types(document: &ExecutableDocument, operation_name: Option<&str>) -> Vec<OperationType> {
     match &document.operations {
-        DocumentOperations::Single(operation) => is(operation.node.ty),
+        DocumentOperations::Single(operation) => vec![operation.node.ty],
         DocumentOperations::Multiple(operations) => match operation_name {
-            Some(name) => operations.get(name).is_some_and(|op| is(op.node.ty)),
-            None => operations.values().any(|op| is(op.node.ty)),
+            Some(name) => operations.get(name).map(|op| op.node.ty).into_iter().collect(),
+            None => operations.values().map(|op| op.node.ty).collect(),
         },
     }
+}
+
+/// Whether `document` runs a mutation for `operation_name` (with no name: if any operation is one).
+pub fn runs_mutation(document: &ExecutableDocument, operation_name: Option<&str>) -> bool {
+    candidate_types(document, operation_name).contains(&OperationType::Mutation)
 }
 
 /// Whether the operation the request would run is certainly a subscription (every operation
 /// of the document is, when it does not name one).
 pub fn runs_only_subscriptions(document: &ExecutableDocument, operation_name: Option<&str>) -> bool {
-    use async_graphql::parser::types::{DocumentOperations, OperationType};
-    let is = |ty: OperationType| ty == OperationType::Subscription;
-    match &document.operations {
-        DocumentOperations::Single(operation) => is(operation.node.ty),
-        DocumentOperations::Multiple(operations) => match operation_name {
-            Some(name) => operations.get(name).is_some_and(|op| is(op.node.ty)),
-            None => operations.values().all(|op| is(op.node.ty)),
-        },
-    }
+    let types = candidate_types(document, operation_name);
+    !types.is_empty() && types.iter().all(|ty| *ty == OperationType::Subscription)
 }
 
 /// A subscription sent as a plain request: async-graphql refuses it with this message and no
@@ -197,5 +194,27 @@ impl Extension for CodedRequestErrors {
                 })
                 .collect()
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn document(query: &str) -> ExecutableDocument {
+        async_graphql::parser::parse_query(query).expect("parses")
+    }
+
+    #[test]
+    fn what_an_operation_would_run_is_read_from_its_document() {
+        let both = document("subscription Follow { a } mutation Pay { b }");
+        assert!(runs_only_subscriptions(&document("subscription { a }"), None));
+        assert!(!runs_only_subscriptions(&document("{ a }"), None));
+        assert!(runs_only_subscriptions(&both, Some("Follow")));
+        assert!(!runs_only_subscriptions(&both, None), "not certainly a subscription");
+        assert!(!runs_only_subscriptions(&both, Some("Missing")));
+        assert!(runs_mutation(&both, None), "may run a mutation");
+        assert!(!runs_mutation(&both, Some("Follow")));
+        assert!(runs_mutation(&document("mutation { b }"), None));
     }
 }
