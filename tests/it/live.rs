@@ -101,6 +101,21 @@ impl EventStream {
     }
 }
 
+/// Waits until `app` serves `expected` live subscriptions (a client that went away must free its
+/// place: none is orphaned).
+async fn wait_for_live_subscriptions(app: &TestApp, expected: usize) {
+    let wanted = format!("orderhub_live_subscriptions {expected}\n");
+    let deadline = tokio::time::Instant::now() + UPDATE_WITHIN;
+    loop {
+        let metrics = app.metrics().await;
+        if metrics.contains(&wanted) {
+            return;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "never {expected} live subscriptions: {metrics}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
 fn customer_token(p: &Platforms, customer: &str) -> String {
     p.trader.token(customer, &["customer"], &[]).expect("token")
 }
@@ -311,6 +326,10 @@ async fn trader_staff_follow_producer_orders_over_graphql_ws_through_an_outage()
         socket.until("po", "the farm's order delivered", |u| delivery_of(u, "farm") == Some(&json!("DELIVERED"))).await;
     assert_eq!(farm["data"]["producerOrderUpdated"]["lines"], json!([{"quantity": 3}]));
     assert_eq!(p.farm().stock("farm", "CARROT").await, (10, 3));
+    // A client that closes its socket leaves no subscription behind.
+    assert!(p.trader.metrics().await.contains("orderhub_live_subscriptions 1\n"));
+    socket.socket.close(None).await.expect("closed");
+    wait_for_live_subscriptions(&p.trader, 0).await;
     p.assert_no_personal_data();
 }
 
@@ -345,6 +364,10 @@ async fn a_change_on_one_replica_reaches_a_subscriber_of_another_through_hive_ga
         let order = &update["data"]["producerOrderUpdated"];
         delivered.insert(order["producer"]["id"].as_str().expect("producer").to_owned(), order["lines"].clone());
     }
+    assert!(replica.metrics().await.contains("orderhub_live_subscriptions 1\n"), "the gateway's subscription");
+    // The client goes away: the gateway ends its upstream stream, and the replica frees its place.
+    drop(stream);
+    wait_for_live_subscriptions(&replica, 0).await;
     stop_gateway(gateway);
     assert_eq!(delivered["farm"], json!([{"quantity": 2}]));
     assert_eq!(delivered["mill"], json!([{"quantity": 4}]));
