@@ -6,7 +6,6 @@
 //! nothing twice, and a resync (changes possibly missed) reads everything followed again.
 
 use std::collections::HashMap;
-use std::str::FromStr;
 use std::time::Duration;
 
 use async_graphql::{Context, ID, Result, Subscription};
@@ -18,15 +17,15 @@ use super::access;
 use super::orders::Order;
 use super::producer_orders::ProducerOrder;
 use super::store_error;
-use super::trader::{coded, store};
+use super::trader::{coded, parse_uuid, store};
 use crate::changes::{Change, Changes, SubscribeError, Subscriber};
 use crate::store::Store;
 
 /// How long a stream whose last read failed waits before it reads again on its own.
 const REREAD_AFTER_FAILURE: Duration = Duration::from_secs(1);
 
-/// Changed producer orders read one by one up to this many; more are read with their session.
-const READ_ONE_BY_ONE: usize = 16;
+/// Changed producer orders read by their ids up to this many; more are read with their session.
+const READ_BY_ID_UP_TO: usize = 500;
 
 #[derive(Default)]
 pub struct Subscription;
@@ -43,12 +42,6 @@ fn subscriber(ctx: &Context<'_>) -> Result<Subscriber> {
     })
 }
 
-fn parse_uuid(id: &ID, what: &str) -> Result<Uuid> {
-    Uuid::from_str(id).map_err(|_| {
-        coded(format!("`{}` is not a {what} id", id.chars().take(64).collect::<String>()), "BAD_USER_INPUT")
-    })
-}
-
 #[Subscription]
 impl Subscription {
     /// The order as it is now, then again each time what it shows changes: status, payment,
@@ -62,13 +55,9 @@ impl Subscription {
         let subscriber = subscriber(ctx)?;
         let store = store(ctx).clone();
         let found = store.customer_order(id).await.map_err(store_error)?;
-        let order = match found {
-            Some(order) if access::may_see_order(identity, &order) => order,
-            None if access::operator(ctx) => return Err(coded("no such order", "NOT_FOUND")),
-            _ => return Err(access::forbidden()),
-        };
+        let order = access::found(ctx, found, access::may_see_order, || coded("no such order", "NOT_FOUND"))?;
         let parts = store.order_parts(&[id]).await.map_err(store_error)?;
-        let follow = OrderFollower { store, subscriber, id, sent: Some((order.clone(), parts.clone())), stale: false };
+        let follow = OrderFollower { store, subscriber, id, sent: (order.clone(), parts.clone()), stale: false };
         let first = stream::once(async move { Ok(Order::with_parts(order, parts)) });
         Ok(until_expiry(first.chain(stream::unfold(follow, OrderFollower::next)).boxed(), identity))
     }
@@ -129,7 +118,7 @@ struct OrderFollower {
     store: Store,
     subscriber: Subscriber,
     id: Uuid,
-    sent: Option<OrderShown>,
+    sent: OrderShown,
     /// The last read failed: read again soon even without a change.
     stale: bool,
 }
@@ -137,14 +126,10 @@ struct OrderFollower {
 impl OrderFollower {
     async fn next(mut self) -> Option<(Result<Order>, OrderFollower)> {
         loop {
-            if !self.stale {
-                let change = self.subscriber.next_or_after(None).await?;
-                if !self.concerned(change) {
-                    continue;
-                }
-            }
-            if self.stale && self.subscriber.next_or_after(Some(REREAD_AFTER_FAILURE)).await.is_none() {
-                return None;
+            // After a failure any change, or a second's wait, reads again.
+            let change = self.subscriber.next_or_after(self.stale.then_some(REREAD_AFTER_FAILURE)).await?;
+            if !self.stale && !self.concerned(change) {
+                continue;
             }
             let read = async {
                 let Some(order) = self.store.customer_order(self.id).await? else { return Ok(None) };
@@ -156,10 +141,10 @@ impl OrderFollower {
                 Ok(None) => return None,
                 Ok(Some(shown)) => {
                     self.stale = false;
-                    if self.sent.as_ref() == Some(&shown) {
+                    if self.sent == shown {
                         continue;
                     }
-                    self.sent = Some(shown.clone());
+                    self.sent = shown.clone();
                     let (order, parts) = shown;
                     return Some((Ok(Order::with_parts(order, parts)), self));
                 }
@@ -236,30 +221,14 @@ enum Reread {
 impl SessionFollower {
     async fn next(mut self) -> Option<(Vec<Result<ProducerOrder>>, SessionFollower)> {
         loop {
-            let reread = if self.stale {
-                self.subscriber.next_or_after(Some(REREAD_AFTER_FAILURE)).await?;
-                self.subscriber.waiting();
-                Reread::All
-            } else {
-                let first = self.subscriber.next_or_after(None).await?;
-                let mut changes = vec![first];
-                changes.extend(self.subscriber.waiting());
-                self.concerned(&changes)
-            };
+            // After a failure any change, or a second's wait, reads everything again.
+            let first = self.subscriber.next_or_after(self.stale.then_some(REREAD_AFTER_FAILURE)).await?;
+            let mut changes = vec![first];
+            changes.extend(self.subscriber.waiting());
+            let reread = if self.stale { Reread::All } else { self.concerned(&changes) };
             let read = match reread {
                 Reread::Some(ids) if ids.is_empty() => continue,
-                Reread::Some(ids) if ids.len() <= READ_ONE_BY_ONE => {
-                    let mut found = Vec::new();
-                    let mut failed = None;
-                    for id in ids {
-                        match self.store.producer_order(id).await {
-                            Ok(Some(po)) => found.push(po),
-                            Ok(None) => {}
-                            Err(e) => failed = Some(e),
-                        }
-                    }
-                    failed.map_or(Ok(found), Err)
-                }
+                Reread::Some(ids) if ids.len() <= READ_BY_ID_UP_TO => self.store.producer_orders_by_ids(&ids).await,
                 _ => self.store.producer_orders_of_sessions(&[self.session]).await,
             };
             let orders = match read {

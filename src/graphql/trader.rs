@@ -33,7 +33,7 @@ pub(super) fn coded(message: impl Into<String>, code: &'static str) -> async_gra
     async_graphql::Error::new(message).extend_with(|_, e| e.set("code", code))
 }
 
-fn parse_uuid(id: &ID, what: &str) -> Result<Uuid> {
+pub(super) fn parse_uuid(id: &ID, what: &str) -> Result<Uuid> {
     Uuid::from_str(id).map_err(|_| {
         coded(format!("`{}` is not a {what} id", id.chars().take(64).collect::<String>()), "BAD_USER_INPUT")
     })

@@ -120,10 +120,7 @@ pub(super) async fn post(
     } else {
         match serde_json::from_slice(&bytes) {
             Ok(request) if super::live::wants_event_stream(&headers) => {
-                return match admitted(&state, peer, &headers, 1).await {
-                    Ok(identity) => super::live::event_stream(&state, identity.as_ref(), request),
-                    Err(refused) => refused,
-                };
+                return streamed(&state, peer, &headers, request).await;
             }
             Ok(request) => Operations::One(Box::new(request)),
             Err(err) => {
@@ -159,13 +156,19 @@ pub(super) async fn get(State(state): State<AppState>, request: axum::extract::R
         Err(err) => return refusal(StatusCode::BAD_REQUEST, "BAD_REQUEST", &format!("invalid parameters: {err}")),
     };
     let event_stream = super::live::wants_event_stream(headers);
+    // An unparsable query runs neither: its execution answers the parse error (a persisted
+    // query's is checked once it is found).
+    let document = async_graphql::parser::parse_query(&request.query).ok();
+    let runs = |check: fn(&_, Option<&str>) -> bool| {
+        document.as_ref().is_some_and(|document| check(document, request.operation_name.as_deref()))
+    };
     // A subscription changes nothing, and another site's page cannot read its stream (CORS):
     // gateways open them with a plain GET.
-    let harmless = event_stream && is_only_subscriptions(&request);
+    let harmless = event_stream && runs(crate::graphql::runs_only_subscriptions);
     if !harmless && !preflighted(headers) {
         return csrf_refusal();
     }
-    if is_mutation(&request) {
+    if runs(crate::graphql::runs_mutation) {
         let mut response = refusal(
             StatusCode::METHOD_NOT_ALLOWED,
             "MUTATION_OVER_GET",
@@ -179,10 +182,7 @@ pub(super) async fn get(State(state): State<AppState>, request: axum::extract::R
         request.data(crate::graphql::OverGet(operation))
     };
     if event_stream {
-        return match admitted(&state, peer, headers, 1).await {
-            Ok(identity) => super::live::event_stream(&state, identity.as_ref(), request),
-            Err(refused) => refused,
-        };
+        return streamed(&state, peer, headers, request).await;
     }
     execute(&state, peer, headers, Operations::One(Box::new(request))).await
 }
@@ -206,21 +206,9 @@ async fn upgrade(
         );
     };
     match axum::extract::WebSocketUpgrade::from_request_parts(parts, state).await {
-        Ok(upgrade) => super::live::websocket(state, identity, upgrade, protocol, state.max_body_bytes),
+        Ok(upgrade) => super::live::websocket(state, identity, upgrade, protocol),
         Err(rejection) => refusal(rejection.status(), "BAD_REQUEST", &rejection.body_text()),
     }
-}
-
-/// Whether the operation the request would run is a mutation (an unparsable query is not: its
-/// execution answers the parse error; a persisted query's is checked once it is found).
-fn is_mutation(request: &async_graphql::Request) -> bool {
-    async_graphql::parser::parse_query(&request.query)
-        .is_ok_and(|document| crate::graphql::runs_mutation(&document, request.operation_name.as_deref()))
-}
-
-fn is_only_subscriptions(request: &async_graphql::Request) -> bool {
-    async_graphql::parser::parse_query(&request.query)
-        .is_ok_and(|document| crate::graphql::runs_only_subscriptions(&document, request.operation_name.as_deref()))
 }
 
 /// Whether the client prefers `application/graphql-response+json` (listed with a quality above
@@ -306,6 +294,33 @@ async fn admitted(
     Ok(identity)
 }
 
+/// What every operation is given, however it arrives: the request's catalogue memo, an index of
+/// its entities, and its caller.
+pub(super) fn with_request_data(
+    request: async_graphql::Request,
+    memo: CatalogueMemo,
+    identity: Option<&Identity>,
+) -> async_graphql::Request {
+    let request = request.data(memo).data(crate::graphql::EntityIndex::default());
+    match identity {
+        Some(identity) => request.data(identity.clone()),
+        None => request,
+    }
+}
+
+/// One operation's answer as an event stream, once its caller is admitted.
+async fn streamed(
+    state: &AppState,
+    peer: Option<Extension<ConnectInfo<SocketAddr>>>,
+    headers: &HeaderMap,
+    request: async_graphql::Request,
+) -> Response {
+    match admitted(state, peer, headers, 1).await {
+        Ok(identity) => super::live::event_stream(state, identity.as_ref(), request),
+        Err(refused) => refused,
+    }
+}
+
 /// One operation's answer, and whether it never ran (it does not parse, validate or fit the
 /// limits): such an answer has no `data` at all.
 async fn run(
@@ -315,10 +330,7 @@ async fn run(
     trace: bool,
     request: async_graphql::Request,
 ) -> (Vec<u8>, bool) {
-    let mut request = request.data(memo.clone()).data(crate::graphql::EntityIndex::default());
-    if let Some(identity) = identity {
-        request = request.data(identity.clone());
-    }
+    let mut request = with_request_data(request, memo.clone(), identity);
     if trace {
         request = request.data(ftv1::TraceRequested);
     }

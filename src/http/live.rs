@@ -24,8 +24,9 @@ use futures::stream::BoxStream;
 use futures::{SinkExt, StreamExt};
 
 use super::AppState;
+use super::graphql::with_request_data;
 use crate::auth::Identity;
-use crate::graphql::{EntityIndex, OrderhubSchema};
+use crate::graphql::OrderhubSchema;
 use crate::trader::CatalogueMemo;
 
 /// How often an idle stream says it is alive (proxies close connections silent for long).
@@ -48,15 +49,6 @@ pub(super) fn is_upgrade(headers: &HeaderMap) -> bool {
     headers.get(header::UPGRADE).and_then(|v| v.to_str().ok()).is_some_and(|v| v.eq_ignore_ascii_case("websocket"))
 }
 
-/// What every operation is given, however it arrives.
-fn with_request_data(request: async_graphql::Request, identity: Option<&Identity>) -> async_graphql::Request {
-    let request = request.data(CatalogueMemo::default()).data(EntityIndex::default());
-    match identity {
-        Some(identity) => request.data(identity.clone()),
-        None => request,
-    }
-}
-
 /// Resolves once the server starts shutting down.
 async fn shutting_down(mut closing: tokio::sync::watch::Receiver<bool>) {
     while !*closing.borrow_and_update() {
@@ -69,7 +61,7 @@ async fn shutting_down(mut closing: tokio::sync::watch::Receiver<bool>) {
 /// One operation's results as an event stream: a query or mutation gives one, a subscription
 /// one per update.
 pub(super) fn event_stream(state: &AppState, identity: Option<&Identity>, request: async_graphql::Request) -> Response {
-    let results = state.schema.execute_stream(with_request_data(request, identity));
+    let results = state.schema.execute_stream(with_request_data(request, CatalogueMemo::default(), identity));
     let results = results.take_until(Box::pin(shutting_down(state.changes.closing())));
     let events = results
         .map(|response| {
@@ -95,7 +87,7 @@ struct SocketExecutor {
 
 impl Executor for SocketExecutor {
     async fn execute(&self, request: async_graphql::Request) -> async_graphql::Response {
-        self.schema.execute(with_request_data(request, None)).await
+        self.schema.execute(with_request_data(request, CatalogueMemo::default(), None)).await
     }
 
     fn execute_stream(
@@ -103,7 +95,10 @@ impl Executor for SocketExecutor {
         request: async_graphql::Request,
         session_data: Option<Arc<Data>>,
     ) -> BoxStream<'static, async_graphql::Response> {
-        self.schema.execute_stream_with_session_data(with_request_data(request, None), session_data.unwrap_or_default())
+        self.schema.execute_stream_with_session_data(
+            with_request_data(request, CatalogueMemo::default(), None),
+            session_data.unwrap_or_default(),
+        )
     }
 }
 
@@ -124,12 +119,11 @@ pub(super) fn websocket(
     identity: Option<Identity>,
     upgrade: WebSocketUpgrade,
     protocol: GraphQLProtocol,
-    max_message_bytes: usize,
 ) -> Response {
     let executor = SocketExecutor { schema: state.schema.clone() };
     let verifier = state.verifier.clone();
     let closing = state.changes.closing();
-    upgrade.max_message_size(max_message_bytes).protocols(ALL_WEBSOCKET_PROTOCOLS).on_upgrade(
+    upgrade.max_message_size(state.max_body_bytes).protocols(ALL_WEBSOCKET_PROTOCOLS).on_upgrade(
         move |socket| async move {
             let (mut sink, mut stream) = socket.split();
             let mut data = Data::default();

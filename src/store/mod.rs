@@ -130,8 +130,9 @@ impl Store {
             move |info| {
                 statements.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
                 // A write outside a transaction is committed once it ran (one inside is told at
-                // its commit; being told early costs a read that finds nothing yet).
-                if is_write(&info.statement.sql) {
+                // its commit; being told early costs a read that finds nothing yet). Only the
+                // SQLite change feed's reader waits for it.
+                if is_sqlite && is_write(&info.statement.sql) {
                     written.notify_one();
                 }
                 if let Some(spans) = spans.get() {

@@ -308,6 +308,13 @@ impl Store {
         Ok(producer_order::Entity::find_by_id(id).one(&self.db).await?)
     }
 
+    pub async fn producer_orders_by_ids(&self, ids: &[Uuid]) -> Result<Vec<producer_order::Model>, StoreError> {
+        Ok(producer_order::Entity::find()
+            .filter(producer_order::Column::Id.is_in(ids.iter().copied()))
+            .all(&self.db)
+            .await?)
+    }
+
     pub async fn customer_order(&self, id: Uuid) -> Result<Option<customer_order::Model>, StoreError> {
         Ok(customer_order::Entity::find_by_id(id).one(&self.db).await?)
     }
