@@ -108,6 +108,9 @@ impl Store {
             }
         }
         let mut memo = QueueMemo::default();
+        let producers: Vec<(&str, Uuid, &str)> =
+            by_producer.keys().map(|(trader, session, peer)| (trader.as_str(), *session, peer.as_str())).collect();
+        memo.prefetch(&write.txn, &producers).await?;
         let mut carried: HashMap<Uuid, Vec<(String, Uuid, i64)>> = HashMap::new();
         let mut parts = Vec::new();
         for ((trader, session, peer), (orders, hold)) in &by_producer {

@@ -17,6 +17,14 @@ use crate::domain::consolidation::{self, Basis, ConsolidationMode, Demand, Pack,
 use crate::domain::reservation::UnconfirmedPolicy;
 use crate::domain::{PartState, Unit};
 
+/// A producer order with its producer, its session and the consolidation mode it is planned in.
+pub struct PlanContext {
+    pub order: producer_order::Model,
+    pub peer: peer::Model,
+    pub session: sales_session::Model,
+    pub mode: ConsolidationMode,
+}
+
 /// A trader's consolidation settings: its default and each producer's override.
 #[derive(Clone, Debug)]
 pub struct ConsolidationSettings {
@@ -180,37 +188,65 @@ impl Store {
     /// What a producer order must say now: recomputed from the active customer orders it gathers,
     /// under the producer's consolidation mode.
     pub async fn producer_order_plan(&self, id: Uuid) -> Result<Option<ProducerOrderPlan>, StoreError> {
-        let Some((order, peer, mode)) = self.producer_order_with_mode(id).await? else { return Ok(None) };
-        self.plan_producer_order(order, peer, mode).await.map(Some)
+        let Some(context) = self.producer_order_with_mode(id).await? else { return Ok(None) };
+        self.plan_producer_order(context).await.map(Some)
     }
 
-    /// A producer order, its producer, and the consolidation mode that applies to it now.
-    pub async fn producer_order_with_mode(
-        &self,
-        id: Uuid,
-    ) -> Result<Option<(producer_order::Model, peer::Model, ConsolidationMode)>, StoreError> {
-        let Some(order) = producer_order::Entity::find_by_id(id).one(&self.db).await? else { return Ok(None) };
-        let peer = peer::Entity::find_by_id(order.peer_id.clone())
-            .one(&self.db)
-            .await?
-            .ok_or_else(|| super::corrupt("producer order of a missing peer"))?;
-        let mode = mode_of(&self.db, &order.trader_enterprise_id, &peer).await?;
-        Ok(Some((order, peer, mode)))
+    /// A producer order with what planning it needs besides its lines: its producer, its sales
+    /// session and the consolidation mode that applies to it now, in one statement.
+    pub async fn producer_order_with_mode(&self, id: Uuid) -> Result<Option<PlanContext>, StoreError> {
+        use sea_orm::FromQueryResult;
+        use sea_orm::sea_query::{Alias, Expr, ExprTrait, JoinType, Query};
+        let mut query = Query::select();
+        prefixed(&mut query, producer_order::Entity, "po_");
+        prefixed(&mut query, peer::Entity, "peer_");
+        prefixed(&mut query, sales_session::Entity, "session_");
+        query
+            .expr_as(
+                Expr::col((trader_setting::Entity, trader_setting::Column::ConsolidationMode)),
+                Alias::new("trader_mode"),
+            )
+            .from(producer_order::Entity)
+            .join(
+                JoinType::LeftJoin,
+                peer::Entity,
+                Expr::col((peer::Entity, peer::Column::Id))
+                    .equals((producer_order::Entity, producer_order::Column::PeerId)),
+            )
+            .join(
+                JoinType::LeftJoin,
+                sales_session::Entity,
+                Expr::col((sales_session::Entity, sales_session::Column::Id))
+                    .equals((producer_order::Entity, producer_order::Column::SalesSessionId)),
+            )
+            .join(
+                JoinType::LeftJoin,
+                trader_setting::Entity,
+                Expr::col((trader_setting::Entity, trader_setting::Column::EnterpriseId))
+                    .equals((producer_order::Entity, producer_order::Column::TraderEnterpriseId)),
+            )
+            .and_where(Expr::col((producer_order::Entity, producer_order::Column::Id)).eq(id));
+        let backend = self.db.get_database_backend();
+        let Some(row) = self.db.query_one_raw(backend.build(&query)).await? else { return Ok(None) };
+        let order = producer_order::Model::from_query_result(&row, "po_")?;
+        let peer = peer::Model::from_query_result(&row, "peer_")
+            .map_err(|_| super::corrupt("producer order of a missing peer"))?;
+        let session = sales_session::Model::from_query_result(&row, "session_")
+            .map_err(|_| super::corrupt("producer order of a missing session"))?;
+        let trader_mode: Option<String> = row.try_get("", "trader_mode")?;
+        let mode = peer
+            .consolidation_mode
+            .as_deref()
+            .and_then(ConsolidationMode::parse)
+            .unwrap_or_else(|| trader_mode.as_deref().and_then(ConsolidationMode::parse).unwrap_or_default());
+        Ok(Some(PlanContext { order, peer, session, mode }))
     }
 
     /// What a producer order must say under `mode`, with every waiting part admitted. A mode
     /// changed meanwhile does no harm: the change queued the order again, and the next send uses
     /// the new mode.
-    pub async fn plan_producer_order(
-        &self,
-        order: producer_order::Model,
-        peer: peer::Model,
-        mode: ConsolidationMode,
-    ) -> Result<ProducerOrderPlan, StoreError> {
-        let session = sales_session::Entity::find_by_id(order.sales_session_id)
-            .one(&self.db)
-            .await?
-            .ok_or_else(|| super::corrupt("producer order of a missing session"))?;
+    pub async fn plan_producer_order(&self, context: PlanContext) -> Result<ProducerOrderPlan, StoreError> {
+        let PlanContext { order, peer, session, mode } = context;
         let gathered = match (mode, order.group_key.as_str()) {
             (ConsolidationMode::PerCustomerOrder, WHOLE_SESSION) => None,
             (ConsolidationMode::PerCustomerOrder, key) => Uuid::parse_str(key).ok().map(Some),
@@ -220,17 +256,13 @@ impl Store {
         };
         // Held parts summed in the database, waiting ones line by line: what a plan reads grows
         // with the changes waiting, not with the session.
-        let (held, lines) = match gathered {
+        let (held, (lines, parts)) = match gathered {
             Some(only) => (
                 held_demand(&self.db, order.sales_session_id, &order.peer_id, only).await?,
                 waiting_lines(&self.db, order.sales_session_id, &order.peer_id, only).await?,
             ),
-            None => (Vec::new(), Vec::new()),
+            None => (Vec::new(), (Vec::new(), HashMap::new())),
         };
-        let mut order_ids: Vec<Uuid> = lines.iter().map(|l| l.order_id).collect();
-        order_ids.sort();
-        order_ids.dedup();
-        let parts = super::parts::parts_at(&self.db, &order_ids, &order.peer_id).await?;
         let fallbacks: HashMap<Uuid, Vec<FallbackLine>> = parts
             .values()
             .filter_map(|p| Some((p.order_id, serde_json::from_str(p.fallback_lines.as_deref()?).ok()?)))
@@ -389,23 +421,25 @@ pub(super) async fn record_lines(write: &WriteTxn<'_>, id: Uuid, lines: &[Planne
         .filter(producer_order_line::Column::ProducerOrderId.eq(id))
         .exec(&write.txn)
         .await?;
-    for line in lines {
-        let row = producer_order_line::ActiveModel {
-            producer_order_id: Set(id),
-            product_iri: Set(line.product_iri.clone()),
-            ordered_product_iri: Set(line.ordered_product_iri.clone()),
-            offer_iri: Set(line.offer_iri.clone()),
-            name: Set(line.name.clone()),
-            quantity: Set(line.quantity),
-            needed_units: Set(line.needed_units),
-            needed_grams: Set(line.needed_grams.map(|g| g.to_string())),
-            carry_used_grams: Set(line.carry_used_grams.to_string()),
-            carry_added_grams: Set(line.carry_added_grams.to_string()),
-            basis: Set(line.basis.as_str().to_owned()),
-            note: Set(line.note.clone()),
-            ..Default::default()
-        };
-        producer_order_line::Entity::insert(row).exec_without_returning(&write.txn).await?;
+    let rows = lines.iter().map(|line| producer_order_line::ActiveModel {
+        producer_order_id: Set(id),
+        product_iri: Set(line.product_iri.clone()),
+        ordered_product_iri: Set(line.ordered_product_iri.clone()),
+        offer_iri: Set(line.offer_iri.clone()),
+        name: Set(line.name.clone()),
+        quantity: Set(line.quantity),
+        needed_units: Set(line.needed_units),
+        needed_grams: Set(line.needed_grams.map(|g| g.to_string())),
+        carry_used_grams: Set(line.carry_used_grams.to_string()),
+        carry_added_grams: Set(line.carry_added_grams.to_string()),
+        basis: Set(line.basis.as_str().to_owned()),
+        note: Set(line.note.clone()),
+        ..Default::default()
+    });
+    // In batches: one statement per 200 lines (under SQLite's 32,766 parameters), in their order.
+    let rows: Vec<producer_order_line::ActiveModel> = rows.collect();
+    for chunk in rows.chunks(200) {
+        producer_order_line::Entity::insert_many(chunk.to_vec()).exec_without_returning(&write.txn).await?;
     }
     Ok(())
 }
@@ -470,28 +504,59 @@ async fn held_demand(
     Ok(<HeldDemand as sea_orm::FromQueryResult>::find_by_statement(statement).all(db).await?)
 }
 
+/// Selects every column of `entity`, each named with `prefix` (for `from_query_result(row,
+/// prefix)` of rows that join several entities).
+fn prefixed<E: EntityTrait>(query: &mut sea_orm::sea_query::SelectStatement, entity: E, prefix: &str) {
+    use sea_orm::Iterable;
+    use sea_orm::sea_query::{Alias, Expr};
+    for column in E::Column::iter() {
+        query.expr_as(
+            Expr::col((entity, column)),
+            Alias::new(format!("{prefix}{}", sea_orm::IdenStatic::as_str(&column))),
+        );
+    }
+}
+
 /// The lines from `peer_id` of a session's active customer orders (or of one of them) whose part
-/// there waits for a send to decide it.
+/// there waits for a send to decide it, with those parts (by customer order), in one statement.
 async fn waiting_lines(
     db: &impl ConnectionTrait,
     session_id: Uuid,
     peer_id: &str,
     only: Option<Uuid>,
-) -> Result<Vec<entity::customer_order_line::Model>, StoreError> {
+) -> Result<(Vec<entity::customer_order_line::Model>, HashMap<Uuid, entity::order_part::Model>), StoreError> {
     use entity::{customer_order_line as line, order_part as part};
-    let mut waiting = sea_orm::sea_query::Query::select();
-    waiting
-        .column(part::Column::OrderId)
-        .from(part::Entity)
-        .and_where(part::Column::PeerId.eq(peer_id))
-        .and_where(part::Column::State.is_in([PartState::Pending.as_str(), PartState::Unconfirmed.as_str()]));
-    Ok(line::Entity::find()
-        .filter(line::Column::PeerId.eq(peer_id))
-        .filter(line::Column::OrderId.in_subquery(waiting))
-        .filter(line::Column::OrderId.in_subquery(super::trader::active_orders(session_id, only)))
-        .order_by_asc(line::Column::Id)
-        .all(db)
-        .await?)
+    use sea_orm::FromQueryResult;
+    use sea_orm::sea_query::{Expr, ExprTrait, Query};
+    let mut query = Query::select();
+    prefixed(&mut query, line::Entity, "line_");
+    prefixed(&mut query, part::Entity, "part_");
+    query
+        .from(line::Entity)
+        .inner_join(
+            part::Entity,
+            sea_orm::Condition::all()
+                .add(Expr::col((part::Entity, part::Column::OrderId)).equals((line::Entity, line::Column::OrderId)))
+                .add(Expr::col((part::Entity, part::Column::PeerId)).equals((line::Entity, line::Column::PeerId))),
+        )
+        .and_where(Expr::col((line::Entity, line::Column::PeerId)).eq(peer_id))
+        .and_where(
+            Expr::col((part::Entity, part::Column::State))
+                .is_in([PartState::Pending.as_str(), PartState::Unconfirmed.as_str()]),
+        )
+        .and_where(
+            Expr::col((line::Entity, line::Column::OrderId))
+                .in_subquery(super::trader::active_orders(session_id, only)),
+        )
+        .order_by((line::Entity, line::Column::Id), sea_orm::Order::Asc);
+    let rows = db.query_all_raw(db.get_database_backend().build(&query)).await?;
+    let (mut lines, mut parts) = (Vec::with_capacity(rows.len()), HashMap::new());
+    for row in rows {
+        let line = line::Model::from_query_result(&row, "line_")?;
+        parts.entry(line.order_id).or_insert(part::Model::from_query_result(&row, "part_")?);
+        lines.push(line);
+    }
+    Ok((lines, parts))
 }
 
 fn planned_line(row: producer_order_line::Model) -> PlannedLine {
@@ -743,6 +808,74 @@ pub(super) struct QueueMemo {
 }
 
 impl QueueMemo {
+    /// Reads at once what queueing for these producers of sessions will ask: their modes (one
+    /// statement for the producers, one for the traders' defaults) and the groups of another
+    /// mode they may still hold (one statement), instead of three statements per producer.
+    pub(super) async fn prefetch(
+        &mut self,
+        db: &impl ConnectionTrait,
+        producers: &[(&str, Uuid, &str)],
+    ) -> Result<(), StoreError> {
+        let distinct = |values: Vec<String>| -> Vec<String> {
+            let mut values = values;
+            values.sort();
+            values.dedup();
+            values
+        };
+        let peer_ids = distinct(producers.iter().map(|(_, _, peer)| (*peer).to_owned()).collect());
+        let traders = distinct(producers.iter().map(|(trader, _, _)| (*trader).to_owned()).collect());
+        let peers: HashMap<String, peer::Model> = peer::Entity::find()
+            .filter(peer::Column::Id.is_in(peer_ids.clone()))
+            .all(db)
+            .await?
+            .into_iter()
+            .map(|p| (p.id.clone(), p))
+            .collect();
+        let needs_default =
+            peers.values().any(|p| p.consolidation_mode.as_deref().and_then(ConsolidationMode::parse).is_none());
+        let defaults: HashMap<String, ConsolidationMode> = if needs_default {
+            trader_setting::Entity::find()
+                .filter(trader_setting::Column::EnterpriseId.is_in(traders.clone()))
+                .all(db)
+                .await?
+                .into_iter()
+                .map(|s| (s.enterprise_id.clone(), ConsolidationMode::parse(&s.consolidation_mode).unwrap_or_default()))
+                .collect()
+        } else {
+            HashMap::new()
+        };
+        for (trader, _, peer_id) in producers {
+            let peer = peers.get(*peer_id).ok_or_else(|| super::corrupt("an order line of an unknown producer"))?;
+            let mode = peer
+                .consolidation_mode
+                .as_deref()
+                .and_then(ConsolidationMode::parse)
+                .unwrap_or_else(|| defaults.get(*trader).copied().unwrap_or_default());
+            self.modes.insert(((*trader).to_owned(), (*peer_id).to_owned()), mode);
+        }
+        let mut sessions: Vec<Uuid> = producers.iter().map(|(_, session, _)| *session).collect();
+        sessions.sort();
+        sessions.dedup();
+        let mut held: HashMap<(String, Uuid, String), Vec<producer_order::Model>> = HashMap::new();
+        for po in stale_candidates()
+            .filter(producer_order::Column::TraderEnterpriseId.is_in(traders))
+            .filter(producer_order::Column::SalesSessionId.is_in(sessions))
+            .filter(producer_order::Column::PeerId.is_in(peer_ids))
+            .all(db)
+            .await?
+        {
+            held.entry((po.trader_enterprise_id.clone(), po.sales_session_id, po.peer_id.clone()))
+                .or_default()
+                .push(po);
+        }
+        for (trader, session, peer_id) in producers {
+            let mode = self.modes[&((*trader).to_owned(), (*peer_id).to_owned())];
+            let orders = held.remove(&((*trader).to_owned(), *session, (*peer_id).to_owned())).unwrap_or_default();
+            self.stale_groups.insert((*session, (*peer_id).to_owned()), stale_of(orders, mode));
+        }
+        Ok(())
+    }
+
     async fn mode(
         &mut self,
         db: &impl ConnectionTrait,
@@ -774,30 +907,41 @@ impl QueueMemo {
     ) -> Result<&[String], StoreError> {
         let key = (session_id, peer_id.to_owned());
         if !self.stale_groups.contains_key(&key) {
-            let groups = producer_order::Entity::find()
+            let orders = stale_candidates()
                 .filter(producer_order::Column::TraderEnterpriseId.eq(trader))
                 .filter(producer_order::Column::SalesSessionId.eq(session_id))
                 .filter(producer_order::Column::PeerId.eq(peer_id))
-                .filter(producer_order::Column::Status.eq(crate::domain::OrderStatus::Held.dfc_name()))
-                // Nothing at the producer and no send on its way: nothing to empty. (One on its way
-                // may be placing the old grouping right now; bumped, it is sent again, emptied.)
-                .filter(
-                    sea_orm::Condition::any()
-                        .add(producer_order::Column::RemoteIri.is_not_null())
-                        .add(producer_order::Column::DeliveryState.ne(super::trader::DELIVERY_DELIVERED)),
-                )
-                .filter(producer_order::Column::SettledAt.is_null())
-                .order_by_asc(producer_order::Column::GroupKey)
                 .all(db)
-                .await?
-                .into_iter()
-                .filter(|po| (mode == ConsolidationMode::PerCustomerOrder) == (po.group_key == WHOLE_SESSION))
-                .map(|po| po.group_key)
-                .collect();
+                .await?;
+            let groups = stale_of(orders, mode);
             self.stale_groups.insert(key.clone(), groups);
         }
         Ok(self.stale_groups.get(&key).map(Vec::as_slice).unwrap_or_default())
     }
+}
+
+/// Held producer orders that may still be at the producer: with a remote order, or a send on its
+/// way (one on its way may be placing the old grouping right now; bumped, it is sent again,
+/// emptied). Nothing at the producer and no send on its way: nothing to empty.
+fn stale_candidates() -> sea_orm::Select<producer_order::Entity> {
+    producer_order::Entity::find()
+        .filter(producer_order::Column::Status.eq(crate::domain::OrderStatus::Held.dfc_name()))
+        .filter(
+            sea_orm::Condition::any()
+                .add(producer_order::Column::RemoteIri.is_not_null())
+                .add(producer_order::Column::DeliveryState.ne(super::trader::DELIVERY_DELIVERED)),
+        )
+        .filter(producer_order::Column::SettledAt.is_null())
+        .order_by_asc(producer_order::Column::GroupKey)
+}
+
+/// The groups among `orders` that another mode than `mode` made.
+fn stale_of(orders: Vec<producer_order::Model>, mode: ConsolidationMode) -> Vec<String> {
+    orders
+        .into_iter()
+        .filter(|po| (mode == ConsolidationMode::PerCustomerOrder) == (po.group_key == WHOLE_SESSION))
+        .map(|po| po.group_key)
+        .collect()
 }
 
 /// Queues the producer orders of (trader, session, peer) that a change of `customer_orders`

@@ -8,7 +8,7 @@ use chrono::{DateTime, Utc};
 use entity::{customer_order, customer_order_line, order_part};
 use rust_decimal::Decimal;
 use sea_orm::sea_query::{Expr, OnConflict};
-use sea_orm::{ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter};
+use sea_orm::{ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter};
 use uuid::Uuid;
 
 use super::consolidation::FallbackLine;
@@ -36,26 +36,6 @@ pub struct PartRefusal {
     pub shortages: Vec<PartShortage>,
     /// Stable code, then detail (`OUT_OF_STOCK`, `PEER_REJECTED: ...`).
     pub reason: String,
-}
-
-/// The parts of some orders at one producer, by order.
-pub(super) async fn parts_at(
-    db: &impl ConnectionTrait,
-    orders: &[Uuid],
-    peer_id: &str,
-) -> Result<HashMap<Uuid, order_part::Model>, StoreError> {
-    let mut parts = HashMap::with_capacity(orders.len());
-    for chunk in orders.chunks(500) {
-        for part in order_part::Entity::find()
-            .filter(order_part::Column::PeerId.eq(peer_id))
-            .filter(order_part::Column::OrderId.is_in(chunk.iter().copied()))
-            .all(db)
-            .await?
-        {
-            parts.insert(part.order_id, part);
-        }
-    }
-    Ok(parts)
 }
 
 /// The parts of one order, by producer.

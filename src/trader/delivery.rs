@@ -197,40 +197,50 @@ impl Trader {
         waiter: Option<i64>,
         slot: &Slot,
     ) -> Result<(), DeliveryError> {
-        if let Some(waiter) = waiter
-            && (slot.carried.load(AtomicOrdering::SeqCst) >= waiter || self.decided(producer_order, waiter).await?)
-        {
-            slot.carried_up_to(waiter);
-            return Ok(());
+        // The producer order as read to decide whether to send is the one planned, unless
+        // another replica may have sent it meanwhile: then it is read again under the lock.
+        let mut read = None;
+        if let Some(waiter) = waiter {
+            if slot.carried.load(AtomicOrdering::SeqCst) >= waiter {
+                return Ok(());
+            }
+            let context = self.store.producer_order_with_mode(producer_order).await?;
+            if decided(context.as_ref().map(|c| &c.order), waiter) {
+                slot.carried_up_to(waiter);
+                return Ok(());
+            }
+            read = context;
         }
         // Replicas take turns; the one that waited sends what the other one did not carry.
         let one_writer_anywhere = self.store.lock_producer_order_send(producer_order).await?;
-        // Only another replica can have sent it meanwhile: a single process (SQLite) knows.
-        if let Some(waiter) = waiter
-            && one_writer_anywhere.shared_with_replicas()
-            && self.decided(producer_order, waiter).await?
-        {
-            slot.carried_up_to(waiter);
-            return Ok(());
+        if read.is_none() || one_writer_anywhere.shared_with_replicas() {
+            read = self.store.producer_order_with_mode(producer_order).await?;
+            // Only another replica can have sent it meanwhile: a single process (SQLite) knows.
+            if let Some(waiter) = waiter
+                && decided(read.as_ref().map(|c| &c.order), waiter)
+            {
+                slot.carried_up_to(waiter);
+                return Ok(());
+            }
         }
-        let Some((order, peer, mode)) = self.store.producer_order_with_mode(producer_order).await? else {
+        let Some(context) = read else {
             return Ok(());
         };
-        if let Permit::Wait(until) = self.breakers.permit(&peer.id) {
+        if let Permit::Wait(until) = self.breakers.permit(&context.peer.id) {
             let at = Utc::now() + chrono::Duration::from_std(until - std::time::Instant::now()).unwrap_or_default();
             self.store.defer_send(producer_order, at).await?;
             // Nothing goes to this producer now: the changes waiting need not queue for the lock.
-            slot.carried_up_to(order.version);
+            slot.carried_up_to(context.order.version);
             return Err(DeliveryError::CircuitOpen);
         }
         // Two orders with one producer planned at once by weight could both count on the same
         // kilos of carried-over stock; planned under this lock, each sees what the other took
         // (its lines are recorded before the lock is released). Lock order: producer order first.
-        let _stock_shared_with_other_orders = match mode {
-            ConsolidationMode::ByWeight => Some(self.lock_carried_stock(&order).await?),
+        let _stock_shared_with_other_orders = match context.mode {
+            ConsolidationMode::ByWeight => Some(self.lock_carried_stock(&context.order).await?),
             _ => None,
         };
-        let mut plan = self.store.plan_producer_order(order, peer, mode).await?;
+        let mut plan = self.store.plan_producer_order(context).await?;
         let status = OrderStatus::from_name(&plan.order.status);
         if status == Some(OrderStatus::Complete) || plan.order.settled_at.is_some() {
             // A completed producer order is never amended (the producer prepares the goods), and
@@ -297,18 +307,6 @@ impl Trader {
             return Err(error.into());
         }
         Ok(())
-    }
-
-    /// Whether a change queued at `version` no longer needs this send: a send carrying it was
-    /// acknowledged (which decided its part), or failed (the outbox retries it; another try now
-    /// would only spend the producer's patience).
-    async fn decided(&self, producer_order: Uuid, version: i64) -> Result<bool, StoreError> {
-        let Some(po) = self.store.producer_order(producer_order).await? else { return Ok(true) };
-        let failed_with_it = po.attempted_version >= version
-            && po.failing_since.is_some()
-            && po.next_attempt_at.is_some_and(|at| at > Utc::now());
-        let complete = po.status == OrderStatus::Complete.dfc_name() || po.settled_at.is_some();
-        Ok(po.delivered_version >= version || failed_with_it || po.delivery_state == DELIVERY_FAILED || complete)
     }
 
     /// Shares out what a producer refusing for stock says is available among the waiting parts
@@ -745,4 +743,16 @@ fn published_price(offer: &entity::peer_offer::Model) -> Option<Value> {
     let vat: Decimal = offer.vat_rate.parse().unwrap_or_default();
     let currency = crate::domain::Currency::from_name(&offer.currency)?;
     Some(writer::price_node(value, vat, currency.dfc_name()))
+}
+
+/// Whether a change queued at `version` no longer needs a send of `order`: a send carrying it was
+/// acknowledged (which decided its part), or failed (the outbox retries it; another try now would
+/// only spend the producer's patience). A producer order that is gone needs none.
+fn decided(order: Option<&entity::producer_order::Model>, version: i64) -> bool {
+    let Some(po) = order else { return true };
+    let failed_with_it = po.attempted_version >= version
+        && po.failing_since.is_some()
+        && po.next_attempt_at.is_some_and(|at| at > Utc::now());
+    let complete = po.status == OrderStatus::Complete.dfc_name() || po.settled_at.is_some();
+    po.delivered_version >= version || failed_with_it || po.delivery_state == DELIVERY_FAILED || complete
 }
