@@ -1,0 +1,399 @@
+//! Read benchmark, side by side on one SQLite file: orderhub's `/graphql`, a Node subgraph a
+//! competent team would write (`benches/node-peer`: Apollo Server 4, @apollo/subgraph,
+//! better-sqlite3, one JOIN per order) and a raw axum handler that runs orderhub's own reads
+//! (the same store, the same SQL) without GraphQL. Interleaved rounds, figures printed.
+//!
+//! `cargo run --release --example load_reads` (needs Node 20 and npm; the Node peer is installed
+//! with `npm ci` on first use, building better-sqlite3 from source against `/usr/include/node`).
+//! Settings: `ORDERS` (10,000, five lines each), `CONNECTIONS` (10), `SECONDS` per round (3),
+//! `ROUNDS` (3). Talks to 127.0.0.1 only.
+
+#![expect(clippy::print_stdout, reason = "a load scenario prints its figures")]
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::Context as _;
+use axum::extract::{Path, State};
+use axum::routing::{get, post};
+use chrono::Utc;
+use orderhub::config::SecretString;
+use orderhub::store::Store;
+use orderhub::store::seed::{SeedFile, load};
+use orderhub::{Application, Config};
+use sea_orm::{ActiveValue::Set, EntityTrait};
+use serde_json::{Value, json};
+use tokio::io::AsyncBufReadExt;
+
+const SECRET: &str = "a development secret for the read benchmark";
+const FIELDS: &str = "id status total { amount currency } lines { id name quantity unitPrice { amount currency } }";
+
+fn setting(name: &str, default: usize) -> anyhow::Result<usize> {
+    std::env::var(name).map_or(Ok(default), |v| v.parse().with_context(|| format!("{name}={v}")))
+}
+
+/// Orders of one session, `lines` lines each, written straight to the tables checkout fills.
+async fn seed_orders(store: &Store, orders: usize, lines: usize) -> anyhow::Result<Vec<uuid::Uuid>> {
+    use entity::{customer_order, customer_order_line, sales_session};
+    let seed: SeedFile = serde_json::from_value(json!({"enterprises": [{"id": "hub", "name": "Hub"}]}))?;
+    load(store, seed).await?;
+    let now = Utc::now();
+    let session = uuid::Uuid::new_v4();
+    sales_session::Entity::insert(sales_session::ActiveModel {
+        id: Set(session),
+        enterprise_id: Set("hub".into()),
+        name: Set("Benchmark week".into()),
+        begins_at: Set(now - chrono::Duration::days(1)),
+        ends_at: Set(now + chrono::Duration::days(6)),
+        closed_at: Set(None),
+        created_at: Set(now),
+    })
+    .exec_without_returning(store.db())
+    .await?;
+    let ids: Vec<uuid::Uuid> = (0..orders).map(|_| uuid::Uuid::new_v4()).collect();
+    for chunk in ids.chunks(500) {
+        let rows = chunk.iter().enumerate().map(|(i, id)| customer_order::ActiveModel {
+            id: Set(*id),
+            trader_enterprise_id: Set("hub".into()),
+            sales_session_id: Set(session),
+            customer_id: Set(format!("customer-{}", i % 300)),
+            idempotency_key: Set(id.to_string()),
+            request_digest: Set(String::new()),
+            contact_name: Set(None),
+            contact_email: Set(None),
+            delivery_address: Set(None),
+            status: Set("ACTIVE".into()),
+            payment_status: Set("UNPAID".into()),
+            total: Set("27.43".into()),
+            currency: Set("EUR".into()),
+            discounts: Set(None),
+            created_at: Set(now),
+            updated_at: Set(now),
+        });
+        customer_order::Entity::insert_many(rows.collect::<Vec<_>>()).exec_without_returning(store.db()).await?;
+        let lines = chunk.iter().flat_map(|id| {
+            (0..lines).map(move |l| customer_order_line::ActiveModel {
+                order_id: Set(*id),
+                peer_id: Set(format!("farm-{}", l % 3)),
+                product_iri: Set(format!("https://farm.example/api/dfc/enterprises/farm/supplied_products/{l}")),
+                offer_iri: Set(format!("https://farm.example/api/dfc/enterprises/farm/offers/{l}")),
+                name: Set(format!("Product {l}")),
+                quantity: Set(1 + l as i64),
+                unit_price: Set("1.80".into()),
+                currency: Set("EUR".into()),
+                vat_rate: Set("5.5".into()),
+                discount: Set(None),
+                ..Default::default()
+            })
+        });
+        customer_order_line::Entity::insert_many(lines.collect::<Vec<_>>()).exec_without_returning(store.db()).await?;
+    }
+    Ok(ids)
+}
+
+/// The raw handler's answer for one order: what `order(id)` reads, through the same store.
+async fn raw_order(store: &Store, id: uuid::Uuid) -> Option<Value> {
+    let ids = [id];
+    let (order, lines) = tokio::join!(store.customer_order(id), store.customer_order_lines(&ids));
+    let order = order.ok()??;
+    Some(order_json(&order, lines.ok()?.iter()))
+}
+
+fn order_json<'l>(
+    order: &entity::customer_order::Model,
+    lines: impl Iterator<Item = &'l entity::customer_order_line::Model>,
+) -> Value {
+    let lines: Vec<Value> = lines
+        .map(|l| {
+            json!({"id": l.id.to_string(), "name": l.name, "quantity": l.quantity,
+                         "unitPrice": {"amount": l.unit_price, "currency": l.currency}})
+        })
+        .collect();
+    json!({"id": order.id.to_string(), "status": order.status,
+           "total": {"amount": order.total, "currency": order.currency}, "lines": lines})
+}
+
+async fn raw_server(store: Store) -> anyhow::Result<String> {
+    let router = axum::Router::new()
+        .route(
+            "/order/{id}",
+            get(|State(store): State<Store>, Path(id): Path<uuid::Uuid>| async move {
+                axum::Json(json!({"data": {"order": raw_order(&store, id).await}}))
+            }),
+        )
+        .route(
+            "/entities",
+            post(|State(store): State<Store>, axum::Json(ids): axum::Json<Vec<uuid::Uuid>>| async move {
+                let (orders, lines) =
+                    tokio::join!(store.customer_orders_by_ids(&ids), store.customer_order_lines(&ids));
+                let (orders, lines) = (orders.unwrap_or_default(), lines.unwrap_or_default());
+                let entities: Vec<Value> = ids
+                    .iter()
+                    .map(|id| {
+                        orders
+                            .iter()
+                            .find(|o| o.id == *id)
+                            .map_or(Value::Null, |o| order_json(o, lines.iter().filter(|l| l.order_id == *id)))
+                    })
+                    .collect();
+                axum::Json(json!({"data": {"_entities": entities}}))
+            }),
+        )
+        .with_state(store);
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    let url = format!("http://{}", listener.local_addr()?);
+    tokio::spawn(async move { axum::serve(listener, router).await });
+    Ok(url)
+}
+
+/// The Node peer on `database`, once it says where it listens (killed when dropped).
+async fn node_peer(database: &std::path::Path) -> anyhow::Result<(tokio::process::Child, String)> {
+    let folder = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("benches/node-peer");
+    if !folder.join("node_modules/better-sqlite3/build/Release/better_sqlite3.node").exists() {
+        println!("installing the Node peer (npm ci, better-sqlite3 built from source)...");
+        let status = std::process::Command::new("npm")
+            .args(["ci", "--no-audit", "--no-fund"])
+            .env("npm_config_nodedir", "/usr")
+            .current_dir(&folder)
+            .status()?;
+        anyhow::ensure!(status.success(), "npm ci in {} failed", folder.display());
+    }
+    let mut child = tokio::process::Command::new("node")
+        .arg("server.mjs")
+        .arg(database)
+        .current_dir(&folder)
+        .stdout(std::process::Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()?;
+    let mut out = tokio::io::BufReader::new(child.stdout.take().context("node's stdout")?).lines();
+    let port = tokio::time::timeout(Duration::from_secs(30), async {
+        while let Some(line) = out.next_line().await? {
+            if let Some(port) = line.strip_prefix("listening ") {
+                return Ok::<_, anyhow::Error>(port.trim().to_owned());
+            }
+        }
+        anyhow::bail!("the Node peer ended before listening")
+    })
+    .await??;
+    Ok((child, format!("http://127.0.0.1:{port}")))
+}
+
+/// What one request to one target is.
+#[derive(Clone)]
+enum Target {
+    GraphQl { url: String, token: Option<String> },
+    RawOrder(String),
+    RawEntities(String),
+}
+
+#[derive(Clone, Copy)]
+enum Read {
+    OrderById,
+    Entities100,
+}
+
+impl Target {
+    fn request(
+        &self,
+        client: &reqwest::Client,
+        read: Read,
+        ids: &[uuid::Uuid],
+        pick: usize,
+    ) -> reqwest::RequestBuilder {
+        let hundred = || (0..100).map(|k| ids[(pick + k * 97) % ids.len()]).collect::<Vec<_>>();
+        match (self, read) {
+            (Target::GraphQl { url, token }, read) => {
+                let body = match read {
+                    Read::OrderById => json!({"query": format!("query($id: ID!) {{ order(id: $id) {{ {FIELDS} }} }}"),
+                                              "variables": {"id": ids[pick % ids.len()]}}),
+                    Read::Entities100 => json!({
+                        "query": format!("query($r: [_Any!]!) {{ _entities(representations: $r) {{ ... on Order {{ {FIELDS} }} }} }}"),
+                        "variables": {"r": hundred().iter().map(|id| json!({"__typename": "Order", "id": id})).collect::<Vec<_>>()}}),
+                };
+                let request = client.post(url).json(&body);
+                match token {
+                    Some(token) => request.bearer_auth(token),
+                    None => request,
+                }
+            }
+            (Target::RawOrder(base), _) => client.get(format!("{base}/order/{}", ids[pick % ids.len()])),
+            (Target::RawEntities(base), _) => client.post(format!("{base}/entities")).json(&hundred()),
+        }
+    }
+}
+
+struct Figures {
+    per_second: f64,
+    p50_ms: f64,
+    cpu_us: f64,
+}
+
+/// `connections` clients asking `target` for `seconds`, each as soon as its last answer came.
+async fn round(
+    target: &Target,
+    read: Read,
+    ids: Arc<Vec<uuid::Uuid>>,
+    connections: usize,
+    seconds: u64,
+) -> anyhow::Result<Figures> {
+    let client =
+        reqwest::Client::builder().pool_max_idle_per_host(connections).timeout(Duration::from_secs(30)).build()?;
+    // Every answer is checked once: the three must answer the same data.
+    let first: Value = target.request(&client, read, &ids, 0).send().await?.json().await?;
+    anyhow::ensure!(first.get("errors").is_none() && !first["data"].is_null(), "{first}");
+    let cpu_before = process_cpu();
+    let started = Instant::now();
+    let deadline = started + Duration::from_secs(seconds);
+    let tasks: Vec<_> = (0..connections)
+        .map(|c| {
+            let (client, target, ids) = (client.clone(), target.clone(), ids.clone());
+            tokio::spawn(async move {
+                let mut latencies = Vec::new();
+                let mut pick = c * 7919;
+                while Instant::now() < deadline {
+                    pick = pick.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407) >> 1;
+                    let sent = Instant::now();
+                    let answer = target.request(&client, read, &ids, pick).send().await?;
+                    anyhow::ensure!(answer.status().is_success(), "status {}", answer.status());
+                    let _ = answer.bytes().await?;
+                    latencies.push(sent.elapsed());
+                }
+                Ok::<_, anyhow::Error>(latencies)
+            })
+        })
+        .collect();
+    let mut latencies = Vec::new();
+    for task in tasks {
+        latencies.extend(task.await??);
+    }
+    let elapsed = started.elapsed().as_secs_f64();
+    latencies.sort();
+    let requests = latencies.len() as f64;
+    Ok(Figures {
+        per_second: requests / elapsed,
+        p50_ms: latencies.get(latencies.len() / 2).map_or(0.0, |d| d.as_secs_f64() * 1e3),
+        cpu_us: (process_cpu() - cpu_before) * 1e6 / requests,
+    })
+}
+
+/// CPU seconds this process (orderhub, the raw handler and the load driver) has used.
+fn process_cpu() -> f64 {
+    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
+    let fields: Vec<&str> = stat.rsplit(')').next().unwrap_or("").split_whitespace().collect();
+    let ticks = |i: usize| fields.get(i).and_then(|f| f.parse::<f64>().ok()).unwrap_or(0.0);
+    (ticks(11) + ticks(12)) / 100.0
+}
+
+fn median(mut values: Vec<f64>) -> f64 {
+    values.sort_by(f64::total_cmp);
+    values[values.len() / 2]
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let orders = setting("ORDERS", 10_000)?;
+    let connections = setting("CONNECTIONS", 10)?.max(1);
+    let seconds = setting("SECONDS", 3)? as u64;
+    let rounds = setting("ROUNDS", 3)?.max(1);
+    let dir = std::env::temp_dir().join(format!("orderhub-load-reads-{}", uuid::Uuid::new_v4().simple()));
+    std::fs::create_dir_all(&dir)?;
+    let file = dir.join("orderhub.db");
+    let mut config = Config {
+        listen: "127.0.0.1:0".parse()?,
+        database_url: format!("sqlite://{}", file.display()),
+        ..Config::default()
+    };
+    config.auth.hs256_secret = Some(SecretString::new(SECRET));
+    let token = orderhub::auth::dev_token(
+        &SecretString::new(SECRET),
+        &config.auth,
+        "staff-1",
+        &["trader_staff".to_owned()],
+        &["hub".to_owned()],
+        3_600,
+    )?;
+    let app = Application::build(config).await?;
+    let started = Instant::now();
+    let ids = Arc::new(seed_orders(app.store(), orders, 5).await?);
+    println!("{orders} orders x 5 lines seeded in {:.1} s ({})", started.elapsed().as_secs_f64(), file.display());
+    let graphql = format!("http://{}/graphql", app.address());
+    let raw = raw_server(app.store().clone()).await?;
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let server = tokio::spawn(app.serve(async {
+        let _ = stopped.await;
+    }));
+    let (_node, node) = node_peer(&file).await?;
+
+    // The three answer the same data, or the comparison would mean nothing.
+    let client = reqwest::Client::new();
+    for read in [Read::OrderById, Read::Entities100] {
+        let raw_target = match read {
+            Read::OrderById => Target::RawOrder(raw.clone()),
+            Read::Entities100 => Target::RawEntities(raw.clone()),
+        };
+        let mut answers = Vec::new();
+        for target in [
+            Target::GraphQl { url: graphql.clone(), token: Some(token.clone()) },
+            Target::GraphQl { url: node.clone(), token: None },
+            raw_target,
+        ] {
+            let answer: Value = target.request(&client, read, &ids, 12_345).send().await?.json().await?;
+            answers.push(answer["data"].clone());
+        }
+        anyhow::ensure!(
+            answers[0] == answers[1] && answers[0] == answers[2],
+            "the three answer differently:\n{}\n{}\n{}",
+            answers[0],
+            answers[1],
+            answers[2]
+        );
+    }
+
+    for (read, name, raw_target) in [
+        (Read::OrderById, "order(id) with its lines", Target::RawOrder(raw.clone())),
+        (Read::Entities100, "_entities x 100 Orders with their lines", Target::RawEntities(raw.clone())),
+    ] {
+        let targets = [
+            ("orderhub", Target::GraphQl { url: graphql.clone(), token: Some(token.clone()) }),
+            ("node", Target::GraphQl { url: node.clone(), token: None }),
+            ("raw", raw_target),
+        ];
+        for connections in [connections, 1] {
+            let mut figures: Vec<Vec<Figures>> = (0..targets.len()).map(|_| Vec::new()).collect();
+            for _ in 0..rounds {
+                for (t, (_, target)) in targets.iter().enumerate() {
+                    figures[t].push(round(target, read, ids.clone(), connections, seconds).await?);
+                }
+            }
+            let summary: Vec<(f64, f64, f64)> = figures
+                .iter()
+                .map(|f| {
+                    (
+                        median(f.iter().map(|x| x.per_second).collect()),
+                        median(f.iter().map(|x| x.p50_ms).collect()),
+                        median(f.iter().map(|x| x.cpu_us).collect()),
+                    )
+                })
+                .collect();
+            println!("{name}, {connections} connection(s), median of {rounds} rounds of {seconds} s:");
+            for ((label, _), (per_second, p50, cpu)) in targets.iter().zip(&summary) {
+                let cpu = if *label == "node" {
+                    String::new()
+                } else {
+                    format!(", {cpu:.0} us CPU in this process per request")
+                };
+                println!("  {label:9} {per_second:8.0} req/s, p50 {p50:.2} ms{cpu}");
+            }
+            println!(
+                "  orderhub = {:.2}x node's requests/s, {:.2} of raw's; p50 {:.2}x node's",
+                summary[0].0 / summary[1].0,
+                summary[0].0 / summary[2].0,
+                summary[0].1 / summary[1].1
+            );
+        }
+    }
+    let _ = stop.send(());
+    server.await??;
+    let _ = std::fs::remove_dir_all(dir);
+    Ok(())
+}
