@@ -26,17 +26,17 @@ use serde_json::{Value, json};
 use tokio::io::AsyncBufReadExt;
 
 const SECRET: &str = "a development secret for the read benchmark";
+const PAGE: &str = "query($s: ID!, $after: String) { orders(filter: {traderId: \"hub\", salesSessionId: $s}, first: 20, after: $after) { items { id total { amount } } nextCursor } }";
 const FIELDS: &str = "id status total { amount currency } lines { id name quantity unitPrice { amount currency } }";
 
 fn setting(name: &str, default: usize) -> anyhow::Result<usize> {
     std::env::var(name).map_or(Ok(default), |v| v.parse().with_context(|| format!("{name}={v}")))
 }
 
-/// Orders of one session, `lines` lines each, written straight to the tables checkout fills.
-async fn seed_orders(store: &Store, orders: usize, lines: usize) -> anyhow::Result<Vec<uuid::Uuid>> {
+/// A session of `orders` orders (a millisecond apart), `lines` lines each, written straight to the
+/// tables checkout fills.
+async fn seed_orders(store: &Store, orders: usize, lines: usize) -> anyhow::Result<(uuid::Uuid, Vec<uuid::Uuid>)> {
     use entity::{customer_order, customer_order_line, sales_session};
-    let seed: SeedFile = serde_json::from_value(json!({"enterprises": [{"id": "hub", "name": "Hub"}]}))?;
-    load(store, seed).await?;
     let now = Utc::now();
     let session = uuid::Uuid::new_v4();
     sales_session::Entity::insert(sales_session::ActiveModel {
@@ -51,7 +51,8 @@ async fn seed_orders(store: &Store, orders: usize, lines: usize) -> anyhow::Resu
     .exec_without_returning(store.db())
     .await?;
     let ids: Vec<uuid::Uuid> = (0..orders).map(|_| uuid::Uuid::new_v4()).collect();
-    for chunk in ids.chunks(500) {
+    for (c, chunk) in ids.chunks(500).enumerate() {
+        let ids_before = c * 500;
         let rows = chunk.iter().enumerate().map(|(i, id)| customer_order::ActiveModel {
             id: Set(*id),
             trader_enterprise_id: Set("hub".into()),
@@ -67,7 +68,7 @@ async fn seed_orders(store: &Store, orders: usize, lines: usize) -> anyhow::Resu
             total: Set("27.43".into()),
             currency: Set("EUR".into()),
             discounts: Set(None),
-            created_at: Set(now),
+            created_at: Set(now - chrono::Duration::milliseconds(i64::try_from(ids_before + i).unwrap_or(0))),
             updated_at: Set(now),
         });
         customer_order::Entity::insert_many(rows.collect::<Vec<_>>()).exec_without_returning(store.db()).await?;
@@ -88,7 +89,7 @@ async fn seed_orders(store: &Store, orders: usize, lines: usize) -> anyhow::Resu
         });
         customer_order_line::Entity::insert_many(lines.collect::<Vec<_>>()).exec_without_returning(store.db()).await?;
     }
-    Ok(ids)
+    Ok((session, ids))
 }
 
 /// The raw handler's answer for one order: what `order(id)` reads, through the same store.
@@ -186,17 +187,22 @@ enum Target {
     RawEntities(String),
 }
 
-#[derive(Clone, Copy)]
+#[derive(Clone)]
 enum Read {
     OrderById,
     Entities100,
+    /// A page of 20 of a session's orders, after a cursor (none: the first page).
+    Page {
+        session: uuid::Uuid,
+        after: Option<String>,
+    },
 }
 
 impl Target {
     fn request(
         &self,
         client: &reqwest::Client,
-        read: Read,
+        read: &Read,
         ids: &[uuid::Uuid],
         pick: usize,
     ) -> reqwest::RequestBuilder {
@@ -209,6 +215,9 @@ impl Target {
                     Read::Entities100 => json!({
                         "query": format!("query($r: [_Any!]!) {{ _entities(representations: $r) {{ ... on Order {{ {FIELDS} }} }} }}"),
                         "variables": {"r": hundred().iter().map(|id| json!({"__typename": "Order", "id": id})).collect::<Vec<_>>()}}),
+                    Read::Page { session, after } => {
+                        json!({"query": PAGE, "variables": {"s": session, "after": after}})
+                    }
                 };
                 let request = client.post(url).json(&body);
                 match token {
@@ -231,7 +240,7 @@ struct Figures {
 /// `connections` clients asking `target` for `seconds`, each as soon as its last answer came.
 async fn round(
     target: &Target,
-    read: Read,
+    read: &Read,
     ids: Arc<Vec<uuid::Uuid>>,
     connections: usize,
     seconds: u64,
@@ -246,14 +255,14 @@ async fn round(
     let deadline = started + Duration::from_secs(seconds);
     let tasks: Vec<_> = (0..connections)
         .map(|c| {
-            let (client, target, ids) = (client.clone(), target.clone(), ids.clone());
+            let (client, target, ids, read) = (client.clone(), target.clone(), ids.clone(), read.clone());
             tokio::spawn(async move {
                 let mut latencies = Vec::new();
                 let mut pick = c * 7919;
                 while Instant::now() < deadline {
                     pick = pick.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407) >> 1;
                     let sent = Instant::now();
-                    let answer = target.request(&client, read, &ids, pick).send().await?;
+                    let answer = target.request(&client, &read, &ids, pick).send().await?;
                     anyhow::ensure!(answer.status().is_success(), "status {}", answer.status());
                     let _ = answer.bytes().await?;
                     latencies.push(sent.elapsed());
@@ -289,12 +298,63 @@ fn median(mut values: Vec<f64>) -> f64 {
     values[values.len() / 2]
 }
 
+/// The first page of a 1,000-order session against the last of a `large_orders` one (reached by
+/// following `nextCursor` from the first): keyset pages cost the same wherever they lie.
+#[expect(clippy::too_many_arguments, reason = "the benchmark's settings, passed on")]
+async fn pages(
+    graphql: &str,
+    token: &str,
+    small: uuid::Uuid,
+    large: uuid::Uuid,
+    large_orders: usize,
+    connections: usize,
+    rounds: usize,
+    seconds: u64,
+) -> anyhow::Result<()> {
+    let client = reqwest::Client::new();
+    let orderhub = Target::GraphQl { url: graphql.to_owned(), token: Some(token.to_owned()) };
+    let (mut after, mut pages) = (None::<String>, 0);
+    let last = loop {
+        let read = Read::Page { session: large, after: after.clone() };
+        let answer: Value = orderhub.request(&client, &read, &[], 0).send().await?.json().await?;
+        anyhow::ensure!(answer.get("errors").is_none(), "{answer}");
+        pages += 1;
+        match answer["data"]["orders"]["nextCursor"].as_str() {
+            Some(next) => after = Some(next.to_owned()),
+            None => break after,
+        }
+    };
+    anyhow::ensure!(pages == large_orders.div_ceil(20), "{pages} pages of 20 for {large_orders} orders");
+    let reads = [
+        ("first page of 1,000 orders", Read::Page { session: small, after: None }),
+        ("last page of the large session", Read::Page { session: large, after: last }),
+    ];
+    for connections in [connections, 1] {
+        let mut figures: Vec<Vec<Figures>> = vec![Vec::new(), Vec::new()];
+        for _ in 0..rounds {
+            for (r, (_, read)) in reads.iter().enumerate() {
+                figures[r].push(round(&orderhub, read, Arc::new(Vec::new()), connections, seconds).await?);
+            }
+        }
+        println!(
+            "orders(filter: {{traderId, salesSessionId}}, first: 20, after), {connections} connection(s), {large_orders} orders in the large session:"
+        );
+        let p50: Vec<f64> = figures.iter().map(|f| median(f.iter().map(|x| x.p50_ms).collect())).collect();
+        for ((name, _), (f, p50)) in reads.iter().zip(figures.iter().zip(&p50)) {
+            println!("  {name:32} {:8.0} req/s, p50 {p50:.2} ms", median(f.iter().map(|x| x.per_second).collect()));
+        }
+        println!("  the last page of the large session takes {:.2}x the first page of 1,000 (p50)", p50[1] / p50[0]);
+    }
+    Ok(())
+}
+
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let orders = setting("ORDERS", 10_000)?;
     let connections = setting("CONNECTIONS", 10)?.max(1);
     let seconds = setting("SECONDS", 3)? as u64;
     let rounds = setting("ROUNDS", 3)?.max(1);
+    let large_session = setting("PAGED_ORDERS", 100_000)?.max(1);
     let dir = std::env::temp_dir().join(format!("orderhub-load-reads-{}", uuid::Uuid::new_v4().simple()));
     std::fs::create_dir_all(&dir)?;
     let file = dir.join("orderhub.db");
@@ -313,9 +373,17 @@ async fn main() -> anyhow::Result<()> {
         3_600,
     )?;
     let app = Application::build(config).await?;
+    load(app.store(), serde_json::from_value::<SeedFile>(json!({"enterprises": [{"id": "hub", "name": "Hub"}]}))?)
+        .await?;
     let started = Instant::now();
-    let ids = Arc::new(seed_orders(app.store(), orders, 5).await?);
-    println!("{orders} orders x 5 lines seeded in {:.1} s ({})", started.elapsed().as_secs_f64(), file.display());
+    let ids = Arc::new(seed_orders(app.store(), orders, 5).await?.1);
+    let (small, _) = seed_orders(app.store(), 1_000, 1).await?;
+    let (large, _) = seed_orders(app.store(), large_session, 1).await?;
+    println!(
+        "{orders} orders x 5 lines, and sessions of 1,000 and {large_session} orders, seeded in {:.1} s ({})",
+        started.elapsed().as_secs_f64(),
+        file.display()
+    );
     let graphql = format!("http://{}/graphql", app.address());
     let raw = raw_server(app.store().clone()).await?;
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
@@ -326,18 +394,16 @@ async fn main() -> anyhow::Result<()> {
 
     // The three answer the same data, or the comparison would mean nothing.
     let client = reqwest::Client::new();
-    for read in [Read::OrderById, Read::Entities100] {
-        let raw_target = match read {
-            Read::OrderById => Target::RawOrder(raw.clone()),
-            Read::Entities100 => Target::RawEntities(raw.clone()),
-        };
+    for (read, raw_target) in
+        [(Read::OrderById, Target::RawOrder(raw.clone())), (Read::Entities100, Target::RawEntities(raw.clone()))]
+    {
         let mut answers = Vec::new();
         for target in [
             Target::GraphQl { url: graphql.clone(), token: Some(token.clone()) },
             Target::GraphQl { url: node.clone(), token: None },
             raw_target,
         ] {
-            let answer: Value = target.request(&client, read, &ids, 12_345).send().await?.json().await?;
+            let answer: Value = target.request(&client, &read, &ids, 12_345).send().await?.json().await?;
             answers.push(answer["data"].clone());
         }
         anyhow::ensure!(
@@ -362,7 +428,7 @@ async fn main() -> anyhow::Result<()> {
             let mut figures: Vec<Vec<Figures>> = (0..targets.len()).map(|_| Vec::new()).collect();
             for _ in 0..rounds {
                 for (t, (_, target)) in targets.iter().enumerate() {
-                    figures[t].push(round(target, read, ids.clone(), connections, seconds).await?);
+                    figures[t].push(round(target, &read, ids.clone(), connections, seconds).await?);
                 }
             }
             let summary: Vec<(f64, f64, f64)> = figures
@@ -392,6 +458,7 @@ async fn main() -> anyhow::Result<()> {
             );
         }
     }
+    pages(&graphql, &token, small, large, large_session, connections, rounds, seconds).await?;
     let _ = stop.send(());
     server.await??;
     let _ = std::fs::remove_dir_all(dir);
