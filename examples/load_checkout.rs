@@ -5,6 +5,8 @@
 //!
 //! `cargo run --release --example load_checkout`. Settings (environment):
 //! - `CHECKOUTS` (500), `CONCURRENCY` (64), `LATENCY_MS` (50: each producer request waits so long);
+//! - `PROBES` (20): checkouts made one at a time before the load and after it, to compare what one
+//!   costs in a fresh session and in a full one (`CHECKOUTS=10000 LATENCY_MS=0` for the 10k figure);
 //! - `CONSOLIDATION=BY_WEIGHT` (or `PER_CUSTOMER_ORDER`) instead of PER_SESSION;
 //! - `REPLICAS=2` with `TRADER_DATABASE_URL=postgres://.../EMPTY_DB`: two trader replicas on one
 //!   PostgreSQL database, checkouts spread over both.
@@ -29,6 +31,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 const TOKEN: &str = "load-hub-token-0123";
+const SECRET: &str = "a development secret for the checkout load scenario";
 
 fn setting(name: &str, default: usize) -> anyhow::Result<usize> {
     match std::env::var(name) {
@@ -116,12 +119,63 @@ async fn producer(
     Ok(app)
 }
 
+/// Posts each checkout as trader staff, `concurrency` at a time: how long each took, and whether
+/// both its parts were reserved (the first answer that was not is printed).
+async fn run_checkouts(
+    client: &reqwest::Client,
+    graphql: &[String],
+    token: &str,
+    bodies: Vec<serde_json::Value>,
+    concurrency: usize,
+) -> Vec<(Duration, bool)> {
+    stream::iter(bodies.into_iter().enumerate())
+        .map(|(i, body)| {
+            let graphql = &graphql[i % graphql.len()];
+            async move {
+                let t = Instant::now();
+                let answer = match client.post(graphql).bearer_auth(token).json(&body).send().await {
+                    Ok(r) => r.json::<serde_json::Value>().await.map_err(|e| e.to_string()),
+                    Err(e) => Err(e.to_string()),
+                };
+                let reserved = answer.as_ref().is_ok_and(|v| {
+                    v.get("errors").is_none()
+                        && v["data"]["checkout"]["reservations"]
+                            .as_array()
+                            .is_some_and(|parts| parts.len() == 2 && parts.iter().all(|p| p["state"] == "RESERVED"))
+                });
+                if !reserved && !FAILURE_SHOWN.swap(true, Ordering::Relaxed) {
+                    eprintln!("a checkout was not reserved: {answer:?}");
+                }
+                (t.elapsed(), reserved)
+            }
+        })
+        .buffer_unordered(concurrency)
+        .collect()
+        .await
+}
+
+static FAILURE_SHOWN: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+fn sorted_latencies(results: &[(Duration, bool)]) -> Vec<Duration> {
+    let mut latencies: Vec<Duration> = results.iter().map(|(d, _)| *d).collect();
+    latencies.sort();
+    latencies
+}
+
+fn percentile_ms(sorted: &[Duration], p: f64) -> f64 {
+    if sorted.is_empty() {
+        return 0.0;
+    }
+    sorted[((sorted.len() as f64 - 1.0) * p).round() as usize].as_secs_f64() * 1e3
+}
+
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let checkouts = setting("CHECKOUTS", 500)?;
     let concurrency = setting("CONCURRENCY", 64)?.max(1);
     let latency = Duration::from_millis(u64::try_from(setting("LATENCY_MS", 50)?)?);
     let replicas = setting("REPLICAS", 1)?.clamp(1, 8);
+    let probes = setting("PROBES", 20)?;
     let trader_database = std::env::var("TRADER_DATABASE_URL").ok();
     anyhow::ensure!(
         replicas == 1 || trader_database.as_deref().is_some_and(|u| u.starts_with("postgres")),
@@ -147,12 +201,22 @@ async fn main() -> anyhow::Result<()> {
             oauth: None,
         })
         .collect();
-    let trader_config = Config {
+    let mut trader_config = Config {
         listen: "127.0.0.1:0".parse()?,
         database_url: trader_database.clone().unwrap_or_else(|| database(&dir, "hub")),
         peers,
         ..Config::default()
     };
+    trader_config.auth.hs256_secret = Some(SecretString::new(SECRET));
+    // Staff check out for the customers they name.
+    let token = orderhub::auth::dev_token(
+        &SecretString::new(SECRET),
+        &trader_config.auth,
+        "staff-1",
+        &["trader_staff".to_owned()],
+        &["hub".to_owned()],
+        3_600,
+    )?;
     let mut traders = Vec::new();
     for _ in 0..replicas {
         traders.push(Application::build(trader_config.clone()).await?);
@@ -190,44 +254,37 @@ async fn main() -> anyhow::Result<()> {
         })));
     }
     let client = reqwest::Client::builder().timeout(Duration::from_secs(60)).pool_max_idle_per_host(256).build()?;
-    let checkout = |i: usize| {
+    let checkout = |key: String| {
         json!({"query": "mutation($input: CheckoutInput!) { checkout(input: $input) { id reservations { state } } }",
-               "variables": {"input": {"idempotencyKey": format!("load-{i}"), "salesSessionId": session.id.to_string(),
-                   "customerId": format!("c{i}"), "lines": [{"offerId": offers[0], "quantity": 1}, {"offerId": offers[1], "quantity": 2}]}}})
+               "variables": {"input": {"idempotencyKey": key.clone(), "salesSessionId": session.id.to_string(),
+                   "customerId": key, "lines": [{"offerId": offers[0], "quantity": 1}, {"offerId": offers[1], "quantity": 2}]}}})
     };
     // Warm the catalogue (it is read once per producer and kept).
     let warm =
         json!({"query": format!("{{ salesSession(id: \"{}\") {{ catalogue {{ offers {{ id }} }} }} }}", session.id)});
     client.post(&graphql[0]).json(&warm).send().await?.error_for_status()?;
+    // One checkout at a time in the fresh session, and again once the load has filled it: what a
+    // customer waits should not grow with the session.
+    let probe = |phase: &str| (0..probes).map(|i| checkout(format!("probe-{phase}-{i}"))).collect::<Vec<_>>();
+    let before = run_checkouts(&client, &graphql, &token, probe("before"), 1).await;
     let sends_before = farm_requests.load(Ordering::Relaxed) + mill_requests.load(Ordering::Relaxed);
 
     let started = Instant::now();
-    let results: Vec<(Duration, bool)> = stream::iter(0..checkouts)
-        .map(|i| {
-            let (client, graphql, body) = (&client, &graphql[i % graphql.len()], checkout(i));
-            async move {
-                let t = Instant::now();
-                let reserved = match client.post(graphql).json(&body).send().await {
-                    Ok(r) => r.json::<serde_json::Value>().await.is_ok_and(|v| {
-                        v.get("errors").is_none()
-                            && v["data"]["checkout"]["reservations"]
-                                .as_array()
-                                .is_some_and(|parts| parts.len() == 2 && parts.iter().all(|p| p["state"] == "RESERVED"))
-                    }),
-                    Err(_) => false,
-                };
-                (t.elapsed(), reserved)
-            }
-        })
-        .buffer_unordered(concurrency)
-        .collect()
-        .await;
+    let results = run_checkouts(
+        &client,
+        &graphql,
+        &token,
+        (0..checkouts).map(|i| checkout(format!("load-{i}"))).collect(),
+        concurrency,
+    )
+    .await;
     let elapsed = started.elapsed();
     let sends = farm_requests.load(Ordering::Relaxed) + mill_requests.load(Ordering::Relaxed) - sends_before;
-    let not_reserved = results.iter().filter(|(_, ok)| !ok).count();
-    let mut latencies: Vec<Duration> = results.into_iter().map(|(d, _)| d).collect();
-    latencies.sort();
-    let at = |p: f64| latencies[((latencies.len() as f64 - 1.0) * p).round() as usize].as_secs_f64() * 1e3;
+    let after = run_checkouts(&client, &graphql, &token, probe("after"), 1).await;
+    let not_reserved =
+        [&results, &before, &after].iter().map(|r| r.iter().filter(|(_, ok)| !ok).count()).sum::<usize>();
+    let latencies = sorted_latencies(&results);
+    let at = |p: f64| percentile_ms(&latencies, p);
     let reserved = match farm_store.product_by_sku("farm", "P").await?.map(|p| p.stock) {
         Some(orderhub::store::Stock::Managed { reserved, .. }) => reserved,
         _ => -1,
@@ -237,7 +294,7 @@ async fn main() -> anyhow::Result<()> {
         "checkout across 2 producer platforms ({backend}, {replicas} trader replica(s), {}, {concurrency} at a time, \
          producers answering after {} ms): {checkouts} checkouts in {:.2} s = {:.0}/s; latency p50 {:.0} ms \
          ({:.1} producer round trips), p95 {:.0} ms, p99 {:.0} ms; {not_reserved} not reserved; {sends} producer \
-         requests ({:.2} per checkout); farm reserved {reserved} (expected {checkouts})",
+         requests ({:.2} per checkout); farm reserved {reserved} (expected {}, with the probes)",
         mode.as_str(),
         latency.as_millis(),
         elapsed.as_secs_f64(),
@@ -247,12 +304,24 @@ async fn main() -> anyhow::Result<()> {
         at(0.95),
         at(0.99),
         sends as f64 / checkouts as f64,
+        checkouts + 2 * probes,
     );
+    if probes > 0 {
+        let (small, large) =
+            (percentile_ms(&sorted_latencies(&before), 0.5), percentile_ms(&sorted_latencies(&after), 0.5));
+        println!(
+            "one checkout at a time: p50 {small:.1} ms in a session of up to {probes} orders, {large:.1} ms in a session \
+             of {} orders ({:.2}x)",
+            checkouts + probes,
+            large / small.max(1e-3),
+        );
+    }
     let _ = stop.send(true);
     for server in servers {
         server.await??;
     }
     let _ = std::fs::remove_dir_all(&dir);
-    anyhow::ensure!(not_reserved == 0 && reserved == checkouts as i64, "lost or unreserved checkouts");
+    let placed = checkouts + 2 * probes;
+    anyhow::ensure!(not_reserved == 0 && reserved == placed as i64, "lost or unreserved checkouts");
     Ok(())
 }
