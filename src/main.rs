@@ -1,4 +1,4 @@
-//! The `orderhub` command: serve, migrate, schema, seed.
+//! The `orderhub` command: serve, migrate, check, schema, seed.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -36,6 +36,9 @@ enum Command {
     },
     /// Apply database migrations and exit.
     Migrate,
+    /// Compare the kept sums of what producers hold with the orders themselves; exits non-zero
+    /// and names each product where they differ.
+    Check,
     /// Print the federation SDL (what schema.graphql holds).
     Schema,
     /// Load a catalogue seed file into the database and exit.
@@ -141,6 +144,25 @@ async fn run(command: Command, mut config: Config) -> anyhow::Result<()> {
             let store = store::Store::connect_with(&config.database_url, config.database_max_connections).await?;
             store.migrate().await?;
             tracing::info!("migrations applied");
+            Ok(())
+        }
+        Command::Check => {
+            let store = store::Store::connect_with(&config.database_url, config.database_max_connections).await?;
+            store.migrate().await?;
+            let drift = store.held_demand_drift().await?;
+            for d in &drift {
+                tracing::error!(
+                    session = %d.sales_session_id,
+                    peer = %d.peer_id,
+                    product = %d.product_iri,
+                    offer = %d.offer_iri,
+                    kept = d.kept,
+                    recomputed = d.recomputed,
+                    "held demand differs from the orders"
+                );
+            }
+            anyhow::ensure!(drift.is_empty(), "{} held sum(s) differ from the orders", drift.len());
+            tracing::info!("held sums agree with the orders");
             Ok(())
         }
         Command::Seed { file } => {

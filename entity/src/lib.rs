@@ -11,6 +11,7 @@ pub mod customer_order;
 pub mod customer_order_line;
 pub mod discount_rule;
 pub mod enterprise;
+pub mod held_demand;
 pub mod incoming_order;
 pub mod incoming_order_line;
 pub mod order_part;

@@ -11,6 +11,7 @@ mod m20261204_000007_discounts;
 mod m20261205_000008_erasure;
 mod m20261206_000009_change_feed;
 mod m20261207_000010_order_pages;
+mod m20261208_000011_held_demand;
 
 pub struct Migrator;
 
@@ -28,6 +29,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261205_000008_erasure::Migration),
             Box::new(m20261206_000009_change_feed::Migration),
             Box::new(m20261207_000010_order_pages::Migration),
+            Box::new(m20261208_000011_held_demand::Migration),
         ]
     }
 }

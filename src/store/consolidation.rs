@@ -257,6 +257,19 @@ impl Store {
         // Held parts summed in the database, waiting ones line by line: what a plan reads grows
         // with the changes waiting, not with the session.
         let (held, (lines, parts)) = match gathered {
+            Some(None) => (
+                super::held::held_in_session(&self.db, order.sales_session_id, &order.peer_id)
+                    .await?
+                    .into_iter()
+                    .map(|s| HeldDemand {
+                        product_iri: s.product_iri,
+                        offer_iri: s.offer_iri,
+                        name: s.name,
+                        quantity: s.quantity,
+                    })
+                    .collect(),
+                waiting_lines(&self.db, order.sales_session_id, &order.peer_id, None).await?,
+            ),
             Some(only) => (
                 held_demand(&self.db, order.sales_session_id, &order.peer_id, only).await?,
                 waiting_lines(&self.db, order.sales_session_id, &order.peer_id, only).await?,
@@ -544,11 +557,24 @@ async fn waiting_lines(
             Expr::col((part::Entity, part::Column::State))
                 .is_in([PartState::Pending.as_str(), PartState::Unconfirmed.as_str()]),
         )
+        // Joined, not `IN (the session's active orders)`: the waiting parts lead, each order is
+        // one look-up, and the session's size does not count.
+        .inner_join(
+            entity::customer_order::Entity,
+            Expr::col((entity::customer_order::Entity, entity::customer_order::Column::Id))
+                .equals((line::Entity, line::Column::OrderId)),
+        )
         .and_where(
-            Expr::col((line::Entity, line::Column::OrderId))
-                .in_subquery(super::trader::active_orders(session_id, only)),
+            Expr::col((entity::customer_order::Entity, entity::customer_order::Column::SalesSessionId)).eq(session_id),
+        )
+        .and_where(
+            Expr::col((entity::customer_order::Entity, entity::customer_order::Column::Status))
+                .eq(super::trader::ORDER_ACTIVE),
         )
         .order_by((line::Entity, line::Column::Id), sea_orm::Order::Asc);
+    if let Some(id) = only {
+        query.and_where(Expr::col((line::Entity, line::Column::OrderId)).eq(id));
+    }
     let rows = db.query_all_raw(db.get_database_backend().build(&query)).await?;
     let (mut lines, mut parts) = (Vec::with_capacity(rows.len()), HashMap::new());
     for row in rows {

@@ -10,6 +10,7 @@ mod checkouts;
 pub mod consolidation;
 pub mod delivery;
 pub mod discounts;
+pub mod held;
 mod orders;
 pub mod parts;
 pub mod privacy;

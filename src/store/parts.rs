@@ -1,14 +1,11 @@
 //! Customer orders' parts at their producers: whether each producer holds its part. The
 //! delivery engine decides parts (reserved, refused); checkout reads them to answer the customer,
 //! and withdraws an order whose part could not be confirmed in time when the trader wants that.
-
-use std::collections::HashMap;
-
 use chrono::{DateTime, Utc};
 use entity::{customer_order, customer_order_line, order_part};
 use rust_decimal::Decimal;
 use sea_orm::sea_query::{Expr, OnConflict};
-use sea_orm::{ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter};
+use sea_orm::{ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter, QuerySelect, QueryTrait};
 use uuid::Uuid;
 
 use super::consolidation::FallbackLine;
@@ -36,20 +33,6 @@ pub struct PartRefusal {
     pub shortages: Vec<PartShortage>,
     /// Stable code, then detail (`OUT_OF_STOCK`, `PEER_REJECTED: ...`).
     pub reason: String,
-}
-
-/// The parts of one order, by producer.
-pub(super) async fn parts_of_order(
-    write: &WriteTxn<'_>,
-    order: Uuid,
-) -> Result<HashMap<String, order_part::Model>, StoreError> {
-    Ok(order_part::Entity::find()
-        .filter(order_part::Column::OrderId.eq(order))
-        .all(&write.txn)
-        .await?
-        .into_iter()
-        .map(|p| (p.peer_id.clone(), p))
-        .collect())
 }
 
 /// Sets a part's state (creating it), as of the producer order version that carries it.
@@ -92,6 +75,7 @@ pub(super) async fn set_part(
 
 /// Every part of an order is released (the order is cancelled, refused or withdrawn).
 pub(super) async fn release_parts(write: &WriteTxn<'_>, order: Uuid) -> Result<(), StoreError> {
+    let held = super::held::holders(&super::held::lock_parts(write, order).await?);
     order_part::Entity::update_many()
         .col_expr(order_part::Column::State, Expr::value(PartState::Released.as_str()))
         .col_expr(order_part::Column::FallbackLines, Expr::value(Option::<String>::None))
@@ -100,7 +84,7 @@ pub(super) async fn release_parts(write: &WriteTxn<'_>, order: Uuid) -> Result<(
         .filter(order_part::Column::State.ne(PartState::Refused.as_str()))
         .exec(&write.txn)
         .await?;
-    Ok(())
+    super::held::unhold(write, order, &held).await
 }
 
 /// The waiting parts a send carried, now held by the producer (unless something newer about
@@ -111,21 +95,21 @@ pub(super) async fn mark_reserved(
     orders: &[Uuid],
     version: i64,
 ) -> Result<(), StoreError> {
-    for chunk in orders.chunks(500) {
+    let now = Utc::now();
+    super::held::reserve(write, peer_id, orders, |chunk| {
         order_part::Entity::update_many()
             .col_expr(order_part::Column::State, Expr::value(PartState::Reserved.as_str()))
             .col_expr(order_part::Column::FallbackLines, Expr::value(Option::<String>::None))
             .col_expr(order_part::Column::Reason, Expr::value(Option::<String>::None))
             .col_expr(order_part::Column::Shortages, Expr::value(Option::<String>::None))
-            .col_expr(order_part::Column::UpdatedAt, Expr::value(Utc::now()))
+            .col_expr(order_part::Column::UpdatedAt, Expr::value(now))
             .filter(order_part::Column::PeerId.eq(peer_id))
             .filter(order_part::Column::OrderId.is_in(chunk.iter().copied()))
             .filter(order_part::Column::State.is_in([PartState::Pending.as_str(), PartState::Unconfirmed.as_str()]))
             .filter(order_part::Column::QueuedVersion.lte(version))
-            .exec(&write.txn)
-            .await?;
-    }
-    Ok(())
+            .into_query()
+    })
+    .await
 }
 
 impl Store {
@@ -157,8 +141,11 @@ impl Store {
         let write = self.begin_write().await?;
         let mut requeued = Vec::new();
         for refusal in refusals {
-            let Some(part) =
-                order_part::Entity::find_by_id((refusal.order, peer_id.to_owned())).one(&write.txn).await?
+            // Locked: a cancellation committing meanwhile is seen, not overwritten.
+            let Some(part) = order_part::Entity::find_by_id((refusal.order, peer_id.to_owned()))
+                .lock_exclusive()
+                .one(&write.txn)
+                .await?
             else {
                 continue;
             };
@@ -177,6 +164,7 @@ impl Store {
                 restore_lines(&write, refusal.order, peer_id, &previous).await?;
                 active.state = Set(PartState::Reserved.as_str().to_owned());
                 sea_orm::ActiveModelTrait::update(active, &write.txn).await?;
+                super::held::hold(&write, peer_id, refusal.order).await?;
                 continue;
             }
             active.state = Set(PartState::Refused.as_str().to_owned());

@@ -255,7 +255,12 @@ impl Store {
         if any_completed(&write, &order, &peers).await? {
             return Ok(AmendOutcome::TooLate);
         }
-        let parts = super::parts::parts_of_order(&write, id).await?;
+        // Locked, so that a send deciding one of them meanwhile is seen: what its producers hold
+        // of it now waits for the amendment's send.
+        let parts = super::held::lock_parts(&write, id).await?;
+        super::held::unhold(&write, id, &super::held::holders(&parts)).await?;
+        let parts: HashMap<String, entity::order_part::Model> =
+            parts.into_iter().map(|p| (p.peer_id.clone(), p)).collect();
         customer_order_line::Entity::delete_many()
             .filter(customer_order_line::Column::OrderId.eq(id))
             .exec(&write.txn)

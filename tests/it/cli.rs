@@ -139,3 +139,39 @@ async fn the_demo_runs_and_its_printed_checkout_works() {
     assert_eq!(reservations.len(), 2, "{answer}");
     assert!(reservations.iter().all(|r| r["state"] == "RESERVED"), "{answer}");
 }
+
+/// `orderhub check` compares the kept sums of what producers hold with the orders: it agrees on a
+/// fresh database, and names the product and exits non-zero when a kept sum is off.
+#[tokio::test]
+async fn check_command_finds_held_sums_that_differ_from_the_orders() {
+    let db = std::env::temp_dir().join(format!("orderhub-cli-{}.db", uuid::Uuid::new_v4().simple()));
+    let url = format!("sqlite://{}", db.display());
+    let check = || Command::new(BIN).arg("check").env("DATABASE_URL", &url).output().expect("runs");
+    let agreed = check();
+    assert!(agreed.status.success(), "{}", String::from_utf8_lossy(&agreed.stderr));
+    assert!(String::from_utf8_lossy(&agreed.stderr).contains("held sums agree with the orders"));
+    {
+        use sea_orm::{ActiveValue::Set, EntityTrait};
+        let store = orderhub::store::Store::connect(&url).await.expect("store");
+        // A sum no order accounts for.
+        entity::held_demand::Entity::insert(entity::held_demand::ActiveModel {
+            sales_session_id: Set(uuid::Uuid::new_v4()),
+            peer_id: Set("farm".into()),
+            product_iri: Set("https://farm.example/products/carrots".into()),
+            offer_iri: Set("https://farm.example/offers/carrots".into()),
+            name: Set("Carrots".into()),
+            quantity: Set(3),
+        })
+        .exec_without_returning(store.db())
+        .await
+        .expect("insert");
+    }
+    let drifted = check();
+    let stderr = String::from_utf8_lossy(&drifted.stderr);
+    assert!(!drifted.status.success(), "{stderr}");
+    assert!(stderr.contains("https://farm.example/products/carrots") && stderr.contains("kept=3"), "{stderr}");
+    assert!(stderr.contains("recomputed=0"), "{stderr}");
+    for suffix in ["", "-wal", "-shm"] {
+        let _ = std::fs::remove_file(format!("{}{suffix}", db.display()));
+    }
+}

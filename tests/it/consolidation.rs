@@ -578,3 +578,115 @@ mod store_properties {
         outcome.expect("consolidation through the store");
     }
 }
+
+/// The migration that keeps what producers hold as a sum fills it from the orders as they are:
+/// orders placed before parts existed count as held (and get their parts), a waiting part and a
+/// cancelled order do not, and the check then finds no drift.
+#[tokio::test]
+async fn the_held_sums_migration_counts_what_producers_held_before_it() {
+    use entity::{customer_order, customer_order_line, held_demand, order_part, sales_session};
+    use migration::MigratorTrait;
+    use sea_orm::{ActiveValue::Set, EntityTrait, QueryOrder};
+    let (_db, url) = crate::support::TestDb::fresh().await;
+    let store = orderhub::store::Store::connect(&url).await.expect("store");
+    // Every migration before the one that adds `held_demand`.
+    let before = migration::Migrator::migrations().len() as u32 - 1;
+    migration::Migrator::up(store.db(), Some(before)).await.expect("earlier migrations");
+    store.upsert_enterprise("hub", "Hub", None).await.expect("enterprise");
+    let (now, session) = (chrono::Utc::now(), uuid::Uuid::new_v4());
+    sales_session::Entity::insert(sales_session::ActiveModel {
+        id: Set(session),
+        enterprise_id: Set("hub".into()),
+        name: Set("Week".into()),
+        begins_at: Set(now - chrono::Duration::days(1)),
+        ends_at: Set(now + chrono::Duration::days(6)),
+        closed_at: Set(None),
+        created_at: Set(now),
+    })
+    .exec_without_returning(store.db())
+    .await
+    .expect("session");
+    let order = |status: &str| {
+        let id = uuid::Uuid::new_v4();
+        customer_order::ActiveModel {
+            id: Set(id),
+            trader_enterprise_id: Set("hub".into()),
+            sales_session_id: Set(session),
+            customer_id: Set("customer-1".into()),
+            idempotency_key: Set(id.to_string()),
+            request_digest: Set(String::new()),
+            contact_name: Set(None),
+            contact_email: Set(None),
+            delivery_address: Set(None),
+            status: Set(status.into()),
+            payment_status: Set("Unpaid".into()),
+            total: Set("0.00".into()),
+            currency: Set("EUR".into()),
+            discounts: Set(None),
+            created_at: Set(now),
+            updated_at: Set(now),
+        }
+    };
+    let line = |order: uuid::Uuid, peer: &str, quantity: i64| customer_order_line::ActiveModel {
+        order_id: Set(order),
+        peer_id: Set(peer.into()),
+        product_iri: Set(format!("https://{peer}.example/products/1")),
+        offer_iri: Set(format!("https://{peer}.example/offers/1")),
+        name: Set(format!("{peer} product")),
+        quantity: Set(quantity),
+        unit_price: Set("1.80".into()),
+        currency: Set("EUR".into()),
+        vat_rate: Set("5.5".into()),
+        discount: Set(None),
+        ..Default::default()
+    };
+    let (legacy, waiting, cancelled) = (order("ACTIVE"), order("ACTIVE"), order("CANCELLED"));
+    let ids = [&legacy, &waiting, &cancelled].map(|o| *o.id.as_ref());
+    customer_order::Entity::insert_many([legacy, waiting, cancelled])
+        .exec_without_returning(store.db())
+        .await
+        .expect("orders");
+    customer_order_line::Entity::insert_many([
+        line(ids[0], "farm", 2),
+        line(ids[0], "mill", 1),
+        line(ids[1], "farm", 3),
+        line(ids[2], "farm", 5),
+    ])
+    .exec_without_returning(store.db())
+    .await
+    .expect("lines");
+    order_part::Entity::insert(order_part::ActiveModel {
+        order_id: Set(ids[1]),
+        peer_id: Set("farm".into()),
+        state: Set("PENDING".into()),
+        queued_version: Set(1),
+        shortages: Set(None),
+        fallback_lines: Set(None),
+        reason: Set(None),
+        updated_at: Set(now),
+    })
+    .exec_without_returning(store.db())
+    .await
+    .expect("part");
+
+    store.migrate().await.expect("the held sums migration");
+    let held: Vec<(String, i64)> = held_demand::Entity::find()
+        .order_by_asc(held_demand::Column::PeerId)
+        .all(store.db())
+        .await
+        .expect("held")
+        .into_iter()
+        .map(|h| (h.peer_id, h.quantity))
+        .collect();
+    assert_eq!(held, [("farm".to_owned(), 2), ("mill".to_owned(), 1)], "only the order placed before parts is held");
+    let parts = store.order_parts(&ids).await.expect("parts");
+    let states: Vec<(uuid::Uuid, &str, &str)> =
+        parts.iter().map(|p| (p.order_id, p.peer_id.as_str(), p.state.as_str())).collect();
+    assert!(
+        states.contains(&(ids[0], "farm", "RESERVED")) && states.contains(&(ids[0], "mill", "RESERVED")),
+        "{states:?}"
+    );
+    assert!(states.contains(&(ids[1], "farm", "PENDING")), "{states:?}");
+    assert!(parts.iter().all(|p| p.order_id != ids[2]), "a cancelled order gets no part: {states:?}");
+    assert_eq!(store.held_demand_drift().await.expect("drift"), []);
+}

@@ -3,7 +3,8 @@
 //! answers after acting, answering garbage or refusing connections, and trader restarts. After
 //! every step, no more carrots are acknowledged as reserved than the farm has; at the end, once
 //! the links are healed, every order acknowledged as reserved is still there, and each producer
-//! holds exactly what the trader's active orders add up to (no orphan, no excess).
+//! holds exactly what the trader's active orders add up to (no orphan, no excess), and the sums
+//! the trader keeps of what its producers hold agree with its orders after every step.
 
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
@@ -168,6 +169,10 @@ async fn run(ops: Vec<Op>) {
         );
         let (on_hand, reserved) = p.farm().stock("farm", "CARROT").await;
         assert!(reserved <= on_hand);
+        // What the trader keeps of what producers hold is exact after every step, not just at
+        // the end.
+        let drift = p.trader.store.held_demand_drift().await.expect("held sums");
+        assert!(drift.is_empty(), "the kept held sums differ from the orders: {drift:?}");
     }
     p.farm_proxy.heal();
     p.mill_proxy.heal();
@@ -237,6 +242,8 @@ async fn converge_and_check(p: &Platforms, orders: &[Acknowledged]) {
         truth.get("Carrots 1 kg").copied().unwrap_or(0),
         "no excess reserved"
     );
+    let drift = p.trader.store.held_demand_drift().await.expect("held sums");
+    assert!(drift.is_empty(), "the kept held sums differ from the orders: {drift:?}");
     p.assert_no_personal_data();
 }
 

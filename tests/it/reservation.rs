@@ -102,6 +102,8 @@ async fn settled_producer_orders(p: &Platforms, within: Duration) -> Vec<Value> 
 /// exactly what they say; nothing is FAILED or still waiting.
 async fn assert_converged(p: &Platforms, within: Duration) {
     let orders = settled_producer_orders(p, within).await;
+    let drift = p.trader.store.held_demand_drift().await.expect("held sums");
+    assert!(drift.is_empty(), "the kept held sums differ from the orders: {drift:?}");
     for po in &orders {
         assert_eq!(po["deliveryState"], "DELIVERED", "every producer order converges, none FAILED: {po}");
     }
