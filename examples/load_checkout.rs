@@ -1,10 +1,13 @@
-//! Load scenario for checkout across platforms: a trader and two producer platforms in one
+//! Load scenario for checkout across platforms: a trader and its producer platforms in one
 //! process on loopback (real DFC HTTP between them, through a proxy that delays every request
 //! like a distant platform), many customers checking out at once in one session, each order
-//! holding a product of each producer. Bounded in count and time; 127.0.0.1 only.
+//! holding products of several producers; then the session is closed and every producer order
+//! sent Complete. Bounded in count and time; 127.0.0.1 only.
 //!
 //! `cargo run --release --example load_checkout`. Settings (environment):
 //! - `CHECKOUTS` (500), `CONCURRENCY` (64), `LATENCY_MS` (50: each producer request waits so long);
+//! - `PRODUCERS` (2) producer platforms, each order holding `LINES` (2) lines of as many of them
+//!   in turn (`PRODUCERS=20 LINES=5 CHECKOUTS=10000 LATENCY_MS=0`: the closing figure);
 //! - `PROBES` (20): checkouts made one at a time before the load and after it, to compare what one
 //!   costs in a fresh session and in a full one (`CHECKOUTS=10000 LATENCY_MS=0` for the 10k figure);
 //! - `CONSOLIDATION=BY_WEIGHT` (or `PER_CUSTOMER_ORDER`) instead of PER_SESSION;
@@ -120,13 +123,14 @@ async fn producer(
 }
 
 /// Posts each checkout as trader staff, `concurrency` at a time: how long each took, and whether
-/// both its parts were reserved (the first answer that was not is printed).
+/// all its `parts` were reserved (the first answer that was not is printed).
 async fn run_checkouts(
     client: &reqwest::Client,
     graphql: &[String],
     token: &str,
     bodies: Vec<serde_json::Value>,
     concurrency: usize,
+    parts: usize,
 ) -> Vec<(Duration, bool)> {
     stream::iter(bodies.into_iter().enumerate())
         .map(|(i, body)| {
@@ -141,7 +145,7 @@ async fn run_checkouts(
                     v.get("errors").is_none()
                         && v["data"]["checkout"]["reservations"]
                             .as_array()
-                            .is_some_and(|parts| parts.len() == 2 && parts.iter().all(|p| p["state"] == "RESERVED"))
+                            .is_some_and(|found| found.len() == parts && found.iter().all(|p| p["state"] == "RESERVED"))
                 });
                 if !reserved && !FAILURE_SHOWN.swap(true, Ordering::Relaxed) {
                     eprintln!("a checkout was not reserved: {answer:?}");
@@ -176,6 +180,8 @@ async fn main() -> anyhow::Result<()> {
     let latency = Duration::from_millis(u64::try_from(setting("LATENCY_MS", 50)?)?);
     let replicas = setting("REPLICAS", 1)?.clamp(1, 8);
     let probes = setting("PROBES", 20)?;
+    let producers = setting("PRODUCERS", 2)?.clamp(2, 64);
+    let lines_per_order = setting("LINES", 2)?.clamp(1, producers);
     let trader_database = std::env::var("TRADER_DATABASE_URL").ok();
     anyhow::ensure!(
         replicas == 1 || trader_database.as_deref().is_some_and(|u| u.starts_with("postgres")),
@@ -183,12 +189,26 @@ async fn main() -> anyhow::Result<()> {
     );
     let dir = std::env::temp_dir().join(format!("orderhub-load-checkout-{}", uuid::Uuid::new_v4().simple()));
     std::fs::create_dir_all(&dir)?;
-    let (farm_proxy, mill_proxy) = (latency_proxy(latency).await?, latency_proxy(latency).await?);
-    let farm = producer(&dir, "farm", Some(1_000_000), &farm_proxy).await?;
-    let mill = producer(&dir, "mill", None, &mill_proxy).await?;
-    let (farm_requests, mill_requests) = (farm_proxy.requests.clone(), mill_proxy.requests.clone());
-    let peers: Vec<PeerConfig> = [("farm", &farm_proxy.url), ("mill", &mill_proxy.url)]
-        .into_iter()
+    // The farm counts its stock (what it reserved is checked at the end); the others do not.
+    let names: Vec<String> = (0..producers)
+        .map(|p| match p {
+            0 => "farm".to_owned(),
+            1 => "mill".to_owned(),
+            p => format!("producer-{p}"),
+        })
+        .collect();
+    let (mut proxies, mut apps) = (Vec::new(), Vec::new());
+    for (p, name) in names.iter().enumerate() {
+        let proxy = latency_proxy(latency).await?;
+        apps.push(producer(&dir, name, (p == 0).then_some(1_000_000), &proxy).await?);
+        proxies.push(proxy);
+    }
+    let requests: Vec<Arc<AtomicU64>> = proxies.iter().map(|p| p.requests.clone()).collect();
+    let producer_requests = || requests.iter().map(|r| r.load(Ordering::Relaxed)).sum::<u64>();
+    let peers: Vec<PeerConfig> = names
+        .iter()
+        .zip(&proxies)
+        .map(|(id, proxy)| (id.as_str(), &proxy.url))
         .map(|(id, url)| PeerConfig {
             id: id.into(),
             trader: "hub".into(),
@@ -235,29 +255,37 @@ async fn main() -> anyhow::Result<()> {
             "Load",
             Utc::now() - chrono::Duration::hours(1),
             Utc::now() + chrono::Duration::days(1),
-            &["farm".into(), "mill".into()],
+            &names,
         )
         .await?;
-    let offers = [farm.base_url(), mill.base_url()]
+    let offers = apps
         .iter()
-        .zip(["farm", "mill"])
-        .map(|(base, e)| format!("{base}/api/dfc/enterprises/{e}/offers/1"))
+        .zip(&names)
+        .map(|(app, e)| format!("{}/api/dfc/enterprises/{e}/offers/1", app.base_url()))
         .collect::<Vec<_>>();
     let graphql: Vec<String> = traders.iter().map(|t| format!("{}/graphql", t.base_url())).collect();
-    let farm_store = farm.store().clone();
+    let stores: Vec<orderhub::store::Store> = apps.iter().map(|a| a.store().clone()).collect();
     let (stop, stopped) = tokio::sync::watch::channel(false);
     let mut servers = Vec::new();
-    for app in [farm, mill].into_iter().chain(traders) {
+    for app in apps.into_iter().chain(traders) {
         let mut stopped = stopped.clone();
         servers.push(tokio::spawn(app.serve(async move {
             let _ = stopped.changed().await;
         })));
     }
     let client = reqwest::Client::builder().timeout(Duration::from_secs(60)).pool_max_idle_per_host(256).build()?;
-    let checkout = |key: String| {
+    // Checkout `n` orders one or two units from each of `lines_per_order` producers in turn.
+    let line_of = |n: usize, k: usize| ((n + k) % producers, 1 + (k % 2) as i64);
+    let farm_units =
+        |n: usize| (0..lines_per_order).map(|k| line_of(n, k)).filter(|(p, _)| *p == 0).map(|(_, q)| q).sum::<i64>();
+    let checkout = |key: String, n: usize| {
+        let lines: Vec<serde_json::Value> = (0..lines_per_order)
+            .map(|k| line_of(n, k))
+            .map(|(p, quantity)| json!({"offerId": offers[p], "quantity": quantity}))
+            .collect();
         json!({"query": "mutation($input: CheckoutInput!) { checkout(input: $input) { id reservations { state } } }",
                "variables": {"input": {"idempotencyKey": key.clone(), "salesSessionId": session.id.to_string(),
-                   "customerId": key, "lines": [{"offerId": offers[0], "quantity": 1}, {"offerId": offers[1], "quantity": 2}]}}})
+                   "customerId": key, "lines": lines}}})
     };
     // Warm the catalogue (it is read once per producer and kept).
     let warm =
@@ -265,33 +293,38 @@ async fn main() -> anyhow::Result<()> {
     client.post(&graphql[0]).json(&warm).send().await?.error_for_status()?;
     // One checkout at a time in the fresh session, and again once the load has filled it: what a
     // customer waits should not grow with the session.
-    let probe = |phase: &str| (0..probes).map(|i| checkout(format!("probe-{phase}-{i}"))).collect::<Vec<_>>();
-    let before = run_checkouts(&client, &graphql, &token, probe("before"), 1).await;
-    let sends_before = farm_requests.load(Ordering::Relaxed) + mill_requests.load(Ordering::Relaxed);
+    let probe = |phase: &str, first: usize| {
+        (0..probes).map(|i| checkout(format!("probe-{phase}-{i}"), first + i)).collect::<Vec<_>>()
+    };
+    let before = run_checkouts(&client, &graphql, &token, probe("before", 0), 1, lines_per_order).await;
+    let sends_before = producer_requests();
 
     let started = Instant::now();
     let results = run_checkouts(
         &client,
         &graphql,
         &token,
-        (0..checkouts).map(|i| checkout(format!("load-{i}"))).collect(),
+        (0..checkouts).map(|i| checkout(format!("load-{i}"), probes + i)).collect(),
         concurrency,
+        lines_per_order,
     )
     .await;
     let elapsed = started.elapsed();
-    let sends = farm_requests.load(Ordering::Relaxed) + mill_requests.load(Ordering::Relaxed) - sends_before;
-    let after = run_checkouts(&client, &graphql, &token, probe("after"), 1).await;
+    let sends = producer_requests() - sends_before;
+    let after = run_checkouts(&client, &graphql, &token, probe("after", probes + checkouts), 1, lines_per_order).await;
+    let placed = checkouts + 2 * probes;
+    let expected_farm_units: i64 = (0..placed).map(farm_units).sum();
     let not_reserved =
         [&results, &before, &after].iter().map(|r| r.iter().filter(|(_, ok)| !ok).count()).sum::<usize>();
     let latencies = sorted_latencies(&results);
     let at = |p: f64| percentile_ms(&latencies, p);
-    let reserved = match farm_store.product_by_sku("farm", "P").await?.map(|p| p.stock) {
+    let reserved = match stores[0].product_by_sku("farm", "P").await?.map(|p| p.stock) {
         Some(orderhub::store::Stock::Managed { reserved, .. }) => reserved,
         _ => -1,
     };
     let backend = if trader_database.is_some() { "PostgreSQL" } else { "SQLite" };
     println!(
-        "checkout across 2 producer platforms ({backend}, {replicas} trader replica(s), {}, {concurrency} at a time, \
+        "checkout across {producers} producer platforms, {lines_per_order} lines an order ({backend}, {replicas} trader replica(s), {}, {concurrency} at a time, \
          producers answering after {} ms): {checkouts} checkouts in {:.2} s = {:.0}/s; latency p50 {:.0} ms \
          ({:.1} producer round trips), p95 {:.0} ms, p99 {:.0} ms; {not_reserved} not reserved; {sends} producer \
          requests ({:.2} per checkout); farm reserved {reserved} (expected {}, with the probes)",
@@ -304,7 +337,7 @@ async fn main() -> anyhow::Result<()> {
         at(0.95),
         at(0.99),
         sends as f64 / checkouts as f64,
-        checkouts + 2 * probes,
+        expected_farm_units,
     );
     if probes > 0 {
         let (small, large) =
@@ -316,12 +349,31 @@ async fn main() -> anyhow::Result<()> {
             large / small.max(1e-3),
         );
     }
+    // Closing: every producer order sent one last time, Complete, before the mutation answers.
+    let close = json!({"query": "mutation($id: ID!) { closeSalesSession(id: $id) { open } }",
+                       "variables": {"id": session.id.to_string()}});
+    let closing_started = Instant::now();
+    let closed: serde_json::Value =
+        client.post(&graphql[0]).bearer_auth(&token).json(&close).send().await?.json().await?;
+    let closing = closing_started.elapsed();
+    let (mut complete, mut still_held) = (0, 0);
+    for (store, name) in stores.iter().zip(&names) {
+        use orderhub::domain::OrderStatus;
+        let of = |status| store.incoming_orders(name, Some("hub"), Some(status), orderhub::store::Oldest::Last);
+        complete += of(OrderStatus::Complete).await?.len();
+        still_held += of(OrderStatus::Held).await?.len();
+    }
+    println!(
+        "closing the session of {placed} orders x {lines_per_order} lines at {producers} producers: {:.0} ms until \
+         every producer order was sent Complete; {complete} Complete at the producers, {still_held} still Held",
+        closing.as_secs_f64() * 1e3
+    );
     let _ = stop.send(true);
     for server in servers {
         server.await??;
     }
     let _ = std::fs::remove_dir_all(&dir);
-    let placed = checkouts + 2 * probes;
-    anyhow::ensure!(not_reserved == 0 && reserved == placed as i64, "lost or unreserved checkouts");
+    anyhow::ensure!(not_reserved == 0 && reserved == expected_farm_units, "lost or unreserved checkouts");
+    anyhow::ensure!(closed.get("errors").is_none() && still_held == 0, "closing left orders open: {closed}");
     Ok(())
 }
