@@ -520,11 +520,20 @@ async fn held_demand(
 /// Selects every column of `entity`, each named with `prefix` (for `from_query_result(row,
 /// prefix)` of rows that join several entities).
 fn prefixed<E: EntityTrait>(query: &mut sea_orm::sea_query::SelectStatement, entity: E, prefix: &str) {
+    prefixed_as::<E>(query, entity, prefix);
+}
+
+/// [`prefixed`], the columns read from `table` (a name the query gives the entity's rows).
+fn prefixed_as<E: EntityTrait>(
+    query: &mut sea_orm::sea_query::SelectStatement,
+    table: impl sea_orm::sea_query::IntoIden + Clone,
+    prefix: &str,
+) {
     use sea_orm::Iterable;
     use sea_orm::sea_query::{Alias, Expr};
     for column in E::Column::iter() {
         query.expr_as(
-            Expr::col((entity, column)),
+            Expr::col((table.clone(), column)),
             Alias::new(format!("{prefix}{}", sea_orm::IdenStatic::as_str(&column))),
         );
     }
@@ -538,44 +547,47 @@ async fn waiting_lines(
     peer_id: &str,
     only: Option<Uuid>,
 ) -> Result<(Vec<entity::customer_order_line::Model>, HashMap<Uuid, entity::order_part::Model>), StoreError> {
-    use entity::{customer_order_line as line, order_part as part};
-    use sea_orm::FromQueryResult;
-    use sea_orm::sea_query::{Expr, ExprTrait, Query};
+    use entity::{customer_order, customer_order_line as line, order_part as part};
+    use sea_orm::sea_query::{Alias, CommonTableExpression, Expr, ExprTrait, Query, WithClause};
+    use sea_orm::{FromQueryResult, Iterable};
+    // The producer's waiting parts first, on their own (materialised, index `order_part_by_state`):
+    // the rest is one look-up per waiting part, whatever the planner believes of the session's
+    // size (PostgreSQL's statistics lag behind a session that grows by thousands in minutes).
+    let waiting = Alias::new("waiting");
+    let mut parts = Query::select();
+    parts
+        .columns(part::Column::iter())
+        .from(part::Entity)
+        .and_where(Expr::col(part::Column::PeerId).eq(peer_id))
+        .and_where(
+            Expr::col(part::Column::State).is_in([PartState::Pending.as_str(), PartState::Unconfirmed.as_str()]),
+        );
+    if let Some(id) = only {
+        parts.and_where(Expr::col(part::Column::OrderId).eq(id));
+    }
+    let waiting_parts =
+        CommonTableExpression::new().query(parts).table_name(waiting.clone()).materialized(true).to_owned();
     let mut query = Query::select();
     prefixed(&mut query, line::Entity, "line_");
-    prefixed(&mut query, part::Entity, "part_");
+    prefixed_as::<part::Entity>(&mut query, waiting.clone(), "part_");
     query
-        .from(line::Entity)
+        .from(waiting.clone())
         .inner_join(
-            part::Entity,
+            line::Entity,
             sea_orm::Condition::all()
-                .add(Expr::col((part::Entity, part::Column::OrderId)).equals((line::Entity, line::Column::OrderId)))
-                .add(Expr::col((part::Entity, part::Column::PeerId)).equals((line::Entity, line::Column::PeerId))),
+                .add(Expr::col((line::Entity, line::Column::OrderId)).equals((waiting.clone(), part::Column::OrderId)))
+                .add(Expr::col((line::Entity, line::Column::PeerId)).equals((waiting.clone(), part::Column::PeerId))),
         )
-        .and_where(Expr::col((line::Entity, line::Column::PeerId)).eq(peer_id))
-        .and_where(
-            Expr::col((part::Entity, part::Column::State))
-                .is_in([PartState::Pending.as_str(), PartState::Unconfirmed.as_str()]),
-        )
-        // Joined, not `IN (the session's active orders)`: the waiting parts lead, each order is
-        // one look-up, and the session's size does not count.
         .inner_join(
-            entity::customer_order::Entity,
-            Expr::col((entity::customer_order::Entity, entity::customer_order::Column::Id))
-                .equals((line::Entity, line::Column::OrderId)),
+            customer_order::Entity,
+            Expr::col((customer_order::Entity, customer_order::Column::Id))
+                .equals((waiting.clone(), part::Column::OrderId)),
         )
-        .and_where(
-            Expr::col((entity::customer_order::Entity, entity::customer_order::Column::SalesSessionId)).eq(session_id),
-        )
-        .and_where(
-            Expr::col((entity::customer_order::Entity, entity::customer_order::Column::Status))
-                .eq(super::trader::ORDER_ACTIVE),
-        )
+        .and_where(Expr::col((customer_order::Entity, customer_order::Column::SalesSessionId)).eq(session_id))
+        .and_where(Expr::col((customer_order::Entity, customer_order::Column::Status)).eq(super::trader::ORDER_ACTIVE))
         .order_by((line::Entity, line::Column::Id), sea_orm::Order::Asc);
-    if let Some(id) = only {
-        query.and_where(Expr::col((line::Entity, line::Column::OrderId)).eq(id));
-    }
-    let rows = db.query_all_raw(db.get_database_backend().build(&query)).await?;
+    let statement = db.get_database_backend().build(&query.with(WithClause::new().cte(waiting_parts).to_owned()));
+    let rows = db.query_all_raw(statement).await?;
     let (mut lines, mut parts) = (Vec::with_capacity(rows.len()), HashMap::new());
     for row in rows {
         let line = line::Model::from_query_result(&row, "line_")?;
