@@ -25,6 +25,11 @@ use sea_orm::{ActiveValue::Set, EntityTrait};
 use serde_json::{Value, json};
 use tokio::io::AsyncBufReadExt;
 
+/// The allocator `orderhub serve` runs with (see `src/main.rs`), for orderhub and the raw handler
+/// alike.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 const SECRET: &str = "a development secret for the read benchmark";
 const PAGE: &str = "query($s: ID!, $after: String) { orders(filter: {traderId: \"hub\", salesSessionId: $s}, first: 20, after: $after) { items { id total { amount } } nextCursor } }";
 const FIELDS: &str = "id status total { amount currency } lines { id name quantity unitPrice { amount currency } }";
