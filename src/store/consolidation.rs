@@ -11,6 +11,7 @@ use sea_orm::sea_query::OnConflict;
 use sea_orm::{ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder};
 use uuid::Uuid;
 
+use super::held::HeldSum;
 use super::trader::{ProducerOrderPlan, active_lines};
 use super::{Store, StoreError, WriteTxn};
 use crate::domain::consolidation::{self, Basis, ConsolidationMode, Demand, Pack, PlannedLine};
@@ -254,25 +255,18 @@ impl Store {
             // A group left over from an earlier mode: it gathers nothing now.
             (_, _) => None,
         };
-        // Held parts summed in the database, waiting ones line by line: what a plan reads grows
-        // with the changes waiting, not with the session.
+        // What the producer holds read from its kept sum (or summed over the one order a group
+        // gathers), waiting parts line by line: what a plan reads grows with the changes
+        // waiting, not with the session.
+        let (session_id, peer_id) = (order.sales_session_id, order.peer_id.as_str());
         let (held, (lines, parts)) = match gathered {
             Some(None) => (
-                super::held::held_in_session(&self.db, order.sales_session_id, &order.peer_id)
-                    .await?
-                    .into_iter()
-                    .map(|s| HeldDemand {
-                        product_iri: s.product_iri,
-                        offer_iri: s.offer_iri,
-                        name: s.name,
-                        quantity: s.quantity,
-                    })
-                    .collect(),
-                waiting_lines(&self.db, order.sales_session_id, &order.peer_id, None).await?,
+                super::held::held_in_session(&self.db, session_id, peer_id).await?,
+                waiting_lines(&self.db, session_id, peer_id, None).await?,
             ),
-            Some(only) => (
-                held_demand(&self.db, order.sales_session_id, &order.peer_id, only).await?,
-                waiting_lines(&self.db, order.sales_session_id, &order.peer_id, only).await?,
+            Some(Some(only)) => (
+                held_of_order(&self.db, session_id, peer_id, only).await?,
+                waiting_lines(&self.db, session_id, peer_id, Some(only)).await?,
             ),
             None => (Vec::new(), (Vec::new(), HashMap::new())),
         };
@@ -457,40 +451,18 @@ pub(super) async fn record_lines(write: &WriteTxn<'_>, id: Uuid, lines: &[Planne
     Ok(())
 }
 
-/// What the orders a producer holds ask of it, summed per product and offer.
-#[derive(Clone, Debug, sea_orm::FromQueryResult)]
-struct HeldDemand {
-    product_iri: String,
-    offer_iri: String,
-    name: String,
-    quantity: i64,
-}
-
-/// The lines from `peer_id` of a session's active customer orders (or of one of them) whose part
-/// there is held (or older than parts, when every order was held), summed by the database.
-async fn held_demand(
+/// The lines from `peer_id` of one of a session's active customer orders, if its part there is
+/// held (or older than parts, when every order was held), summed by the database.
+async fn held_of_order(
     db: &impl ConnectionTrait,
     session_id: Uuid,
     peer_id: &str,
-    only: Option<Uuid>,
-) -> Result<Vec<HeldDemand>, StoreError> {
+    order_id: Uuid,
+) -> Result<Vec<HeldSum>, StoreError> {
     use entity::{customer_order, customer_order_line as line, order_part as part};
-    use sea_orm::sea_query::{Alias, Expr, ExprTrait, Func, JoinType, Query};
-    let mut query = Query::select();
+    use sea_orm::sea_query::{Expr, ExprTrait, JoinType};
+    let mut query = super::held::line_sums(false);
     query
-        .column((line::Entity, line::Column::ProductIri))
-        .column((line::Entity, line::Column::OfferIri))
-        .expr_as(Func::min(Expr::col((line::Entity, line::Column::Name))), Alias::new("name"))
-        .expr_as(
-            Func::cast_as(Func::sum(Expr::col((line::Entity, line::Column::Quantity))), Alias::new("BIGINT")),
-            Alias::new("quantity"),
-        )
-        .from(line::Entity)
-        .inner_join(
-            customer_order::Entity,
-            Expr::col((customer_order::Entity, customer_order::Column::Id))
-                .equals((line::Entity, line::Column::OrderId)),
-        )
         .join(
             JoinType::LeftJoin,
             part::Entity,
@@ -498,6 +470,7 @@ async fn held_demand(
                 .add(Expr::col((part::Entity, part::Column::OrderId)).equals((line::Entity, line::Column::OrderId)))
                 .add(Expr::col((part::Entity, part::Column::PeerId)).equals((line::Entity, line::Column::PeerId))),
         )
+        .and_where(Expr::col((customer_order::Entity, customer_order::Column::Id)).eq(order_id))
         .and_where(Expr::col((customer_order::Entity, customer_order::Column::SalesSessionId)).eq(session_id))
         .and_where(Expr::col((customer_order::Entity, customer_order::Column::Status)).eq(super::trader::ORDER_ACTIVE))
         .and_where(Expr::col((line::Entity, line::Column::PeerId)).eq(peer_id))
@@ -506,15 +479,10 @@ async fn held_demand(
                 .add(Expr::col((part::Entity, part::Column::State)).is_null())
                 .add(Expr::col((part::Entity, part::Column::State)).eq(PartState::Reserved.as_str())),
         )
-        .group_by_col((line::Entity, line::Column::ProductIri))
-        .group_by_col((line::Entity, line::Column::OfferIri))
         .order_by((line::Entity, line::Column::ProductIri), sea_orm::Order::Asc)
         .order_by((line::Entity, line::Column::OfferIri), sea_orm::Order::Asc);
-    if let Some(id) = only {
-        query.and_where(Expr::col((customer_order::Entity, customer_order::Column::Id)).eq(id));
-    }
     let statement = db.get_database_backend().build(&query);
-    Ok(<HeldDemand as sea_orm::FromQueryResult>::find_by_statement(statement).all(db).await?)
+    Ok(<HeldSum as sea_orm::FromQueryResult>::find_by_statement(statement).all(db).await?)
 }
 
 /// Selects every column of `entity`, each named with `prefix` (for `from_query_result(row,
@@ -718,7 +686,7 @@ impl FallbackLine {
 #[derive(Clone, Debug, Default)]
 pub struct PlanInputs {
     /// The lines of the orders the producer holds, summed per product and offer.
-    held: Vec<HeldDemand>,
+    held: Vec<HeldSum>,
     /// The lines of the orders waiting for a send to decide them.
     demand: Vec<entity::customer_order_line::Model>,
     parts: HashMap<Uuid, entity::order_part::Model>,

@@ -43,36 +43,42 @@ pub struct HeldDrift {
     pub recomputed: i64,
 }
 
+/// Customer order lines joined to their orders, summed per session, producer, product and offer
+/// (columns named as [`HeldSum`]'s; `negate` makes the quantities negative): the callers say
+/// which lines.
+pub(super) fn line_sums(negate: bool) -> sea_orm::sea_query::SelectStatement {
+    let sum = Func::cast_as(Func::sum(Expr::col((line::Entity, line::Column::Quantity))), Alias::new("BIGINT"));
+    let mut sums = Query::select();
+    sums.column((customer_order::Entity, customer_order::Column::SalesSessionId))
+        .column((line::Entity, line::Column::PeerId))
+        .column((line::Entity, line::Column::ProductIri))
+        .column((line::Entity, line::Column::OfferIri))
+        .expr_as(Func::min(Expr::col((line::Entity, line::Column::Name))), Alias::new("name"))
+        .expr_as(if negate { sum.mul(-1) } else { sum.into() }, Alias::new("quantity"))
+        .from(line::Entity)
+        .inner_join(
+            customer_order::Entity,
+            Expr::col((customer_order::Entity, customer_order::Column::Id))
+                .equals((line::Entity, line::Column::OrderId)),
+        )
+        .group_by_col((customer_order::Entity, customer_order::Column::SalesSessionId))
+        .group_by_col((line::Entity, line::Column::PeerId))
+        .group_by_col((line::Entity, line::Column::ProductIri))
+        .group_by_col((line::Entity, line::Column::OfferIri));
+    sums
+}
+
 /// Adds the lines of `orders` at `peers` to what is held, summed per session, product and offer
-/// by the database (`sign` -1 takes them away): one statement per 500 orders.
-async fn add_lines_of(write: &WriteTxn<'_>, orders: &[Uuid], peers: &[String], sign: i64) -> Result<(), StoreError> {
+/// by the database (`negate` takes them away): one statement per 500 orders.
+async fn add_lines_of(write: &WriteTxn<'_>, orders: &[Uuid], peers: &[String], negate: bool) -> Result<(), StoreError> {
     if orders.is_empty() || peers.is_empty() {
         return Ok(());
     }
     let backend = write.txn.get_database_backend();
     for chunk in orders.chunks(500) {
-        let mut sums = Query::select();
-        sums.column((customer_order::Entity, customer_order::Column::SalesSessionId))
-            .column((line::Entity, line::Column::PeerId))
-            .column((line::Entity, line::Column::ProductIri))
-            .column((line::Entity, line::Column::OfferIri))
-            .expr(Func::min(Expr::col((line::Entity, line::Column::Name))))
-            .expr(
-                Func::cast_as(Func::sum(Expr::col((line::Entity, line::Column::Quantity))), Alias::new("BIGINT"))
-                    .mul(sign),
-            )
-            .from(line::Entity)
-            .inner_join(
-                customer_order::Entity,
-                Expr::col((customer_order::Entity, customer_order::Column::Id))
-                    .equals((line::Entity, line::Column::OrderId)),
-            )
-            .and_where(Expr::col((line::Entity, line::Column::OrderId)).is_in(chunk.iter().copied()))
-            .and_where(Expr::col((line::Entity, line::Column::PeerId)).is_in(peers.iter().cloned()))
-            .group_by_col((customer_order::Entity, customer_order::Column::SalesSessionId))
-            .group_by_col((line::Entity, line::Column::PeerId))
-            .group_by_col((line::Entity, line::Column::ProductIri))
-            .group_by_col((line::Entity, line::Column::OfferIri));
+        let mut sums = line_sums(negate);
+        sums.and_where(Expr::col((line::Entity, line::Column::OrderId)).is_in(chunk.iter().copied()))
+            .and_where(Expr::col((line::Entity, line::Column::PeerId)).is_in(peers.iter().cloned()));
         let mut insert = Query::insert();
         insert
             .into_table(held_demand::Entity)
@@ -131,7 +137,7 @@ pub(super) async fn reserve(
             reserved.push(row.try_get::<Uuid>("", "order_id")?);
         }
     }
-    add_lines_of(write, &reserved, &[peer_id.to_owned()], 1).await
+    add_lines_of(write, &reserved, &[peer_id.to_owned()], false).await
 }
 
 /// Every part of `order`, locked until the transaction ends (a send deciding one of them waits,
@@ -147,12 +153,12 @@ pub(super) fn holders(parts: &[part::Model]) -> Vec<String> {
 
 /// `order`'s lines at `peer_id` are now held there.
 pub(super) async fn hold(write: &WriteTxn<'_>, peer_id: &str, order: Uuid) -> Result<(), StoreError> {
-    add_lines_of(write, &[order], &[peer_id.to_owned()], 1).await
+    add_lines_of(write, &[order], &[peer_id.to_owned()], false).await
 }
 
 /// `order`'s lines at each of `peers` are no longer held there (read before they change).
 pub(super) async fn unhold(write: &WriteTxn<'_>, order: Uuid, peers: &[String]) -> Result<(), StoreError> {
-    add_lines_of(write, &[order], peers, -1).await
+    add_lines_of(write, &[order], peers, true).await
 }
 
 /// What the producer `peer_id` holds of a session, per product and offer.
@@ -181,23 +187,8 @@ impl Store {
         let isolation =
             (self.backend() == sea_orm::DbBackend::Postgres).then_some(sea_orm::IsolationLevel::RepeatableRead);
         let txn = sea_orm::TransactionTrait::begin_with_config(&self.db, isolation, None).await?;
-        let mut query = Query::select();
+        let mut query = line_sums(false);
         query
-            .column((customer_order::Entity, customer_order::Column::SalesSessionId))
-            .column((line::Entity, line::Column::PeerId))
-            .column((line::Entity, line::Column::ProductIri))
-            .column((line::Entity, line::Column::OfferIri))
-            .expr_as(Func::min(Expr::col((line::Entity, line::Column::Name))), Alias::new("name"))
-            .expr_as(
-                Func::cast_as(Func::sum(Expr::col((line::Entity, line::Column::Quantity))), Alias::new("BIGINT")),
-                Alias::new("quantity"),
-            )
-            .from(line::Entity)
-            .inner_join(
-                customer_order::Entity,
-                Expr::col((customer_order::Entity, customer_order::Column::Id))
-                    .equals((line::Entity, line::Column::OrderId)),
-            )
             .inner_join(
                 part::Entity,
                 sea_orm::Condition::all()
@@ -207,11 +198,7 @@ impl Store {
             .and_where(
                 Expr::col((customer_order::Entity, customer_order::Column::Status)).eq(super::trader::ORDER_ACTIVE),
             )
-            .and_where(Expr::col((part::Entity, part::Column::State)).eq(PartState::Reserved.as_str()))
-            .group_by_col((customer_order::Entity, customer_order::Column::SalesSessionId))
-            .group_by_col((line::Entity, line::Column::PeerId))
-            .group_by_col((line::Entity, line::Column::ProductIri))
-            .group_by_col((line::Entity, line::Column::OfferIri));
+            .and_where(Expr::col((part::Entity, part::Column::State)).eq(PartState::Reserved.as_str()));
         let statement = self.db.get_database_backend().build(&query);
         let mut recomputed: BTreeMap<(Uuid, String, String, String), i64> = HeldSum::find_by_statement(statement)
             .all(&txn)
