@@ -68,23 +68,24 @@ impl TraderQuery {
     )]
     async fn order(&self, ctx: &Context<'_>, id: ID) -> Result<Option<Order>> {
         let id = parse_uuid(&id, "order")?;
-        let order = store(ctx).customer_order(id).await.map_err(store_error)?;
+        // One order has nothing to batch with: what it shows is read at once, beside the order
+        // rather than after it (and dropped unread if the caller may not see the order).
+        let asks = |fields: &[&str]| {
+            let look = ctx.look_ahead();
+            fields.iter().any(|f| look.field(f).exists())
+        };
+        let store = store(ctx);
+        let wants_lines = asks(&["lines", "subtotal", "discounts", "discountTotal", "vat"]);
+        let wants_parts = asks(&["reservations"]);
+        let (order, lines, parts) = tokio::join!(
+            store.customer_order(id),
+            async { if wants_lines { store.customer_order_lines(&[id]).await.map(Some) } else { Ok(None) } },
+            async { if wants_parts { store.order_parts(&[id]).await.map(Some) } else { Ok(None) } },
+        );
+        let order = order.map_err(store_error)?;
         let identity = access::caller(ctx)?;
         match order {
             Some(order) if access::may_see_order(identity, &order) => {
-                // One order has nothing to batch with: what it shows is read at once, rather
-                // than after a loader's wait for more keys.
-                let asks = |fields: &[&str]| {
-                    let look = ctx.look_ahead();
-                    fields.iter().any(|f| look.field(f).exists())
-                };
-                let store = store(ctx);
-                let wants_lines = asks(&["lines", "subtotal", "discounts", "discountTotal", "vat"]);
-                let wants_parts = asks(&["reservations"]);
-                let (lines, parts) = tokio::join!(
-                    async { if wants_lines { store.customer_order_lines(&[id]).await.map(Some) } else { Ok(None) } },
-                    async { if wants_parts { store.order_parts(&[id]).await.map(Some) } else { Ok(None) } },
-                );
                 Ok(Some(Order::read_with(order, lines.map_err(store_error)?, parts.map_err(store_error)?)))
             }
             None if access::operator(ctx) => Ok(None),
