@@ -3,6 +3,12 @@
 //! better-sqlite3, one JOIN per order) and a raw axum handler that runs orderhub's own reads
 //! (the same store, the same SQL) without GraphQL. Interleaved rounds, figures printed.
 //!
+//! A fourth target measures the floor of the GraphQL stack itself: a bare async-graphql subgraph
+//! (no extensions, no access checks, no tracing, plain derived types) over the same store reads,
+//! one DataLoader batch per `_entities`. What separates it from the raw handler is the cost of
+//! async-graphql (parsing, validation, resolving field by field, a value tree, then JSON); what
+//! separates orderhub from it is orderhub's own GraphQL layer.
+//!
 //! `cargo run --release --example load_reads` (needs Node 20 and npm; the Node peer is installed
 //! with `npm ci` on first use, building better-sqlite3 from source against `/usr/include/node`).
 //! Settings: `ORDERS` (10,000, five lines each), `CONNECTIONS` (10), `SECONDS` per round (3),
@@ -150,6 +156,103 @@ async fn raw_server(store: Store) -> anyhow::Result<String> {
     let url = format!("http://{}", listener.local_addr()?);
     tokio::spawn(async move { axum::serve(listener, router).await });
     Ok(url)
+}
+
+/// The bare async-graphql subgraph: the same reads through the same store, nothing else.
+mod bare {
+    use std::collections::HashMap;
+
+    use async_graphql::dataloader::{DataLoader, Loader};
+    use async_graphql::{Context, EmptyMutation, EmptySubscription, ID, Object, Schema, SimpleObject};
+    use orderhub::store::Store;
+
+    #[derive(SimpleObject, Clone)]
+    pub struct Money {
+        amount: String,
+        currency: String,
+    }
+
+    #[derive(SimpleObject, Clone)]
+    pub struct OrderLine {
+        id: ID,
+        name: String,
+        quantity: i64,
+        unit_price: Money,
+    }
+
+    #[derive(SimpleObject, Clone)]
+    pub struct Order {
+        id: ID,
+        status: String,
+        total: Money,
+        lines: Vec<OrderLine>,
+    }
+
+    fn order(model: entity::customer_order::Model, lines: &[entity::customer_order_line::Model]) -> Order {
+        Order {
+            id: ID(model.id.to_string()),
+            status: model.status,
+            total: Money { amount: model.total, currency: model.currency },
+            lines: lines
+                .iter()
+                .filter(|l| l.order_id == model.id)
+                .map(|l| OrderLine {
+                    id: ID(l.id.to_string()),
+                    name: l.name.clone(),
+                    quantity: l.quantity,
+                    unit_price: Money { amount: l.unit_price.clone(), currency: l.currency.clone() },
+                })
+                .collect(),
+        }
+    }
+
+    /// Orders with their lines, a batch in two statements run together.
+    pub struct Orders(Store);
+
+    impl Loader<uuid::Uuid> for Orders {
+        type Value = Order;
+        type Error = String;
+
+        async fn load(&self, ids: &[uuid::Uuid]) -> Result<HashMap<uuid::Uuid, Order>, String> {
+            let (orders, lines) = tokio::join!(self.0.customer_orders_by_ids(ids), self.0.customer_order_lines(ids));
+            let (orders, lines) = (orders.map_err(|e| e.to_string())?, lines.map_err(|e| e.to_string())?);
+            Ok(orders.into_iter().map(|o| (o.id, order(o, &lines))).collect())
+        }
+    }
+
+    pub struct Query;
+
+    #[Object]
+    impl Query {
+        async fn order(&self, ctx: &Context<'_>, id: ID) -> async_graphql::Result<Option<Order>> {
+            let (id, store) = (uuid::Uuid::parse_str(&id)?, ctx.data_unchecked::<Store>());
+            let ids = [id];
+            let (found, lines) = tokio::join!(store.customer_order(id), store.customer_order_lines(&ids));
+            let lines = lines.map_err(|e| e.to_string())?;
+            Ok(found.map_err(|e| e.to_string())?.map(|o| order(o, &lines)))
+        }
+
+        #[graphql(entity)]
+        async fn find_order_by_id(&self, ctx: &Context<'_>, id: ID) -> async_graphql::Result<Option<Order>> {
+            let id = uuid::Uuid::parse_str(&id)?;
+            Ok(ctx.data_unchecked::<DataLoader<Orders>>().load_one(id).await?)
+        }
+    }
+
+    /// Serves it on loopback; its URL.
+    pub async fn serve(store: Store, loader_delay: std::time::Duration) -> anyhow::Result<String> {
+        let schema = Schema::build(Query, EmptyMutation, EmptySubscription)
+            .enable_federation()
+            .data(DataLoader::new(Orders(store.clone()), tokio::spawn).delay(loader_delay))
+            .data(store)
+            .finish();
+        let router = axum::Router::new()
+            .route("/graphql", axum::routing::post_service(async_graphql_axum::GraphQL::new(schema)));
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+        let url = format!("http://{}/graphql", listener.local_addr()?);
+        tokio::spawn(async move { axum::serve(listener, router).await });
+        Ok(url)
+    }
 }
 
 /// The Node peer on `database`, once it says where it listens (killed when dropped).
@@ -377,6 +480,7 @@ async fn main() -> anyhow::Result<()> {
         &["hub".to_owned()],
         3_600,
     )?;
+    let loader_delay = Duration::from_millis(config.dataloader_delay_ms);
     let app = Application::build(config).await?;
     load(app.store(), serde_json::from_value::<SeedFile>(json!({"enterprises": [{"id": "hub", "name": "Hub"}]}))?)
         .await?;
@@ -391,6 +495,7 @@ async fn main() -> anyhow::Result<()> {
     );
     let graphql = format!("http://{}/graphql", app.address());
     let raw = raw_server(app.store().clone()).await?;
+    let bare = bare::serve(app.store().clone(), loader_delay).await?;
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     let server = tokio::spawn(app.serve(async {
         let _ = stopped.await;
@@ -407,16 +512,15 @@ async fn main() -> anyhow::Result<()> {
             Target::GraphQl { url: graphql.clone(), token: Some(token.clone()) },
             Target::GraphQl { url: node.clone(), token: None },
             raw_target,
+            Target::GraphQl { url: bare.clone(), token: None },
         ] {
             let answer: Value = target.request(&client, &read, &ids, 12_345).send().await?.json().await?;
             answers.push(answer["data"].clone());
         }
         anyhow::ensure!(
-            answers[0] == answers[1] && answers[0] == answers[2],
-            "the three answer differently:\n{}\n{}\n{}",
-            answers[0],
-            answers[1],
-            answers[2]
+            answers.iter().all(|answer| *answer == answers[0]),
+            "they answer differently:\n{}",
+            answers.iter().map(Value::to_string).collect::<Vec<_>>().join("\n")
         );
     }
 
@@ -428,6 +532,7 @@ async fn main() -> anyhow::Result<()> {
             ("orderhub", Target::GraphQl { url: graphql.clone(), token: Some(token.clone()) }),
             ("node", Target::GraphQl { url: node.clone(), token: None }),
             ("raw", raw_target),
+            ("bare", Target::GraphQl { url: bare.clone(), token: None }),
         ];
         for connections in [connections, 1] {
             let mut figures: Vec<Vec<Figures>> = (0..targets.len()).map(|_| Vec::new()).collect();
@@ -460,6 +565,12 @@ async fn main() -> anyhow::Result<()> {
                 summary[0].0 / summary[1].0,
                 summary[0].0 / summary[2].0,
                 summary[0].1 / summary[1].1
+            );
+            println!(
+                "  bare async-graphql = {:.2}x node's requests/s, {:.2} of raw's; orderhub = {:.2} of bare's",
+                summary[3].0 / summary[1].0,
+                summary[3].0 / summary[2].0,
+                summary[0].0 / summary[3].0
             );
         }
     }
