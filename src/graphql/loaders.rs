@@ -19,6 +19,10 @@ pub struct OrderKey(pub(super) Uuid);
 pub struct SessionKey(pub(super) Uuid);
 #[derive(Clone, Hash, PartialEq, Eq)]
 pub struct LinesKey(pub(super) Uuid);
+/// An order with its lines, read in the same batch (what a gateway's `_entities` most often
+/// asks for).
+#[derive(Clone, Hash, PartialEq, Eq)]
+pub struct OrderWithLinesKey(pub(super) Uuid);
 #[derive(Clone, Hash, PartialEq, Eq)]
 pub struct PartsKey(pub(super) Uuid);
 #[derive(Clone, Hash, PartialEq, Eq)]
@@ -80,6 +84,24 @@ impl Loader<SessionKey> for TraderLoader {
         let ids: Vec<Uuid> = keys.iter().map(|k| k.0).collect();
         let rows = self.0.sales_sessions_by_ids(&ids).await.map_err(loader_error)?;
         Ok(rows.into_iter().map(|s| (SessionKey(s.id), s)).collect())
+    }
+}
+
+impl Loader<OrderWithLinesKey> for TraderLoader {
+    type Value = (customer_order::Model, Vec<customer_order_line::Model>);
+    type Error = async_graphql::Error;
+
+    async fn load(&self, keys: &[OrderWithLinesKey]) -> Result<HashMap<OrderWithLinesKey, Self::Value>, Self::Error> {
+        let ids: Vec<Uuid> = keys.iter().map(|k| k.0).collect();
+        let (orders, lines) = tokio::join!(self.0.customer_orders_by_ids(&ids), self.0.customer_order_lines(&ids));
+        let mut found: HashMap<OrderWithLinesKey, Self::Value> =
+            orders.map_err(loader_error)?.into_iter().map(|o| (OrderWithLinesKey(o.id), (o, Vec::new()))).collect();
+        for line in lines.map_err(loader_error)? {
+            if let Some((_, of_order)) = found.get_mut(&OrderWithLinesKey(line.order_id)) {
+                of_order.push(line);
+            }
+        }
+        Ok(found)
     }
 }
 

@@ -70,13 +70,9 @@ impl TraderQuery {
         let id = parse_uuid(&id, "order")?;
         // One order has nothing to batch with: what it shows is read at once, beside the order
         // rather than after it (and dropped unread if the caller may not see the order).
-        let asks = |fields: &[&str]| {
-            let look = ctx.look_ahead();
-            fields.iter().any(|f| look.field(f).exists())
-        };
         let store = store(ctx);
-        let wants_lines = asks(&["lines", "subtotal", "discounts", "discountTotal", "vat"]);
-        let wants_parts = asks(&["reservations"]);
+        let wants_lines = asks_for(ctx, ORDER_FIELDS_OF_LINES);
+        let wants_parts = asks_for(ctx, &["reservations"]);
         let (order, lines, parts) = tokio::join!(
             store.customer_order(id),
             async { if wants_lines { store.customer_order_lines(&[id]).await.map(Some) } else { Ok(None) } },
@@ -136,6 +132,12 @@ impl TraderQuery {
 
     #[graphql(entity)]
     async fn find_order_by_id(&self, ctx: &Context<'_>, id: ID) -> Result<Option<Order>> {
+        // The lines asked for come in the orders' batch, not in a second one after it.
+        if asks_for(ctx, ORDER_FIELDS_OF_LINES) {
+            let found = load_entity(ctx, &id, "order", OrderWithLinesKey).await?;
+            let visible = access::entity(ctx, found, |identity, (order, _)| access::may_see_order(identity, order))?;
+            return Ok(visible.map(|(order, lines)| Order::read_with(order, Some(lines), None)));
+        }
         let found = load_entity(ctx, &id, "order", OrderKey).await?;
         Ok(access::entity(ctx, found, access::may_see_order)?.map(Order::from))
     }
@@ -162,6 +164,15 @@ impl TraderQuery {
 }
 
 /// Loads one `_entities` representation through the request's loader (one query per batch).
+/// The fields of `Order` that read its lines.
+const ORDER_FIELDS_OF_LINES: &[&str] = &["lines", "subtotal", "discounts", "discountTotal", "vat"];
+
+/// Whether the field being resolved selects any of `fields` (through fragments too).
+fn asks_for(ctx: &Context<'_>, fields: &[&str]) -> bool {
+    let look = ctx.look_ahead();
+    fields.iter().any(|f| look.field(f).exists())
+}
+
 async fn load_entity<K, V>(ctx: &Context<'_>, id: &ID, what: &str, key: fn(Uuid) -> K) -> Result<Option<V>>
 where
     TraderLoader: Loader<K, Value = V, Error = async_graphql::Error>,

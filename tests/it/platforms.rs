@@ -987,6 +987,19 @@ async fn entities_of_every_type_load_in_a_constant_number_of_statements() {
         assert!(one <= 20, "{typename}: {one} statements");
         eprintln!("_entities of {typename}: {one} statements for 1 representation and for 100");
     }
+    // Orders whose lines come in the orders' batch show each its own lines, as `order(id)` does.
+    let fields = "id lines { id quantity unitPrice { amount } } subtotal { amount }";
+    let query = format!("query($r: [_Any!]!) {{ _entities(representations: $r) {{ ... on Order {{ {fields} }} }} }}");
+    let entities = p
+        .trader
+        .graphql_ok(&query, json!({"r": representations("Order", &orders, orders.len(), &|_| String::new())}))
+        .await;
+    for (i, id) in orders.iter().enumerate() {
+        let query = format!("query($id: ID!) {{ order(id: $id) {{ {fields} }} }}");
+        let one = p.trader.graphql_ok(&query, json!({"id": id})).await;
+        assert_eq!(one["order"]["lines"].as_array().map(Vec::len), Some(2), "{one}");
+        assert_eq!(entities["_entities"][i], one["order"], "order {id}");
+    }
 }
 
 /// The `graphql-http` audit (npm graphql-http 1.22.4, the GraphQL-over-HTTP spec's own) against
