@@ -302,7 +302,7 @@ impl TraderMutation {
     #[graphql(requires_scopes = "customer", requires_scopes = "trader_staff", requires_scopes = "operator")]
     async fn checkout(&self, ctx: &Context<'_>, input: CheckoutInput) -> Result<Order> {
         let session_id = parse_uuid(&input.sales_session_id, "sales session")?;
-        let customer_id = checkout_customer(ctx, session_id, input.customer_id.as_ref()).await?;
+        let (customer_id, session) = checkout_customer(ctx, session_id, input.customer_id.as_ref()).await?;
         let contact = input.contact.unwrap_or_default();
         let request = CheckoutRequest {
             idempotency_key: input.idempotency_key,
@@ -315,7 +315,7 @@ impl TraderMutation {
                 .map(|l| CheckoutLineRequest { offer: l.offer_id.to_string(), quantity: i64::from(l.quantity) })
                 .collect(),
         };
-        trader(ctx).checkout(request).await.map(Order::checked_out).map_err(checkout_error)
+        trader(ctx).checkout_in(session, request).await.map(Order::checked_out).map_err(checkout_error)
     }
 
     /// Changes the lines of an order (a full replacement): the producers' orders are recomputed
@@ -422,20 +422,27 @@ async fn own_order(
 
 /// Whom a checkout is for: a customer checks out as themselves (their token's subject; naming
 /// another customer is refused); the trader's staff check out for the customer they name.
-async fn checkout_customer(ctx: &Context<'_>, session_id: Uuid, named: Option<&ID>) -> Result<String> {
+/// Whom a checkout is for, and its session when that had to be read to know whether the caller
+/// may check out for them.
+async fn checkout_customer(
+    ctx: &Context<'_>,
+    session_id: Uuid,
+    named: Option<&ID>,
+) -> Result<(String, Option<sales_session::Model>)> {
     let identity = access::caller(ctx)?;
     let customer = identity.roles.contains(access::CUSTOMER);
     match named {
-        None if customer => Ok(identity.subject.clone()),
-        Some(named) if customer && named.as_str() == identity.subject => Ok(identity.subject.clone()),
+        None if customer => Ok((identity.subject.clone(), None)),
+        Some(named) if customer && named.as_str() == identity.subject => Ok((identity.subject.clone(), None)),
         None => Err(coded("staff name the customer they check out for (`customerId`)", "BAD_USER_INPUT")),
         Some(named) => {
             // Sessions are public: an unknown one is left to checkout to report.
-            let allowed = match store(ctx).sales_session(session_id).await.map_err(store_error)? {
+            let session = store(ctx).sales_session(session_id).await.map_err(store_error)?;
+            let allowed = match &session {
                 Some(session) => access::staff_of(identity, TRADER_STAFF, &session.enterprise_id),
                 None => identity.roles.contains(TRADER_STAFF) || access::operator(ctx),
             };
-            if allowed { Ok(named.to_string()) } else { Err(access::forbidden()) }
+            if allowed { Ok((named.to_string(), session)) } else { Err(access::forbidden()) }
         }
     }
 }

@@ -223,6 +223,16 @@ impl Trader {
     }
 
     pub async fn checkout(&self, request: CheckoutRequest) -> Result<CheckedOut, CheckoutError> {
+        self.checkout_in(None, request).await
+    }
+
+    /// [`Self::checkout`], with the request's session when the caller has just read it (to see
+    /// who may check out in it): it is not read twice.
+    pub async fn checkout_in(
+        &self,
+        session: Option<entity::sales_session::Model>,
+        request: CheckoutRequest,
+    ) -> Result<CheckedOut, CheckoutError> {
         let deadline = tokio::time::Instant::now() + self.settings.checkout_deadline;
         if request.idempotency_key.trim().is_empty() || request.idempotency_key.len() > 200 {
             return Err(CheckoutError::InvalidInput("the idempotency key must have 1 to 200 characters".into()));
@@ -230,7 +240,10 @@ impl Trader {
         if request.lines.is_empty() {
             return Err(CheckoutError::InvalidInput("an order needs at least one line".into()));
         }
-        let session = self.store.sales_session(request.session_id).await?.ok_or(CheckoutError::SessionNotFound)?;
+        let session = match session.filter(|s| s.id == request.session_id) {
+            Some(session) => session,
+            None => self.store.sales_session(request.session_id).await?.ok_or(CheckoutError::SessionNotFound)?,
+        };
         let now = Utc::now();
         if now < session.begins_at || now >= session.ends_at || session.closed_at.is_some() {
             return Err(CheckoutError::SessionClosed);
