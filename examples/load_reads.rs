@@ -188,6 +188,7 @@ mod bare {
         lines: Vec<OrderLine>,
     }
 
+    /// An order and its own lines.
     fn order(model: entity::customer_order::Model, lines: &[entity::customer_order_line::Model]) -> Order {
         Order {
             id: ID(model.id.to_string()),
@@ -195,7 +196,6 @@ mod bare {
             total: Money { amount: model.total, currency: model.currency },
             lines: lines
                 .iter()
-                .filter(|l| l.order_id == model.id)
                 .map(|l| OrderLine {
                     id: ID(l.id.to_string()),
                     name: l.name.clone(),
@@ -216,7 +216,17 @@ mod bare {
         async fn load(&self, ids: &[uuid::Uuid]) -> Result<HashMap<uuid::Uuid, Order>, String> {
             let (orders, lines) = tokio::join!(self.0.customer_orders_by_ids(ids), self.0.customer_order_lines(ids));
             let (orders, lines) = (orders.map_err(|e| e.to_string())?, lines.map_err(|e| e.to_string())?);
-            Ok(orders.into_iter().map(|o| (o.id, order(o, &lines))).collect())
+            let mut by_order: HashMap<uuid::Uuid, Vec<entity::customer_order_line::Model>> = HashMap::new();
+            for line in lines {
+                by_order.entry(line.order_id).or_default().push(line);
+            }
+            Ok(orders
+                .into_iter()
+                .map(|o| {
+                    let id = o.id;
+                    (id, order(o, by_order.get(&id).map_or(&[], Vec::as_slice)))
+                })
+                .collect())
         }
     }
 

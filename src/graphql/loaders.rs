@@ -87,6 +87,15 @@ impl Loader<SessionKey> for TraderLoader {
     }
 }
 
+/// Lines by the order they belong to, in the order read.
+fn lines_by_order(lines: Vec<customer_order_line::Model>) -> HashMap<Uuid, Vec<customer_order_line::Model>> {
+    let mut by_order: HashMap<Uuid, Vec<customer_order_line::Model>> = HashMap::new();
+    for line in lines {
+        by_order.entry(line.order_id).or_default().push(line);
+    }
+    by_order
+}
+
 impl Loader<OrderWithLinesKey> for TraderLoader {
     type Value = (customer_order::Model, Vec<customer_order_line::Model>);
     type Error = async_graphql::Error;
@@ -94,14 +103,15 @@ impl Loader<OrderWithLinesKey> for TraderLoader {
     async fn load(&self, keys: &[OrderWithLinesKey]) -> Result<HashMap<OrderWithLinesKey, Self::Value>, Self::Error> {
         let ids: Vec<Uuid> = keys.iter().map(|k| k.0).collect();
         let (orders, lines) = tokio::join!(self.0.customer_orders_by_ids(&ids), self.0.customer_order_lines(&ids));
-        let mut found: HashMap<OrderWithLinesKey, Self::Value> =
-            orders.map_err(loader_error)?.into_iter().map(|o| (OrderWithLinesKey(o.id), (o, Vec::new()))).collect();
-        for line in lines.map_err(loader_error)? {
-            if let Some((_, of_order)) = found.get_mut(&OrderWithLinesKey(line.order_id)) {
-                of_order.push(line);
-            }
-        }
-        Ok(found)
+        let mut lines = lines_by_order(lines.map_err(loader_error)?);
+        Ok(orders
+            .map_err(loader_error)?
+            .into_iter()
+            .map(|o| {
+                let of_order = lines.remove(&o.id).unwrap_or_default();
+                (OrderWithLinesKey(o.id), (o, of_order))
+            })
+            .collect())
     }
 }
 
@@ -111,11 +121,8 @@ impl Loader<LinesKey> for TraderLoader {
 
     async fn load(&self, keys: &[LinesKey]) -> Result<HashMap<LinesKey, Self::Value>, Self::Error> {
         let ids: Vec<Uuid> = keys.iter().map(|k| k.0).collect();
-        let mut out: HashMap<LinesKey, Self::Value> = HashMap::new();
-        for line in self.0.customer_order_lines(&ids).await.map_err(loader_error)? {
-            out.entry(LinesKey(line.order_id)).or_default().push(line);
-        }
-        Ok(out)
+        let lines = self.0.customer_order_lines(&ids).await.map_err(loader_error)?;
+        Ok(lines_by_order(lines).into_iter().map(|(order, lines)| (LinesKey(order), lines)).collect())
     }
 }
 

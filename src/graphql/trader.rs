@@ -163,7 +163,6 @@ impl TraderQuery {
     }
 }
 
-/// Loads one `_entities` representation through the request's loader (one query per batch).
 /// The fields of `Order` that read its lines.
 const ORDER_FIELDS_OF_LINES: &[&str] = &["lines", "subtotal", "discounts", "discountTotal", "vat"];
 
@@ -173,6 +172,7 @@ fn asks_for(ctx: &Context<'_>, fields: &[&str]) -> bool {
     fields.iter().any(|f| look.field(f).exists())
 }
 
+/// Loads one `_entities` representation through the request's loader (one query per batch).
 async fn load_entity<K, V>(ctx: &Context<'_>, id: &ID, what: &str, key: fn(Uuid) -> K) -> Result<Option<V>>
 where
     TraderLoader: Loader<K, Value = V, Error = async_graphql::Error>,
@@ -421,9 +421,8 @@ async fn own_order(
 }
 
 /// Whom a checkout is for: a customer checks out as themselves (their token's subject; naming
-/// another customer is refused); the trader's staff check out for the customer they name.
-/// Whom a checkout is for, and its session when that had to be read to know whether the caller
-/// may check out for them.
+/// another customer is refused); the trader's staff check out for the customer they name. With
+/// it, the session when it had to be read to know whether the caller may.
 async fn checkout_customer(
     ctx: &Context<'_>,
     session_id: Uuid,
