@@ -454,7 +454,10 @@ impl DiscountQuery {
             discounts: order
                 .applied
                 .iter()
-                .map(|a| AppliedDiscount { rule: ID(a.rule_id.clone()), name: a.name.clone(), amount: money(a.amount) })
+                .map(|a| {
+                    let rule = priced.rule_of(a);
+                    AppliedDiscount { rule: ID(rule.id.clone()), name: rule.name.clone(), amount: money(a.amount) }
+                })
                 .collect(),
             discount_total: money(order.discount_total),
             vat: order

@@ -111,6 +111,11 @@ pub struct StoredDiscount {
 }
 
 impl Priced {
+    /// The rule a discount of [`Self::priced`] names.
+    pub fn rule_of(&self, applied: &discounts::Applied) -> &discounts::Rule {
+        &self.rules[applied.rule]
+    }
+
     /// What the next tier of each rule would give (a preview's; checkout has no use for it).
     pub fn next_tiers(&self) -> Vec<discounts::NextTier> {
         discounts::next_tiers(self.priced.currency, &self.cart, &self.rules)
@@ -212,10 +217,10 @@ impl Trader {
             .applied
             .iter()
             .map(|a| StoredDiscount {
-                rule: a.rule_id.clone(),
-                name: a.name.clone(),
+                rule: rules[a.rule].id.clone(),
+                name: rules[a.rule].name.clone(),
                 amount: a.amount,
-                lines: a.lines.clone(),
+                lines: priced.shares(a).collect(),
             })
             .collect();
         let discounts = (!stored.is_empty()).then(|| serde_json::to_string(&stored).unwrap_or_default());

@@ -56,10 +56,16 @@ pub fn allocate(amount: Decimal, weights: &[Decimal]) -> Vec<Decimal> {
     parts.iter().map(|p| Decimal::from_i128_with_scale(*p, 2)).collect()
 }
 
-fn run(option: &[(&Rule, Effect)], lines: &[CartLine], gross: &[Decimal]) -> (Vec<Decimal>, Vec<Applied>) {
+/// A discount as applied: the rule's place, the amount, and what it took from which line.
+type Taken = (usize, Decimal, Vec<(usize, Decimal)>);
+
+/// What one option gives: what is left of each line, and each discount.
+type Run = (Vec<Decimal>, Vec<Taken>);
+
+fn run(option: &[(usize, &Rule, Effect)], lines: &[CartLine], gross: &[Decimal]) -> Run {
     let mut left = gross.to_vec();
     let mut applied = Vec::new();
-    for (rule, effect) in option {
+    for (place, rule, effect) in option {
         let scoped: Vec<usize> =
             (0..lines.len()).filter(|&i| covers(rule, &lines[i]) && left[i] > Decimal::ZERO).collect();
         let base: Decimal = scoped.iter().map(|&i| left[i]).sum();
@@ -84,7 +90,7 @@ fn run(option: &[(&Rule, Effect)], lines: &[CartLine], gross: &[Decimal]) -> (Ve
                 touched.push((i, part));
             }
         }
-        applied.push(Applied { rule_id: rule.id.clone(), name: rule.name.clone(), amount, lines: touched });
+        applied.push((*place, amount, touched));
     }
     (left, applied)
 }
@@ -92,25 +98,37 @@ fn run(option: &[(&Rule, Effect)], lines: &[CartLine], gross: &[Decimal]) -> (Ve
 pub fn price(currency: Currency, lines: &[CartLine], rules: &[Rule]) -> PricedOrder {
     let gross: Vec<Decimal> =
         lines.iter().map(|l| round_money(Decimal::from(l.quantity.max(0)) * l.unit_price.max(Decimal::ZERO))).collect();
-    let mut reached: Vec<(&Rule, Effect)> = rules
+    let mut reached: Vec<(usize, &Rule, Effect)> = rules
         .iter()
-        .filter(|r| r.currency == currency)
-        .filter_map(|r| {
+        .enumerate()
+        .filter(|(_, r)| r.currency == currency)
+        .filter_map(|(place, r)| {
             let m = measure(r, lines, &gross);
-            r.tiers.iter().rev().find(|t| m >= t.from).map(|t| (r, t.effect))
+            r.tiers.iter().rev().find(|t| m >= t.from).map(|t| (place, r, t.effect))
         })
         .collect();
-    reached.sort_by(|a, b| b.0.priority.cmp(&a.0.priority).then_with(|| a.0.id.cmp(&b.0.id)));
-    let stacking: Vec<_> = reached.iter().copied().filter(|(r, _)| r.combination == Combination::Stacks).collect();
-    let total = |applied: &[Applied]| applied.iter().map(|a| a.amount).sum::<Decimal>();
+    reached.sort_by(|a, b| b.1.priority.cmp(&a.1.priority).then_with(|| a.1.id.cmp(&b.1.id)));
+    let stacking: Vec<_> = reached.iter().copied().filter(|(_, r, _)| r.combination == Combination::Stacks).collect();
+    let total = |applied: &[Taken]| applied.iter().map(|a| a.1).sum::<Decimal>();
     let mut best = run(&stacking, lines, &gross);
-    for exclusive in reached.iter().copied().filter(|(r, _)| r.combination == Combination::Exclusive) {
+    for exclusive in reached.iter().copied().filter(|(_, r, _)| r.combination == Combination::Exclusive) {
         let alone = run(&[exclusive], lines, &gross);
         if total(&alone.1) > total(&best.1) {
             best = alone;
         }
     }
-    let (nets, applied) = best;
+    let (nets, taken) = best;
+    let discount_total = total(&taken);
+    let mut shares = Vec::new();
+    let applied = taken
+        .into_iter()
+        .map(|(rule, amount, touched)| {
+            let start = shares.len();
+            let cents = |d: Decimal| (d * Decimal::ONE_HUNDRED).to_i64().unwrap_or(0);
+            shares.extend(touched.into_iter().map(|(line, part)| (line as u32, cents(part))));
+            Applied { rule, amount, shares: start..shares.len() }
+        })
+        .collect();
     let mut by_rate: BTreeMap<Decimal, Vec<usize>> = BTreeMap::new();
     for (i, line) in lines.iter().enumerate() {
         by_rate.entry(line.vat_rate.normalize()).or_default().push(i);
@@ -138,10 +156,11 @@ pub fn price(currency: Currency, lines: &[CartLine], rules: &[Rule]) -> PricedOr
     PricedOrder {
         currency,
         subtotal: gross.iter().sum(),
-        discount_total: total(&applied),
+        discount_total,
         total: priced.iter().map(|l| l.total).sum(),
         lines: priced,
         applied,
+        shares,
         vat,
     }
 }
