@@ -346,7 +346,10 @@ impl<'l> Groups<'l> {
         let start = into.len();
         let mut found = 0;
         for group in keys.iter().filter_map(|key| self.ids.get(&Key(key))) {
-            into.extend_from_slice(self.members(*group));
+            // Most groups hold a line or two: pushed, not copied.
+            for &line in self.members(*group) {
+                into.push(line);
+            }
             found += 1;
         }
         // Distinct keys have distinct lines: only their order is left to restore.
@@ -401,6 +404,10 @@ enum Column {
 /// `amount` as a whole number of `10^-scale`, when it has no more places.
 fn fixed(amount: Decimal, scale: u32) -> Option<i128> {
     let places = scale.checked_sub(amount.scale())?;
+    // Weights and rates have few digits: their mantissa is its low word.
+    if amount.mantissa().unsigned_abs() < 1 << 32 && places <= 9 {
+        return Some(amount.mantissa() * 10i128.pow(places));
+    }
     amount.mantissa().checked_mul(10i128.checked_pow(places)?)
 }
 
@@ -520,6 +527,16 @@ fn cents_times(amount: Decimal, factor: i64) -> i64 {
     {
         return cents;
     }
+    // A percentage of a sum (more places than cents) whose digits fit in 64 bits: a 64-bit
+    // division, a fraction of the cost of a 128-bit one.
+    if (3..=20).contains(&scale)
+        && let Ok(digits) = i64::try_from(amount.mantissa())
+        && let Some(product) = digits.checked_mul(factor)
+    {
+        let divisor = POWERS_OF_TEN[scale - 2] as i64;
+        let (quotient, remainder) = (product / divisor, product % divisor);
+        return if 2 * remainder.unsigned_abs() >= divisor as u64 { quotient + product.signum() } else { quotient };
+    }
     let product = amount.mantissa().checked_mul(i128::from(factor));
     let cents = product.and_then(|p| {
         if scale <= 2 {
@@ -554,7 +571,7 @@ fn from_cents(cents: i64) -> Decimal {
 /// [`Allocator::allocate`] once.
 #[cfg(test)]
 fn allocate(amount: i64, weights: &[i64]) -> Vec<i64> {
-    Allocator::default().allocate(amount, weights).to_vec()
+    Allocator::default().allocate(amount, weights, weights.iter().sum()).to_vec()
 }
 
 /// Division of many dividends by one divisor as a multiplication and a shift (Granlund and
@@ -597,18 +614,17 @@ struct Allocator {
 }
 
 impl Allocator {
-    /// Splits `amount` cents over `weights` (cents each) in proportion, by largest remainder
-    /// (ties to the earlier weight): the parts add up to `amount`, and none exceeds its weight
-    /// when `amount` does not exceed their sum.
-    fn allocate(&mut self, amount: i64, weights: &[i64]) -> &[i64] {
+    /// Splits `amount` cents over `weights` (cents each, none below 0, `total` together) in
+    /// proportion, by largest remainder (ties to the earlier weight): the parts add up to
+    /// `amount`, and none exceeds its weight when `amount` does not exceed the total.
+    fn allocate(&mut self, amount: i64, weights: &[i64], total: i64) -> &[i64] {
+        debug_assert!(weights.iter().all(|w| *w >= 0) && weights.iter().sum::<i64>() == total);
         self.parts.clear();
-        let total: i64 = weights.iter().sum();
         if total <= 0 || amount <= 0 {
             self.parts.resize(weights.len(), 0);
             return &self.parts;
         }
-        let nonnegative = weights.iter().all(|w| *w >= 0);
-        if amount == total && nonnegative {
+        if amount == total {
             // All of it: each line gives what it has, with nothing left over to share.
             self.parts.extend_from_slice(weights);
             return &self.parts;
@@ -618,7 +634,7 @@ impl Allocator {
         // one multiplication per line.
         let small = u64::try_from(amount).ok().and_then(|a| a.checked_mul(total as u64)).is_some_and(|p| p <= 1 << 56);
         let numbered = weights.len() < u32::MAX as usize;
-        if let Some(divisor) = Divisor::new(total as u64).filter(|_| small && numbered && nonnegative) {
+        if let Some(divisor) = Divisor::new(total as u64).filter(|_| small && numbered) {
             return self.allocate_small(amount as u64, weights, total as u64, &divisor);
         }
         self.allocate_wide(amount, weights, total)
@@ -761,17 +777,21 @@ fn apply(
     shares.clear();
     shares.resize(order.iter().map(|&r| reached[r].scoped.len()).sum(), (0, 0));
     let mut kept = 0;
+    // What is left of the whole order: what a rule on it weighs.
+    let mut left_total: i64 = left.iter().sum();
     for &r in order {
         let covered = &scopes[reached[r].scoped.clone()];
         // A rule on the whole order weighs every line as it is: nothing to gather, or scatter.
         let whole = covered.len() == left.len();
-        if !whole {
+        let base = if whole {
+            left_total
+        } else {
             scratch.weights.clear();
             scratch.weights.extend(covered.iter().map(|&i| left[i as usize]));
-        }
+            scratch.weights.iter().sum()
+        };
         // Lines already discounted to nothing weigh nothing: they get no share.
         let weights = if whole { &left[..] } else { &scratch.weights[..] };
-        let base: i64 = weights.iter().sum();
         if base == 0 {
             continue;
         }
@@ -784,7 +804,8 @@ fn apply(
         if amount <= 0 {
             continue;
         }
-        let parts = scratch.allocator.allocate(amount, weights);
+        let parts = scratch.allocator.allocate(amount, weights, base);
+        left_total -= amount;
         let (start, room) = (kept, &mut shares[kept..kept + covered.len()]);
         let mut end = 0;
         if whole {
@@ -938,7 +959,7 @@ fn share_vat(rates: impl Iterator<Item = Decimal>, nets: &[i64]) -> (Vec<VatAmou
         weights.extend(members.iter().map(|&i| nets[i]));
         let base: i64 = weights.iter().sum();
         let amount = cents_times(shifted(rate, 4), base).max(0);
-        for (&i, part) in members.iter().zip(allocator.allocate(amount, &weights)) {
+        for (&i, part) in members.iter().zip(allocator.allocate(amount, &weights, base)) {
             line_vat[i] = *part;
         }
         vat.push(VatAmount { rate, base: from_cents(base), amount: from_cents(amount) });
