@@ -1117,8 +1117,10 @@ mod tests {
             0i64..50,
             0i64..100_000,
             0u32..4,
-            prop::sample::select(vec!["0", "5.5", "10", "20"]),
-            prop::option::of(1i64..5_000),
+            // One rate written two ways, and one with more places than integer sums take.
+            prop::sample::select(vec!["0", "5.5", "5.50", "10", "20", "2.12345"]),
+            // Grams with more places than milligrams are summed as decimals.
+            prop::option::of((1i64..5_000, prop_oneof![4 => Just(0u32), 1 => 0u32..6])),
         )
             .prop_map(|(producer, quantity, price, scale, vat, grams)| CartLine {
                 producer: ["farm", "mill", "dairy"][producer].into(),
@@ -1127,7 +1129,7 @@ mod tests {
                 quantity,
                 unit_price: Decimal::new(price, scale),
                 vat_rate: d(vat),
-                unit_grams: grams.map(Decimal::from),
+                unit_grams: grams.map(|(grams, places)| Decimal::new(grams, places)),
             })
     }
 
