@@ -636,17 +636,17 @@ fn apply(
     let mut left_total: i64 = left.iter().sum();
     for &r in order {
         let covered = &scopes[reached[r].scoped.clone()];
-        // A rule on the whole order weighs every line as it is: nothing to gather, or scatter.
+        // A rule on the whole order weighs every line as it is, and what is left of the order:
+        // nothing to gather or add up. Lines already discounted to nothing weigh nothing: they
+        // get no share.
         let whole = covered.len() == left.len();
-        let base = if whole {
-            left_total
+        let (weights, base) = if whole {
+            (&left[..], left_total)
         } else {
             scratch.weights.clear();
             scratch.weights.extend(covered.iter().map(|&i| left[i as usize]));
-            scratch.weights.iter().sum()
+            (&scratch.weights[..], scratch.weights.iter().sum())
         };
-        // Lines already discounted to nothing weigh nothing: they get no share.
-        let weights = if whole { &left[..] } else { &scratch.weights[..] };
         if base == 0 {
             continue;
         }
@@ -663,6 +663,8 @@ fn apply(
         left_total -= amount;
         let (start, room) = (kept, &mut shares[kept..kept + covered.len()]);
         let mut end = 0;
+        // Each covered line gives its part; on the whole order the lines are walked directly,
+        // not through `covered` (5 % of pricing the benchmark's order).
         if whole {
             for (i, (line_left, &part)) in left.iter_mut().zip(parts).enumerate() {
                 *line_left -= part;

@@ -216,11 +216,14 @@ impl Trader {
         let stored: Vec<StoredDiscount> = priced
             .applied
             .iter()
-            .map(|a| StoredDiscount {
-                rule: rules[a.rule].id.clone(),
-                name: rules[a.rule].name.clone(),
-                amount: a.amount,
-                lines: priced.shares(a).collect(),
+            .map(|a| {
+                let rule = &rules[a.rule];
+                StoredDiscount {
+                    rule: rule.id.clone(),
+                    name: rule.name.clone(),
+                    amount: a.amount,
+                    lines: priced.shares(a).collect(),
+                }
             })
             .collect();
         let discounts = (!stored.is_empty()).then(|| serde_json::to_string(&stored).unwrap_or_default());

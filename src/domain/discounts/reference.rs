@@ -119,12 +119,12 @@ pub fn price(currency: Currency, lines: &[CartLine], rules: &[Rule]) -> PricedOr
     }
     let (nets, taken) = best;
     let discount_total = total(&taken);
+    let cents = |d: Decimal| (d * Decimal::ONE_HUNDRED).to_i64().unwrap_or(0);
     let mut shares = Vec::new();
     let applied = taken
         .into_iter()
         .map(|(rule, amount, touched)| {
             let start = shares.len();
-            let cents = |d: Decimal| (d * Decimal::ONE_HUNDRED).to_i64().unwrap_or(0);
             shares.extend(touched.into_iter().map(|(line, part)| (line as u32, cents(part))));
             Applied { rule, amount, shares: start..shares.len() }
         })
